@@ -1,0 +1,320 @@
+"""The grading engine's API: what the CLI, tests and other tools call.
+
+`grade(assignment, submission, ...)` runs every item of an assignment on one submission and
+returns a `Report`. Expected outputs come from `reference/` (instructor side, mode "grade") or
+from the public cases stored in a released assignment (student side, mode "check", which never
+imports `reference`).
+"""
+import hashlib
+import importlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import wire
+from .checks import CheckResult
+from .drivers import DRIVERS
+from .models import WeightsError, load_weights
+from .runner import Limits, run_worker
+
+ASSIGNMENTS = ("mlp",)
+STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
+PUBLIC_CASES = "public_cases"  # .npz (arrays) + .json (calls and hints) in a released assignment
+
+
+class GradeError(Exception):
+    """A submission or assignment that cannot be graded at all (one-line message)."""
+
+
+@dataclass
+class ItemResult:
+    id: str
+    score: float
+    max_score: float
+    status: str
+    visibility: str
+    output: str
+    checks: list = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    assignment: str
+    submission: str
+    items: list
+    error: str = ""
+
+    @property
+    def score(self) -> float:
+        return round(sum(i.score for i in self.items), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(i.max_score for i in self.items), 4)
+
+    def to_dict(self) -> dict:
+        out = {"assignment": self.assignment, "submission": self.submission,
+               "score": self.score, "max_score": self.max_score,
+               "items": [{"id": i.id, "score": i.score, "max_score": i.max_score, "status": i.status,
+                          "visibility": i.visibility, "output": i.output} for i in self.items]}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def items(assignment: str) -> list:
+    """The graded items of an assignment, in order."""
+    if assignment not in ASSIGNMENTS:
+        raise GradeError(f"unknown assignment {assignment!r} (one of: {', '.join(ASSIGNMENTS)})")
+    return importlib.import_module(f".assignments.{assignment}", __package__).ITEMS
+
+
+def item_rng(item_id: str, salt: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"{salt}:{item_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+# --------------------------------------------------------------------------- expected values
+def reference_resolve(replace=None):
+    """`resolve(module, name)` over the reference package, with some classes replaced."""
+    import reference.init
+    import reference.layers
+    import reference.losses
+    import reference.optim
+    modules = [reference.layers, reference.losses, reference.optim, reference.init]
+    for extra in ("conv", "rnn"):
+        try:
+            modules.append(importlib.import_module(f"reference.{extra}"))
+        except ImportError:
+            pass
+    replace = replace or {}
+
+    def resolve(module, name):
+        if name in replace:
+            return replace[name]
+        for m in modules:
+            if hasattr(m, name):
+                return getattr(m, name)
+        raise AttributeError(f"reference has no {name}")
+    return resolve
+
+
+def normalize(tree):
+    """Driver outputs as the worker sends them: nested dicts with string keys, NumPy arrays."""
+    return wire.unflatten({k: wire.to_numpy(v) for k, v in wire.flatten(tree).items()})
+
+
+def run_reference(calls, resolve, *, strict=True):
+    """Driver outputs on the reference, per call; `None` for perturbation calls (and, when not
+    `strict`, for calls where a known-bug variant raises)."""
+    out = []
+    for c in calls:
+        if c.driver.endswith("_perturbed"):
+            out.append(None)
+            continue
+        try:
+            out.append(normalize(DRIVERS[c.driver](resolve, c.spec, normalize(c.inputs))))
+        except Exception:
+            if strict:
+                raise
+            out.append(None)
+    return out
+
+
+def load_mutant(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def expected_from_reference(item, calls):
+    """Reference outputs and, per known bug of the item, what that bug would output."""
+    expected = run_reference(calls, reference_resolve())
+    alternatives = []
+    for mutant in item.mutants:
+        replace = {k: load_mutant(v) for k, v in mutant.replace.items()}
+        alternatives.append((mutant.hint, run_reference(calls, reference_resolve(replace), strict=False)))
+    return expected, alternatives
+
+
+# --------------------------------------------------------------------------- public cases
+def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
+    """Write the public items' inputs, expected outputs and bug outputs into a released kit."""
+    from .runner import Call  # noqa: F401  (documentation: calls are runner.Call)
+    meta, arrays = {}, {}
+    for item in items(assignment):
+        if item.visibility != "public" or getattr(item, "trusted", False):
+            continue
+        calls = item.calls(item_rng(item.id, salt))
+        expected, alternatives = expected_from_reference(item, calls)
+        meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
+                         "hints": [hint for hint, _ in alternatives]}
+        arrays[item.id] = {"inputs": [c.inputs for c in calls],
+                           "expected": [e or {} for e in expected],
+                           "alternatives": [[e or {} for e in alt] for _, alt in alternatives]}
+    wire.save(folder / f"{PUBLIC_CASES}.npz", arrays)
+    (folder / f"{PUBLIC_CASES}.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def load_public_cases(folder: Path):
+    """{item_id: (calls, expected, alternatives)} from a released kit."""
+    from .runner import Call
+    meta_path = folder / f"{PUBLIC_CASES}.json"
+    if not meta_path.is_file():
+        raise GradeError(f"{meta_path} not found: `dlgrade check` needs the released assignment's public cases")
+    meta = json.loads(meta_path.read_text())
+    arrays = wire.load(folder / f"{PUBLIC_CASES}.npz")
+    out = {}
+    for item_id, m in meta.items():
+        a = arrays.get(item_id, {})
+
+        def nth(tree, i):
+            return (tree or {}).get(str(i), {})
+        calls = [Call(c["driver"], c["spec"], nth(a.get("inputs"), i)) for i, c in enumerate(m["calls"])]
+        expected = [nth(a.get("expected"), i) for i in range(len(calls))]
+        alts = [(hint, [nth(nth(a.get("alternatives"), k), i) for i in range(len(calls))])
+                for k, hint in enumerate(m["hints"])]
+        out[item_id] = (calls, expected, alts)
+    return out
+
+
+# --------------------------------------------------------------------------- grading
+@dataclass
+class Options:
+    mode: str = "grade"          # "grade" (reference, all items) or "check" (public cases)
+    salt: str = "grade"
+    timeout: float = None        # overrides every item's timeout
+    device: str = "cpu"
+    public: dict = None          # check mode: load_public_cases(...)
+
+
+def grade_item(item, submission: Path, opts: Options) -> ItemResult:
+    limits = Limits(timeout_s=opts.timeout or item.timeout)
+    try:
+        if getattr(item, "trusted", False):
+            checks = _grade_trusted(item, submission, opts, limits)
+        else:
+            checks = _grade_compared(item, submission, opts, limits)
+    except _Outcome as outcome:
+        return ItemResult(item.id, 0.0, item.points, outcome.status, item.visibility, outcome.message)
+    fraction = sum(c.fraction for c in checks) / len(checks)
+    if all(c.passed for c in checks):
+        status = "passed"
+    else:
+        status = "partial" if fraction > 0 else "failed"
+    score = round(item.points * fraction, 4)
+    return ItemResult(item.id, score, item.points, status, item.visibility, render_checks(checks), checks)
+
+
+class _Outcome(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _worker(submission, calls, limits, opts, files=()):
+    result = run_worker(submission, calls, limits, extra_files=files, device=opts.device)
+    if result.status == "ok":
+        return result
+    status = {"crashed": "error"}.get(result.status, result.status)
+    message = result.message
+    if result.stdout.strip() and status != "not_attempted":
+        message += "\nyour code printed:\n" + result.stdout[-1000:]
+    raise _Outcome(status, message)
+
+
+def _grade_compared(item, submission, opts, limits):
+    if opts.mode == "check":
+        calls, expected, alternatives = opts.public[item.id]
+    else:
+        calls = item.calls(item_rng(item.id, opts.salt))
+        expected, alternatives = expected_from_reference(item, calls)
+    result = _worker(submission, calls, limits, opts, item.files)
+    got = [_mark_types(o, t) for o, t in zip(result.outputs, result.types)]
+    return item.evaluate(calls, got, expected, alternatives)
+
+
+def _mark_types(outputs, types):
+    """Drop values the student returned as something other than an array or a number."""
+    flat = wire.flatten(outputs)
+    for key, name in types.items():
+        if name not in ("ndarray", "float", "int") and not name.startswith(("float", "int")) and key in flat:
+            del flat[key]
+    return wire.unflatten(flat)
+
+
+def _grade_trusted(item, submission, opts, limits):
+    try:
+        arch, weights = load_weights(Path(submission) / item.weights)
+    except WeightsError as exc:
+        status = "not_attempted" if "not found" in str(exc) else "error"
+        raise _Outcome(status, f"{exc} (run train.py to create it)" if status == "not_attempted" else str(exc))
+    x, labels = item.test_set()
+    calls = item.calls_for(arch, weights, x)
+    try:
+        if opts.mode == "check":
+            pred = _worker(submission, calls, Limits(timeout_s=max(limits.timeout_s, 300)), opts).outputs[0].get("pred")
+        else:
+            pred = run_reference(calls, reference_resolve())[0]["pred"]
+        return item.evaluate_predictions(pred, labels)
+    except _Outcome:
+        raise
+    except Exception as exc:  # weights that do not fit the architecture
+        raise _Outcome("error", f"{item.weights}: the weights do not fit the architecture ({type(exc).__name__}: {exc})")
+
+
+def render_checks(checks) -> str:
+    lines = []
+    for c in checks:
+        mark = "✓" if c.passed else ("~" if c.fraction > 0 else "✗")
+        lines.append(f"{mark} {c.name}" + (f": {c.message}" if c.message and (not c.passed or c.credit is not None) else ""))
+    return "\n".join(lines)
+
+
+def grade(assignment: str, submission, *, opts: Options = None, only=None) -> Report:
+    """Grade one submission folder; every item is graded even when others crash."""
+    opts = opts or Options()
+    submission = Path(submission)
+    selected = _select(assignment, opts, only)
+    if not submission.is_dir():
+        return Report(assignment, str(submission), [_missing(i, "submission folder not found") for i in selected],
+                      error=f"{submission}: not a folder")
+    return Report(assignment, str(submission), [grade_item(i, submission, opts) for i in selected])
+
+
+def _select(assignment, opts, only):
+    selected = items(assignment)
+    if opts.mode == "check":
+        selected = [i for i in selected if i.visibility == "public"]
+    if only:
+        selected = [i for i in selected if any(i.id == o or i.id.startswith(o + ".") for o in only)]
+    return selected
+
+
+def _missing(item, message):
+    return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message)
+
+
+def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int = 1, only=None,
+               on_item=None) -> list:
+    """Grade several submissions with `jobs` workers in parallel; items run in any order."""
+    opts = opts or Options()
+    selected = _select(assignment, opts, only)
+    tasks = [(s, i) for s in map(Path, submissions) for i in selected]
+
+    def run(task):
+        sub, item = task
+        result = grade_item(item, sub, opts) if sub.is_dir() else _missing(item, "submission folder not found")
+        if on_item:
+            on_item(sub, item)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(run, tasks))
+    reports = []
+    for k, sub in enumerate(map(Path, submissions)):
+        chunk = results[k * len(selected):(k + 1) * len(selected)]
+        reports.append(Report(assignment, str(sub), chunk, error="" if sub.is_dir() else f"{sub}: not a folder"))
+    return reports

@@ -1,0 +1,1 @@
+"""Item registries, one module per assignment, each defining `ITEMS`."""

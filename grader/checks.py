@@ -1,0 +1,133 @@
+"""Checks: small functions that compare arrays and return a `CheckResult`. They know no points.
+
+A failure message names the array, the worst element (index, got, expected, relative error)
+and, where the pattern of the error tells, the likely bug.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+# (rtol, atol) by dtype. Relative to the element, with an absolute floor that scales with the
+# largest expected magnitude, so tiny entries of a large array do not fail on rounding alone.
+TOLERANCE = {np.dtype("float64"): (1e-6, 1e-9), np.dtype("float32"): (2e-4, 1e-5)}
+GRADCHECK_TOL = (1e-5, 1e-7)  # float64 central differences with h = 1e-6
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check of an item."""
+    name: str
+    passed: bool
+    message: str = ""
+    credit: float = None  # partial credit in [0, 1]; None means 1 if passed else 0
+
+    @property
+    def fraction(self) -> float:
+        return float(self.passed) if self.credit is None else self.credit
+
+
+def fmt_index(idx):
+    return "(" + ", ".join(str(int(i)) for i in idx) + ")" if len(idx) != 1 else f"({int(idx[0])},)"
+
+
+def fmt_num(x):
+    return f"{x:.6g}" if np.isfinite(x) else str(x)
+
+
+def tolerance(dtype):
+    return TOLERANCE.get(np.dtype(dtype), TOLERANCE[np.dtype("float32")])
+
+
+def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, returned_type=None):
+    """Why `got` differs from `expected`, or None when they agree.
+
+    Checks presence, type, shape, dtype, finiteness and values, in that order.
+    """
+    if got is None:
+        return f"{name}: missing from what your code returned"
+    if returned_type is not None and returned_type not in ("ndarray",) and not returned_type.startswith(("float", "int")):
+        return f"{name}: returned a {returned_type}, expected a numpy array"
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape:
+        msg = f"{name}: shape {got.shape}, expected {expected.shape}"
+        if got.ndim == 2 and got.shape == expected.shape[::-1]:
+            msg += f" ({name} looks transposed)"
+        return msg
+    if check_dtype and got.dtype != expected.dtype:
+        return (f"{name}: dtype {got.dtype}, expected {expected.dtype} "
+                "(outputs and gradients keep the dtype of the input)")
+    if expected.dtype.kind in "biu":
+        bad = np.argwhere(got != expected)
+        if len(bad):
+            i = tuple(bad[0])
+            return f"{name}: {len(bad)} wrong entries, first at index {fmt_index(i)}: got {got[i]}, expected {expected[i]}"
+        return None
+    d_rtol, d_atol = tolerance(expected.dtype)
+    rtol = d_rtol if rtol is None else rtol
+    atol = d_atol if atol is None else atol
+    g, e = got.astype(np.float64), expected.astype(np.float64)
+    finite = np.isfinite(g)
+    if not finite.all() and np.isfinite(e).all():
+        i = tuple(np.argwhere(~finite)[0])
+        return (f"{name}: {int((~finite).sum())} non-finite values, first at index {fmt_index(i)}: "
+                f"got {g[i]}, expected {fmt_num(e[i])} (overflow? subtract the maximum before exp)")
+    scale = float(np.abs(e).max()) if e.size else 0.0
+    err = np.abs(g - e)
+    allowed = rtol * np.abs(e) + atol + rtol * 1e-3 * scale
+    bad = err > allowed
+    if not bad.any():
+        return None
+    i = np.unravel_index(np.argmax(err - allowed), e.shape)
+    rel = err[i] / max(abs(e[i]), 1e-12)
+    msg = (f"{name}: {int(bad.sum())} of {e.size} entries differ; worst at index {fmt_index(i)}: "
+           f"got {fmt_num(g[i])}, expected {fmt_num(e[i])} (rel. error {rel:.2g})")
+    hint = pattern_hint(g, e, rtol)
+    return msg + (f"; {hint}" if hint else "")
+
+
+def pattern_hint(got, expected, rtol=1e-4):
+    """Name a global pattern in the error: a constant factor, a transpose, zeros."""
+    if not expected.any():
+        return ""
+    if not got.any():
+        return "got all zeros"
+    if got.ndim == 2 and got.shape[0] == got.shape[1] and np.allclose(got, expected.T, rtol=rtol):
+        return "it equals the expected array transposed"
+    flat_e, flat_g = expected.ravel(), got.ravel()
+    c = float(flat_g @ flat_e / (flat_e @ flat_e))
+    if abs(c) > 1e-12 and np.allclose(flat_g, c * flat_e, rtol=max(rtol, 1e-4), atol=1e-12):
+        if abs(c + 1) < 1e-3:
+            return "the sign is flipped"
+        return f"it is the expected array times {c:.4g} (a missing or extra factor, e.g. 1/N?)"
+    return ""
+
+
+def compare(check, pairs):
+    """One check over several (name, got, expected, opts) pairs: passes when all agree."""
+    for name, got, expected, opts in pairs:
+        msg = mismatch(name, got, expected, **opts)
+        if msg:
+            return CheckResult(check, False, msg)
+    return CheckResult(check, True)
+
+
+def numerical_gradient(f_rows, dy, h):
+    """Central differences: f_rows (2*n, *y.shape) at x_i +/- h -> d<sum f*dy>/dx_i, shape (n,)."""
+    f_rows = np.asarray(f_rows, dtype=np.float64)
+    plus, minus = f_rows[0::2], f_rows[1::2]
+    return ((plus - minus) * np.asarray(dy, dtype=np.float64)).reshape(len(plus), -1).sum(axis=1) / (2 * h)
+
+
+def same_tree(check, got, expected, what):
+    """Inputs must come back unchanged (purity): every array in `expected` equals `got`."""
+    for key, exp in expected.items():
+        g = got.get(key) if isinstance(got, dict) else None
+        if isinstance(exp, dict):
+            result = same_tree(check, g or {}, exp, f"{what}[{key!r}]")
+            if not result.passed:
+                return result
+            continue
+        if g is None or np.shape(g) != np.shape(exp) or not np.array_equal(g, exp, equal_nan=True):
+            return CheckResult(check, False, f"{what}[{key!r}] was modified in place "
+                                             "(work on copies: do not write into inputs or params)")
+    return CheckResult(check, True)

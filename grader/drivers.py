@@ -1,0 +1,247 @@
+"""Drivers: the code that exercises one implementation through the student contract.
+
+A driver is `driver(resolve, spec, inputs) -> outputs`:
+- `resolve(module, name)` returns the class or function to exercise: the student's (in a worker
+  process) or the reference's (in the trusted parent);
+- `spec` is plain JSON (constructor kwargs, flags, seeds);
+- `inputs` and `outputs` are nested dicts of arrays.
+
+The same driver runs on both sides, so the student's and the reference's outputs are produced
+the same way and can be compared key by key in the parent. This module depends on NumPy only:
+the worker loads it by path, before any student code is imported.
+"""
+import copy
+import json
+
+import numpy as np
+
+DRIVERS = {}
+
+
+def driver(fn):
+    DRIVERS[fn.__name__] = fn
+    return fn
+
+
+def _copy(tree):
+    return copy.deepcopy(tree)
+
+
+def _arrays(tree):
+    """Keep what can cross the wire: arrays (and scalars) in nested dicts/lists."""
+    if isinstance(tree, dict):
+        return {str(k): _arrays(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return {str(i): _arrays(v) for i, v in enumerate(tree)}
+    return tree
+
+
+def _as_list(tree):
+    """Inverse of `_arrays` for lists: {"0": a, "1": b} -> [a, b]."""
+    return [tree[str(i)] for i in range(len(tree))]
+
+
+# --------------------------------------------------------------------------- layers
+@driver
+def layer(resolve, spec, inputs):
+    """Run forward (and backward when `dy` is given) of one layer over a list of steps.
+
+    spec: {"module", "name", "kwargs", "steps": [{"x": key, "dy": key|None, "train": bool,
+    "seed": int|None}], "state": bool}. All steps share one layer object and one state dict,
+    so BatchNorm's running statistics carry from a training step to an evaluation step.
+    Outputs per step i: `i/y`, `i/dx`, `i/grads/<name>`, `i/state/<name>`, and the inputs as
+    they are after the call (`after/...`) for purity checks.
+    """
+    layer = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    params = _copy(inputs.get("params", {}))
+    state = _copy(inputs["state"]) if "state" in inputs else None
+    out = {}
+    for i, step in enumerate(spec["steps"]):
+        x = inputs[step["x"]]
+        kwargs = {"train": step.get("train", False)}
+        if step.get("seed") is not None:
+            kwargs["rng"] = np.random.default_rng(step["seed"])
+        if state is not None:
+            kwargs["state"] = state
+        y, cache = layer.forward(x, params, **kwargs)
+        res = {"y": y}
+        if step.get("dy") is not None:
+            dx, grads = layer.backward(inputs[step["dy"]], cache)
+            res["dx"] = dx
+            res["grads"] = dict(grads)
+        if state is not None:
+            res["state"] = dict(state)
+        out[str(i)] = res
+    out["after"] = {"params": params, **{k: v for k, v in inputs.items() if k not in ("params", "state")}}
+    return out
+
+
+@driver
+def layer_perturbed(resolve, spec, inputs):
+    """Forward outputs of one layer at central-difference perturbations of x and each param.
+
+    spec: {"module", "name", "kwargs", "train", "seed", "h", "wrt": [keys]} where a key is "x"
+    or "params/<name>". Output `f/<key>` has shape (2*size, *y.shape): rows 2i and 2i+1 are the
+    outputs with element i raised and lowered by h. The trusted parent forms the differences.
+    """
+    layer = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    h = spec["h"]
+
+    def f(x, params):
+        kwargs = {"train": spec.get("train", False)}
+        if spec.get("seed") is not None:
+            kwargs["rng"] = np.random.default_rng(spec["seed"])
+        if "state" in inputs:
+            kwargs["state"] = _copy(inputs["state"])
+        return layer.forward(x, params, **kwargs)[0]
+
+    return {"f": {key.replace("/", "."): _perturb(f, inputs, key, h) for key in spec["wrt"]}}
+
+
+def _perturb(f, inputs, key, h):
+    x, params = inputs["x"], _copy(inputs.get("params", {}))
+    target = x if key == "x" else params[key.split("/", 1)[1]]
+    base = target.copy()
+    rows = []
+    for i in range(base.size):
+        for sign in (1.0, -1.0):
+            moved = base.copy()
+            moved.flat[i] += sign * h
+            if key == "x":
+                rows.append(np.asarray(f(moved, params)))
+            else:
+                p = dict(params)
+                p[key.split("/", 1)[1]] = moved
+                rows.append(np.asarray(f(x, p)))
+    return np.stack(rows)
+
+
+# --------------------------------------------------------------------------- losses
+@driver
+def loss(resolve, spec, inputs):
+    """Forward and backward of one loss. Outputs: `loss`, `dscores`, `after/...`."""
+    fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    scores, target = inputs["scores"], inputs["target"]
+    value, cache = fn.forward(scores, target)
+    return {"loss": value, "dscores": fn.backward(cache),
+            "after": {"scores": scores, "target": target}}
+
+
+@driver
+def loss_perturbed(resolve, spec, inputs):
+    """Loss values at central-difference perturbations of the scores: `f/scores` (2*size,)."""
+    fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    target = inputs["target"]
+    rows = []
+    base = inputs["scores"].copy()
+    for i in range(base.size):
+        for sign in (1.0, -1.0):
+            moved = base.copy()
+            moved.flat[i] += sign * spec["h"]
+            rows.append(np.asarray(fn.forward(moved, target)[0]))
+    return {"f": {"scores": np.stack(rows)}}
+
+
+# --------------------------------------------------------------------------- optimizers
+@driver
+def optimizer(resolve, spec, inputs):
+    """Run `len(grads)` optimizer steps from `params`. Outputs: `traj/<k>/<name>` after step k,
+    and `after/params`, `after/grads` (the inputs as they are afterwards, for purity)."""
+    opt = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    params = dict(inputs["params"])
+    grads = [dict(g) for g in _as_list(inputs["grads"])]
+    state = opt.init_state(params)
+    traj = []
+    for g in grads:
+        params, state = opt.step(params, g, state)
+        traj.append(dict(params))
+    return {"traj": traj, "after": {"params": inputs["params"], "grads": grads}}
+
+
+# --------------------------------------------------------------------------- initialisation
+@driver
+def initializer(resolve, spec, inputs):
+    """One draw of an initialiser: output `w`."""
+    fn = resolve(spec["module"], spec["name"])
+    dtype = np.dtype(spec.get("dtype", "float64"))
+    w = fn(spec["fan_in"], spec["fan_out"], rng=np.random.default_rng(spec["seed"]), dtype=dtype)
+    return {"w": w}
+
+
+# --------------------------------------------------------------------------- Sequential
+class ProbeScale:
+    """A known layer for testing Sequential alone: y = x * s, params {"s": (D,)}."""
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return x * params["s"], (x, params["s"])
+
+    def backward(self, dy, cache):
+        x, s = cache
+        return dy * s, {"s": (dy * x).sum(axis=0)}
+
+
+class ProbeCube:
+    """A known parameter-free layer: y = x**3, and at train time y = x**3 + 1."""
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return x ** 3 + (1.0 if train else 0.0), x
+
+    def backward(self, dy, cache):
+        return dy * 3 * cache ** 2, {}
+
+
+class ProbeCounter:
+    """A known stateful layer: y = x, and at train time it adds 1 to state["count"]."""
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        if train:
+            state["count"] = state["count"] + 1
+        return x, None
+
+    def backward(self, dy, cache):
+        return dy, {}
+
+
+@driver
+def sequential(resolve, spec, inputs):
+    """Sequential over probe layers (scale, cube, counter, scale) in train or eval mode."""
+    model = resolve(spec["module"], spec["name"])(
+        layers=[ProbeScale(), ProbeCube(), ProbeCounter(), ProbeScale()])
+    params = [_copy(inputs["params"].get(str(i), {})) for i in range(4)]
+    state = [{}, {}, {"count": np.zeros(())}, {}]
+    y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=None, state=state)
+    dx, grads = model.backward(inputs["dy"], cache)
+    return {"y": y, "dx": dx, "grads": list(grads), "state": state}
+
+
+# --------------------------------------------------------------------------- trained models
+def build_model(resolve, arch, module="layers"):
+    """A Sequential from a JSON architecture list [{"type": "Linear", ...}, ...]."""
+    layers = [resolve(module, spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
+              for spec in arch]
+    return resolve(module, "Sequential")(layers=layers)
+
+
+def split_weights(arch, weights):
+    """{"i.name": array} -> (params, state) lists, one dict per layer."""
+    params = [{} for _ in arch]
+    state = [{} for _ in arch]
+    for key, value in weights.items():
+        i, name = key.split(".", 1)
+        (state if name.startswith("running_") else params)[int(i)][name] = value
+    return params, state
+
+
+@driver
+def predict(resolve, spec, inputs):
+    """Class predictions of a trained model in evaluation mode, in batches: output `pred`."""
+    arch = json.loads(spec["arch"])
+    model = build_model(resolve, arch, spec.get("module", "layers"))
+    params, state = split_weights(arch, inputs["weights"])
+    x = inputs["x"]
+    bs = spec.get("batch_size", 500)
+    preds = []
+    for i in range(0, len(x), bs):
+        scores, _ = model.forward(x[i:i + bs], params, train=False, rng=None, state=state)
+        preds.append(np.asarray(scores).argmax(axis=1))
+    return {"pred": np.concatenate(preds)}

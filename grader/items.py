@@ -1,0 +1,487 @@
+"""Graded items: an id, points, visibility, the worker calls it needs and the checks it runs.
+
+An item builds its calls from a seeded generator (`calls`), the engine runs them on the
+student's code in a worker and on the reference in the trusted parent, and the item turns the
+two into `CheckResult`s (`evaluate`). Items own points; checks do not.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import checks as C
+from .checks import CheckResult
+from .runner import Call
+
+H = 1e-6  # central-difference step for float64 gradient checks
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A known bug: classes that replace reference ones, and the hint to show on a match."""
+    hint: str
+    replace: dict  # name -> class
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    points: float
+    visibility: str = "public"
+    timeout: float = 30.0
+    mutants: tuple = ()
+    files: tuple = ()  # data files of the submission the worker needs besides its .py files
+
+    def calls(self, rng) -> list:
+        raise NotImplementedError
+
+    def evaluate(self, calls, got, expected, alternatives) -> list:
+        """`got`/`expected`: per call, nested dicts of arrays; `alternatives`: [(hint, expected)]."""
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- helpers
+def pair(name, got, expected, alternatives=(), path=(), **opts):
+    """A (name, got, expected, opts) tuple for `checks.compare`, looked up by key path."""
+    def dig(tree):
+        for key in path:
+            if not isinstance(tree, dict) or key not in tree:
+                return None
+            tree = tree[key]
+        return tree
+    return name, dig(got), dig(expected), opts, [(hint, dig(alt)) for hint, alt in alternatives]
+
+
+def compare(check, pairs):
+    """Like `checks.compare`, adding a mutant's hint when the student's output matches it."""
+    for name, got, expected, opts, alts in pairs:
+        msg = C.mismatch(name, got, expected, **opts)
+        if msg:
+            for hint, alt in alts:
+                if alt is not None and C.mismatch(name, got, alt, **opts) is None:
+                    msg += f"; likely bug: {hint}"
+                    break
+            return CheckResult(check, False, msg)
+    return CheckResult(check, True)
+
+
+def per_call(alternatives, i):
+    return [(hint, alt[i]) for hint, alt in alternatives if alt[i] is not None]
+
+
+def randn(rng, shape, dtype=np.float64, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def away_from_zero(rng, shape, dtype=np.float64, gap=0.05):
+    """Normal samples with |x| >= gap, so kinks (ReLU at 0) never sit inside a finite difference."""
+    x = rng.standard_normal(shape)
+    x = np.where(np.abs(x) < gap, np.sign(x + 1e-12) * (gap + np.abs(x)), x)
+    return x.astype(dtype)
+
+
+CASES = (  # (tag, shape, dtype): random, batch of one with odd sizes, float32
+    ("random", (4, 5), np.float64),
+    ("batch of 1, odd width", (1, 7), np.float64),
+    ("float32", (3, 6), np.float32),
+)
+
+
+def _cast(tree, dtype):
+    return {k: _cast(v, dtype) if isinstance(v, dict) else v.astype(dtype) for k, v in tree.items()}
+
+
+# --------------------------------------------------------------------------- layers
+@dataclass(frozen=True)
+class LayerItem(Item):
+    """Forward or backward of a layer against the reference (and a numerical gradient check).
+
+    `make(rng, shape, dtype) -> (kwargs, x, params)` builds one case; `edge` adds float64 cases
+    (name, shape, scale) with inputs scaled by `scale` (large logits and the like).
+    """
+    name: str = ""
+    part: str = "forward"  # or "backward"
+    make: object = None
+    edge: tuple = ()
+    module: str = "layers"
+
+    def cases(self, rng):
+        out = []
+        for tag, shape, dtype in CASES:
+            out.append((tag, *self.make(rng, shape, dtype)))
+        for tag, shape, scale in self.edge:
+            kwargs, x, params = self.make(rng, shape, np.float64)
+            out.append((tag, kwargs, x * scale, params))
+        return out
+
+    def calls(self, rng):
+        calls = []
+        backward = self.part == "backward"
+        for tag, kwargs, x, params in self.cases(rng):
+            inputs = {"x": x, "params": params}
+            step = {"x": "x", "dy": None, "train": False}
+            if backward:
+                y_shape = self.make_output_shape(kwargs, x)
+                inputs["dy"] = randn(rng, y_shape, x.dtype)
+                step["dy"] = "dy"
+            spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "steps": [step], "tag": tag}
+            calls.append(Call("layer", spec, inputs))
+        if backward:
+            base = calls[0]
+            wrt = ["x"] + [f"params/{k}" for k in base.inputs["params"]]
+            spec = {"module": self.module, "name": self.name, "kwargs": base.spec["kwargs"],
+                    "h": H, "wrt": wrt}
+            calls.append(Call("layer_perturbed", spec, {"x": base.inputs["x"], "params": base.inputs["params"]}))
+        return calls
+
+    def make_output_shape(self, kwargs, x):
+        if self.name == "Linear":
+            return (x.shape[0], kwargs["out_features"])
+        return x.shape
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
+        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
+        f32 = [i for i in cases if calls[i].inputs["x"].dtype == np.float32]
+
+        def pairs(indices, keys, **opts):
+            return [pair(f"{'/'.join(k[1:])} [{calls[i].spec['tag']}]", got[i], expected[i],
+                         per_call(alternatives, i), path=k, **opts) for i in indices for k in keys]
+
+        out_keys = [("0", "y")] if self.part == "forward" else [("0", "dx")]
+        grad_keys = [("0", "grads", k) for k in calls[0].inputs["params"]] if self.part == "backward" else []
+        what = "output" if self.part == "forward" else "dx"
+        results = [compare(f"{what} matches the reference", pairs(f64, out_keys))]
+        if grad_keys:
+            results.append(compare("parameter gradients match the reference", pairs(f64, grad_keys)))
+        if self.part == "backward":
+            results.append(self.gradcheck(calls, got))
+        results.append(compare("float32 in, float32 out", pairs(f32, out_keys + grad_keys)))
+        purity = [C.same_tree("does not modify its inputs", got[i].get("after", {}),
+                              {k: v for k, v in calls[i].inputs.items()}, "input") for i in cases]
+        results.append(next((r for r in purity if not r.passed), purity[0]))
+        return results
+
+    def gradcheck(self, calls, got):
+        """The student's backward against central differences of the student's forward."""
+        name = "numerical gradient check (float64)"
+        base, pert = got[0], got[-1]
+        dy = calls[0].inputs["dy"]
+        for key in calls[-1].spec["wrt"]:
+            rows = pert.get("f", {}).get(key.replace("/", "."))
+            analytic = base.get("0", {}).get("dx") if key == "x" else \
+                base.get("0", {}).get("grads", {}).get(key.split("/", 1)[1])
+            label = "dx" if key == "x" else "d" + key.split("/", 1)[1]
+            if rows is None or analytic is None:
+                return CheckResult(name, False, f"{label}: missing from what your code returned")
+            numeric = C.numerical_gradient(rows, dy, H).reshape(np.shape(analytic))
+            rtol, atol = C.GRADCHECK_TOL
+            msg = C.mismatch(f"{label} (your backward vs. finite differences of your forward)",
+                             analytic, numeric, rtol=rtol, atol=atol, check_dtype=False)
+            if msg:
+                return CheckResult(name, False, msg)
+        return CheckResult(name, True)
+
+
+# --------------------------------------------------------------------------- losses
+@dataclass(frozen=True)
+class LossItem(Item):
+    """Loss value and gradient against the reference, a gradient check, dtype and purity.
+
+    `make(rng, n, c, dtype) -> (scores, target)`; `edge`: float64 score scales to add.
+    """
+    name: str = ""
+    make: object = None
+    kwargs: dict = field(default_factory=dict)
+    edge: tuple = ()
+
+    def calls(self, rng):
+        cases = [("random", 5, 4, np.float64, 1.0), ("batch of 1", 1, 3, np.float64, 1.0),
+                 ("float32", 4, 3, np.float32, 1.0)]
+        cases += [(f"scores x{s:g}", 4, 5, np.float64, s) for s in self.edge]
+        calls = []
+        for tag, n, c, dtype, scale in cases:
+            scores, target = self.make(rng, n, c, dtype)
+            spec = {"module": "losses", "name": self.name, "kwargs": self.kwargs, "tag": tag}
+            calls.append(Call("loss", spec, {"scores": scores * scale, "target": target}))
+        base = calls[0]
+        calls.append(Call("loss_perturbed", {**base.spec, "h": H}, dict(base.inputs)))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = range(len(calls) - 1)
+        f64 = [i for i in cases if calls[i].inputs["scores"].dtype == np.float64]
+        f32 = [i for i in cases if calls[i].inputs["scores"].dtype == np.float32]
+
+        def pairs(indices, key):
+            return [pair(f"{key} [{calls[i].spec['tag']}]", got[i], expected[i],
+                         per_call(alternatives, i), path=(key,)) for i in indices]
+
+        results = [compare("loss matches the reference", pairs(f64, "loss")),
+                   compare("dscores matches the reference", pairs(f64, "dscores"))]
+        rows = got[-1].get("f", {}).get("scores")
+        analytic = got[0].get("dscores")
+        check = "numerical gradient check (float64)"
+        if rows is None or analytic is None:
+            results.append(CheckResult(check, False, "dscores: missing from what your code returned"))
+        else:
+            numeric = C.numerical_gradient(rows, np.ones(()), H).reshape(np.shape(analytic))
+            msg = C.mismatch("dscores (your backward vs. finite differences of your loss)", analytic,
+                             numeric, rtol=C.GRADCHECK_TOL[0], atol=C.GRADCHECK_TOL[1], check_dtype=False)
+            results.append(CheckResult(check, msg is None, msg or ""))
+        results.append(compare("float32 in, float32 out", pairs(f32, "loss") + pairs(f32, "dscores")))
+        purity = [C.same_tree("does not modify its inputs", got[i].get("after", {}), calls[i].inputs, "input")
+                  for i in cases]
+        results.append(next((r for r in purity if not r.passed), purity[0]))
+        return results
+
+
+# --------------------------------------------------------------------------- optimizers
+@dataclass(frozen=True)
+class OptimizerItem(Item):
+    """A trajectory of several steps against the reference, with state, purity and dtype."""
+    name: str = ""
+    kwargs: dict = field(default_factory=dict)
+    steps: int = 5
+
+    def calls(self, rng):
+        calls = []
+        for tag, dtype in (("float64", np.float64), ("float32", np.float32)):
+            params = {"W": randn(rng, (3, 4), dtype), "b": randn(rng, (4,), dtype)}
+            grads = [{k: randn(rng, v.shape, dtype) for k, v in params.items()} for _ in range(self.steps)]
+            spec = {"module": "optim", "name": self.name, "kwargs": self.kwargs, "tag": tag}
+            calls.append(Call("optimizer", spec, {"params": params, "grads": {str(k): g for k, g in enumerate(grads)}}))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        def pairs(i):
+            return [pair(f"{k} after step {t + 1} [{calls[i].spec['tag']}]", got[i], expected[i],
+                         per_call(alternatives, i), path=("traj", str(t), k))
+                    for t in range(self.steps) for k in calls[i].inputs["params"]]
+        purity = C.same_tree("does not modify params or grads", got[0].get("after", {}),
+                             {"params": calls[0].inputs["params"],
+                              "grads": calls[0].inputs["grads"]}, "")
+        return [compare(f"{self.steps}-step trajectory matches the reference", pairs(0)),
+                compare("float32 params stay float32", pairs(1)),
+                purity]
+
+
+# --------------------------------------------------------------------------- initialisation
+@dataclass(frozen=True)
+class InitItem(Item):
+    """Statistics of a large draw: shape, dtype, mean, variance, distribution shape, seeding."""
+    name: str = ""
+    distribution: str = "uniform"  # or "normal"
+
+    def calls(self, rng):
+        seed = int(rng.integers(1 << 30))
+        spec = {"module": "init", "name": self.name, "fan_in": 300, "fan_out": 200}
+        return [Call("initializer", {**spec, "seed": seed}, {}),
+                Call("initializer", {**spec, "seed": seed}, {}),
+                Call("initializer", {**spec, "seed": seed + 1}, {}),
+                Call("initializer", {**spec, "seed": seed, "dtype": "float32", "fan_in": 30, "fan_out": 20}, {})]
+
+    def evaluate(self, calls, got, expected, alternatives):
+        w, again, other, w32 = (g.get("w") for g in got)
+        fan_in, fan_out = calls[0].spec["fan_in"], calls[0].spec["fan_out"]
+        shape = compare("shape and dtype", [pair("w", {"w": w}, {"w": np.zeros((fan_in, fan_out))}, path=("w",),
+                                                 rtol=np.inf, atol=np.inf),
+                                            pair("w [float32]", {"w": w32}, {"w": np.zeros((30, 20), np.float32)},
+                                                 path=("w",), rtol=np.inf, atol=np.inf)])
+        if not shape.passed:
+            return [shape, CheckResult("variance", False, "skipped: wrong shape"),
+                    CheckResult("distribution", False, "skipped: wrong shape"),
+                    CheckResult("uses the rng it is given", False, "skipped: wrong shape")]
+        w = w.astype(np.float64)
+        if self.distribution == "uniform":
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            var = bound ** 2 / 3
+            inside = np.mean(np.abs(w) < bound / 2)
+            dist_ok, dist_msg = np.abs(w).max() <= bound * (1 + 1e-9) and abs(inside - 0.5) < 0.02, \
+                f"max |w| = {np.abs(w).max():.4g} (bound {bound:.4g}), fraction below bound/2 = {inside:.3f} (uniform: 0.5)"
+        else:
+            var = 2.0 / fan_in
+            inside = np.mean(np.abs(w) < np.sqrt(var))
+            dist_ok, dist_msg = abs(inside - 0.6827) < 0.015, \
+                f"fraction within one std = {inside:.3f} (normal: 0.683)"
+        got_var, mean = float(w.var()), float(w.mean())
+        var_ok = abs(got_var / var - 1) < 0.05 and abs(mean) < 5 * np.sqrt(var / w.size)
+        seeded = np.array_equal(w, again) and not np.array_equal(w, other)
+        return [shape,
+                CheckResult("variance", var_ok, "" if var_ok else
+                            f"variance {got_var:.4g} and mean {mean:.3g}, expected variance {var:.4g} and mean 0 "
+                            f"(fan_in={fan_in}, fan_out={fan_out})"),
+                CheckResult("distribution", bool(dist_ok), "" if dist_ok else dist_msg),
+                CheckResult("uses the rng it is given", seeded, "" if seeded else
+                            "the same seed must give the same draw and another seed another draw: "
+                            "draw from `rng`, not from np.random")]
+
+
+# --------------------------------------------------------------------------- dropout
+@dataclass(frozen=True)
+class DropoutItem(Item):
+    """Inverted dropout by behaviour: kept fraction, scaling, backward mask, eval identity."""
+    part: str = "train"  # or "eval"
+    p: float = 0.3
+
+    def calls(self, rng):
+        seed = int(rng.integers(1 << 30))
+        x = np.abs(randn(rng, (400, 50))) + 0.5
+        dy = randn(rng, x.shape)
+        train = self.part == "train"
+        step = {"x": "x", "dy": "dy", "train": train, "seed": seed}
+        spec = {"module": "layers", "name": "Dropout", "kwargs": {"p": self.p}}
+        return [Call("layer", {**spec, "steps": [step, {**step, "seed": seed + 1}]}, {"x": x, "dy": dy}),
+                Call("layer", {**spec, "steps": [{**step, "x": "x", "dy": "dy"}]},
+                     {"x": x[:4].astype(np.float32), "dy": dy[:4].astype(np.float32)})]
+
+    def evaluate(self, calls, got, expected, alternatives):
+        x, dy = calls[0].inputs["x"], calls[0].inputs["dy"]
+        first, second = got[0].get("0", {}), got[0].get("1", {})
+        y, dx = first.get("y"), first.get("dx")
+        if y is None or dx is None or np.shape(y) != x.shape or np.shape(dx) != x.shape:
+            fail = CheckResult("output has the input's shape", False,
+                               f"y and dx must have shape {x.shape}, got {np.shape(y)} and {np.shape(dx)}")
+            return [fail] * 4
+        y32 = got[1].get("0", {}).get("y")
+        dtype = CheckResult("float32 in, float32 out", y32 is not None and np.asarray(y32).dtype == np.float32,
+                            f"float32 input gave {getattr(y32, 'dtype', None)}")
+        if self.part == "eval":
+            same = np.array_equal(y, x) and np.array_equal(dx, dy)
+            return [CheckResult("identity at evaluation time", same, "" if same else
+                                "with train=False dropout must return x unchanged (and dy in backward)"),
+                    C.same_tree("does not modify its inputs", got[0].get("after", {}), calls[0].inputs, "input"),
+                    dtype]
+        keep = y != 0
+        frac = float(keep.mean())
+        scale = 1.0 / (1.0 - self.p)
+        frac_ok = abs(frac - (1 - self.p)) < 0.02
+        frac_msg = f"kept fraction {frac:.3f}, expected about {1 - self.p:.2f} with p={self.p}"
+        if abs(frac - self.p) < 0.02:
+            frac_msg += " (p is the probability of dropping a unit, not of keeping it)"
+        scaled = np.allclose(y[keep], x[keep] * scale)
+        scale_msg = "kept values must be x / (1 - p)"
+        if np.allclose(y[keep], x[keep]):
+            scale_msg = "kept values equal x: dropout is not rescaled at train time (divide by 1 - p)"
+        mask_ok = np.allclose(dx, dy * keep * scale)
+        mask_msg = "dx must be dy * mask / (1 - p), with the mask of the forward pass"
+        if np.allclose(dx, dy):
+            mask_msg = "dx equals dy: backward ignores the dropout mask"
+        y2 = second.get("y")
+        fresh = y2 is not None and np.shape(y2) == x.shape and not np.array_equal(y2 != 0, keep)
+        return [CheckResult("drops a fraction p", frac_ok, "" if frac_ok else frac_msg),
+                CheckResult("scales kept units by 1/(1-p)", scaled, "" if scaled else scale_msg),
+                CheckResult("backward uses the forward mask", mask_ok, "" if mask_ok else mask_msg),
+                CheckResult("draws its mask from rng", fresh, "" if fresh else
+                            "another rng seed must give another mask: draw with rng.random(x.shape)"),
+                dtype]
+
+
+# --------------------------------------------------------------------------- batch normalisation
+@dataclass(frozen=True)
+class BatchNormItem(Item):
+    """BatchNorm1d: train forward with running statistics, backward, or evaluation mode."""
+    part: str = "train"  # "train", "backward" or "eval"
+
+    def calls(self, rng):
+        calls = []
+        for tag, n, d, dtype in (("random", 8, 5, np.float64), ("odd sizes", 3, 7, np.float64),
+                                 ("float32", 6, 4, np.float32)):
+            x = randn(rng, (n, d), dtype, 2.0) + 1.5
+            params = {"gamma": randn(rng, (d,), dtype) + 1.0, "beta": randn(rng, (d,), dtype)}
+            state = {"running_mean": randn(rng, (d,), dtype, 0.1),
+                     "running_var": np.abs(randn(rng, (d,), dtype)) + 0.5}
+            inputs = {"x": x, "params": params, "state": state, "dy": randn(rng, (n, d), dtype),
+                      "x2": randn(rng, (1, d), dtype) * 3}
+            train_step = {"x": "x", "dy": "dy" if self.part == "backward" else None, "train": True}
+            steps = [train_step]
+            if self.part == "eval":
+                steps = [train_step, {"x": "x2", "dy": None, "train": False},
+                         {"x": "x", "dy": "dy", "train": False}]
+            spec = {"module": "layers", "name": "BatchNorm1d", "kwargs": {"num_features": d, "momentum": 0.2},
+                    "steps": steps, "tag": tag}
+            calls.append(Call("layer", spec, inputs))
+        if self.part == "backward":
+            base = calls[0]
+            calls.append(Call("layer_perturbed", {"module": "layers", "name": "BatchNorm1d",
+                                                  "kwargs": base.spec["kwargs"], "train": True, "h": H,
+                                                  "wrt": ["x", "params/gamma", "params/beta"]},
+                              {k: base.inputs[k] for k in ("x", "params", "state")}))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
+        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
+
+        def pairs(indices, keys):
+            return [pair(f"{'/'.join(k[1:])} [{calls[i].spec['tag']}, step {k[0]}]", got[i], expected[i],
+                         per_call(alternatives, i), path=k) for i in indices for k in keys]
+
+        all_keys = {
+            "train": [("0", "y")],
+            "backward": [("0", "dx"), ("0", "grads", "gamma"), ("0", "grads", "beta")],
+            "eval": [("1", "y"), ("2", "y"), ("2", "dx")],
+        }[self.part]
+        results = [compare("matches the reference", pairs(f64, all_keys))]
+        if self.part == "train":
+            results.append(compare("updates running statistics (train)",
+                                   pairs(f64, [("0", "state", "running_mean"), ("0", "state", "running_var")])))
+        elif self.part == "eval":
+            results.append(compare("leaves running statistics unchanged (eval)",
+                                   pairs(f64, [("2", "state", "running_mean"), ("2", "state", "running_var")])))
+        else:
+            results.append(LayerItem.gradcheck(self, calls[:1] + calls[-1:], got[:1] + got[-1:]))
+        f32 = [i for i in cases if i not in f64]
+        results.append(compare("float32 in, float32 out", pairs(f32, all_keys)))
+        return results
+
+
+# --------------------------------------------------------------------------- Sequential
+@dataclass(frozen=True)
+class SequentialItem(Item):
+    """Sequential composes known probe layers: forward, backward, train flag and per-layer state."""
+
+    def calls(self, rng):
+        calls = []
+        for train in (True, False):
+            params = {"0": {"s": randn(rng, (4,))}, "1": {}, "2": {}, "3": {"s": randn(rng, (4,))}}
+            calls.append(Call("sequential", {"module": "layers", "name": "Sequential", "train": train},
+                              {"x": randn(rng, (3, 4)), "dy": randn(rng, (3, 4)), "params": params}))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        results = []
+        for i, mode in enumerate(("train", "eval")):
+            keys = [("y",), ("dx",), ("grads", "0", "s"), ("grads", "3", "s"), ("state", "2", "count")]
+            results.append(compare(f"forward and backward through 4 layers ({mode})",
+                                   [pair("/".join(k) + f" [{mode}]", got[i], expected[i], path=k) for k in keys]))
+        return results
+
+
+# --------------------------------------------------------------------------- trained models
+@dataclass(frozen=True)
+class AccuracyItem(Item):
+    """Test accuracy of the submitted weights, with linear partial credit from `floor` to `target`.
+
+    Graded in the trusted parent with the reference layers; `dlgrade check` runs the student's
+    own layers in a worker instead (`calls`).
+    """
+    weights: str = ""
+    floor: float = 0.0
+    target: float = 1.0
+    trusted: bool = True
+
+    def test_set(self):
+        from .data import cifar10_preprocess, load_cifar10
+        x, y = load_cifar10("test")
+        return cifar10_preprocess(x), y
+
+    def calls_for(self, arch, weights, x):
+        return [Call("predict", {"arch": __import__("json").dumps(arch)}, {"weights": weights, "x": x})]
+
+    def evaluate_predictions(self, pred, labels):
+        from .models import accuracy
+        acc = accuracy(pred, labels)
+        credit = float(np.clip((acc - self.floor) / (self.target - self.floor), 0.0, 1.0))
+        msg = (f"test accuracy {acc:.2%} on {len(labels)} CIFAR-10 test images "
+               f"(full credit at {self.target:.0%}, none at or below {self.floor:.0%})")
+        return [CheckResult("test accuracy", credit >= 1.0, msg, credit=credit)]

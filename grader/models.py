@@ -1,0 +1,73 @@
+"""Trained weights submitted by students: loaded without pickle, validated, evaluated.
+
+The trusted parent evaluates a submission's weights with the reference layers; `dlgrade check`
+evaluates them with the student's own layers in a worker. Both use `drivers.predict`.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+MAX_BYTES = 64 << 20
+MAX_WIDTH = 1 << 16
+LAYER_TYPES = {
+    "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
+    "Dropout", "BatchNorm1d", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
+}
+
+
+class WeightsError(ValueError):
+    """The weights file is missing, unreadable or does not describe a valid model."""
+
+
+def load_weights(path: Path):
+    """Read `(arch, weights)` from a weights `.npz`: arch as a list of layer dicts, weights as
+    {"i.name": float32 array}. Raises WeightsError with a one-line reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path.name} not found")
+    if path.stat().st_size > MAX_BYTES:
+        raise WeightsError(f"{path.name} is larger than {MAX_BYTES >> 20} MB")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:
+        raise WeightsError(f"{path.name} is not a readable .npz without pickles ({exc})") from None
+    arch = arrays.pop("arch", None)
+    if arch is None or arch.dtype.kind != "U" or arch.shape != ():
+        raise WeightsError(f"{path.name}: 'arch' must be a JSON string (a 0-d unicode array)")
+    try:
+        arch = json.loads(str(arch))
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path.name}: 'arch' is not valid JSON ({exc})") from None
+    _check_arch(arch)
+    weights = {}
+    for key, value in arrays.items():
+        i, _, name = key.partition(".")
+        if not (i.isdigit() and int(i) < len(arch) and name.isidentifier()):
+            raise WeightsError(f"{path.name}: unexpected array {key!r} (keys are 'i.name')")
+        if value.dtype.kind != "f" or not np.isfinite(value).all():
+            raise WeightsError(f"{path.name}: {key} must hold finite floats")
+        weights[key] = value.astype(np.float32)
+    return arch, weights
+
+
+def _check_arch(arch):
+    if not isinstance(arch, list) or not arch:
+        raise WeightsError("'arch' must be a non-empty list of layers")
+    for i, layer in enumerate(arch):
+        if not isinstance(layer, dict) or layer.get("type") not in LAYER_TYPES:
+            raise WeightsError(f"layer {i}: type must be one of {sorted(LAYER_TYPES)}")
+        for key, value in layer.items():
+            if key == "type":
+                continue
+            if not key.isidentifier() or isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not abs(value) <= MAX_WIDTH:
+                raise WeightsError(f"layer {i} ({layer['type']}): bad hyperparameter {key}={value!r}")
+
+
+def accuracy(pred, labels) -> float:
+    pred = np.asarray(pred)
+    if pred.shape != labels.shape:
+        raise WeightsError(f"the model gave predictions of shape {pred.shape}, expected {labels.shape}")
+    return float((pred == labels).mean())

@@ -1,0 +1,361 @@
+"""Reference layers for the `mlp` curriculum (the contract is docs/contracts.md).
+
+Every layer holds only keyword-only hyperparameters. `forward(x, params, *, train, rng, state)`
+returns `(y, cache)`; `backward(dy, cache)` returns `(dx, grads)` with `grads.keys() ==
+params.keys()`. Outputs and gradients have the dtype of `x`: pass params in that dtype
+(`init_params` returns float64; callers cast). Inputs and params are never modified.
+"""
+import json
+
+import numpy as np
+
+from .backend import get_array_module
+from .init import he_normal
+
+
+class Layer:
+    """Base class: a parameter-free, stateless layer unless a subclass says otherwise."""
+
+    def init_params(self, rng):
+        """Learnable parameters as a dict of arrays ({} if none)."""
+        return {}
+
+    def init_state(self):
+        """Buffers such as running statistics ({} if none)."""
+        return {}
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        raise NotImplementedError
+
+    def backward(self, dy, cache):
+        raise NotImplementedError
+
+    def config(self):
+        """JSON-able description: {"type": class name, **hyperparameters}."""
+        return {"type": type(self).__name__, **vars(self)}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+def _xp_of(rng):
+    """The array module of a NumPy or CuPy Generator (a zero-size draw does not advance it)."""
+    return get_array_module(rng.random(0))
+
+
+def _sigmoid(x):
+    """Logistic function without overflow for any x."""
+    xp = get_array_module(x)
+    e = xp.exp(-abs(x))  # in (0, 1]
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Linear(Layer):
+    """Affine map y = x @ W + b.
+
+    Shapes: x (N, D) -> y (N, M); W (D, M); b (M,). dtype: that of x.
+    """
+
+    def __init__(self, *, in_features, out_features):
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+
+    def init_params(self, rng):
+        W = he_normal(self.in_features, self.out_features, rng=rng)
+        return {"W": W, "b": get_array_module(W).zeros(self.out_features)}
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return x @ params["W"] + params["b"], (x, params["W"])
+
+    def backward(self, dy, cache):
+        x, W = cache
+        return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+
+
+class Sigmoid(Layer):
+    """Logistic sigmoid 1 / (1 + exp(-x)), elementwise and stable for any x.
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        y = _sigmoid(x)
+        return y, y
+
+    def backward(self, dy, cache):
+        y = cache
+        return dy * y * (1 - y), {}
+
+
+class Tanh(Layer):
+    """Hyperbolic tangent, elementwise.
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        y = get_array_module(x).tanh(x)
+        return y, y
+
+    def backward(self, dy, cache):
+        y = cache
+        return dy * (1 - y * y), {}
+
+
+class ReLU(Layer):
+    """Rectified linear unit max(x, 0); derivative 0 at x = 0.
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        positive = x > 0
+        return get_array_module(x).where(positive, x, 0), positive
+
+    def backward(self, dy, cache):
+        return get_array_module(dy).where(cache, dy, 0), {}
+
+
+class LeakyReLU(Layer):
+    """x for x > 0, negative_slope * x otherwise (also the derivative's branch at 0).
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    """
+
+    def __init__(self, *, negative_slope=0.01):
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        positive = x > 0
+        return get_array_module(x).where(positive, x, x * self.negative_slope), positive
+
+    def backward(self, dy, cache):
+        return get_array_module(dy).where(cache, dy, dy * self.negative_slope), {}
+
+
+class ELU(Layer):
+    """Exponential linear unit: x for x > 0, alpha * (exp(x) - 1) otherwise.
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    Notes: for x <= 0 the derivative alpha * exp(x) equals y + alpha.
+    """
+
+    def __init__(self, *, alpha=1.0):
+        self.alpha = float(alpha)
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        positive = x > 0
+        y = xp.where(positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        return y, (positive, y)
+
+    def backward(self, dy, cache):
+        positive, y = cache
+        return get_array_module(dy).where(positive, dy, dy * (y + self.alpha)), {}
+
+
+class Softplus(Layer):
+    """Smooth ReLU log(1 + exp(beta * x)) / beta, stable for any x.
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    Notes: computed as (max(z, 0) + log1p(exp(-|z|))) / beta with z = beta * x;
+    the derivative is sigmoid(z).
+    """
+
+    def __init__(self, *, beta=1.0):
+        self.beta = float(beta)
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        z = x * self.beta
+        return (xp.maximum(z, 0) + xp.log1p(xp.exp(-abs(z)))) / self.beta, z
+
+    def backward(self, dy, cache):
+        return dy * _sigmoid(cache), {}
+
+
+class Softmax(Layer):
+    """Softmax over the last axis, exp(x - max) / sum(exp(x - max)).
+
+    Shapes: x (..., C) -> y (..., C). dtype: that of x.
+    Notes: dx = y * (dy - sum(dy * y)) along the last axis.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        e = xp.exp(x - x.max(axis=-1, keepdims=True))
+        y = e / e.sum(axis=-1, keepdims=True)
+        return y, y
+
+    def backward(self, dy, cache):
+        y = cache
+        return y * (dy - (dy * y).sum(axis=-1, keepdims=True)), {}
+
+
+class LogSoftmax(Layer):
+    """Log of the softmax over the last axis, z - log(sum(exp(z))) with z = x - max.
+
+    Shapes: x (..., C) -> y (..., C). dtype: that of x.
+    Notes: dx = dy - softmax(x) * sum(dy) along the last axis.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        z = x - x.max(axis=-1, keepdims=True)
+        y = z - xp.log(xp.exp(z).sum(axis=-1, keepdims=True))
+        return y, y
+
+    def backward(self, dy, cache):
+        xp = get_array_module(dy)
+        return dy - xp.exp(cache) * dy.sum(axis=-1, keepdims=True), {}
+
+
+class Dropout(Layer):
+    """Inverted dropout: at train time zero each element with probability p, scale the rest by 1/(1-p).
+
+    Shapes: x (any) -> y (same). dtype: that of x.
+    Notes: keep = rng.random(x.shape) >= p; identity at evaluation time (or when p == 0).
+    """
+
+    def __init__(self, *, p=0.5):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        if not train or self.p == 0.0:
+            return x, None
+        if rng is None:
+            raise ValueError("Dropout needs an rng at train time")
+        xp = get_array_module(x)
+        keep = xp.asarray(rng.random(x.shape)) >= self.p
+        scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
+        mask = keep.astype(x.dtype) * scale
+        return x * mask, mask
+
+    def backward(self, dy, cache):
+        return (dy if cache is None else dy * cache), {}
+
+
+class BatchNorm1d(Layer):
+    """Batch normalisation y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature.
+
+    Shapes: x (N, D) -> y (N, D); gamma, beta (D,); running_mean, running_var (D,).
+    dtype: that of x.
+    Notes: at train time uses the batch mean and biased variance and replaces the running
+    statistics in `state` (momentum update, unbiased variance, as PyTorch); at evaluation
+    time uses the running statistics as constants. With xhat the normalised input:
+    dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps), dxhat = dy * gamma.
+    """
+
+    def __init__(self, *, num_features, eps=1e-5, momentum=0.1):
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+
+    def init_params(self, rng):
+        xp = _xp_of(rng)
+        return {"gamma": xp.ones(self.num_features), "beta": xp.zeros(self.num_features)}
+
+    def init_state(self):
+        """NumPy zeros and ones; move them to the device with the params."""
+        return {"running_mean": np.zeros(self.num_features), "running_var": np.ones(self.num_features)}
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        if train:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError("BatchNorm1d needs more than one sample per batch at train time")
+            mean = x.mean(axis=0)
+            xc = x - mean
+            var = (xc * xc).mean(axis=0)
+            if state is not None:
+                m, rm, rv = self.momentum, state["running_mean"], state["running_var"]
+                state["running_mean"] = ((1 - m) * rm + m * mean).astype(rm.dtype, copy=False)
+                state["running_var"] = ((1 - m) * rv + m * var * (n / (n - 1))).astype(rv.dtype, copy=False)
+        else:
+            if state is None:
+                raise ValueError("BatchNorm1d needs its state (running statistics) at evaluation time")
+            xc = x - state["running_mean"].astype(x.dtype, copy=False)
+            var = state["running_var"].astype(x.dtype, copy=False)
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        xhat = xc * inv_std
+        return params["gamma"] * xhat + params["beta"], (xhat, inv_std, params["gamma"], train)
+
+    def backward(self, dy, cache):
+        xhat, inv_std, gamma, train = cache
+        dxhat = dy * gamma
+        if train:
+            dxhat = dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)
+        return dxhat * inv_std, {"gamma": (dy * xhat).sum(axis=0), "beta": dy.sum(axis=0)}
+
+
+class Flatten(Layer):
+    """Flatten all but the batch axis.
+
+    Shapes: x (N, ...) -> y (N, prod(...)). dtype: that of x.
+    """
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return x.reshape(x.shape[0], -1), x.shape
+
+    def backward(self, dy, cache):
+        return dy.reshape(cache), {}
+
+
+class Sequential(Layer):
+    """Chain of layers; params, state and grads are lists with one entry per layer.
+
+    Shapes: those of the first layer's input and the last layer's output.
+    """
+
+    def __init__(self, *, layers):
+        self.layers = list(layers)
+
+    def init_params(self, rng):
+        return [layer.init_params(rng) for layer in self.layers]
+
+    def init_state(self):
+        return [layer.init_state() for layer in self.layers]
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        states = state if state is not None else [None] * len(self.layers)
+        caches = []
+        for layer, p, s in zip(self.layers, params, states, strict=True):
+            x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, dy, cache):
+        grads = []
+        for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
+            dy, g = layer.backward(dy, c)
+            grads.append(g)
+        return dy, grads[::-1]
+
+    def config(self):
+        return {"type": "Sequential", "layers": [layer.config() for layer in self.layers]}
+
+
+LAYERS = {cls.__name__: cls for cls in (
+    Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softmax, LogSoftmax,
+    Dropout, BatchNorm1d, Flatten, Sequential)}
+
+
+def from_config(config):
+    """Build a layer from its config dict (as `Layer.config()` writes it).
+
+    A list of dicts, or its JSON string (the `arch` entry of mlp_weights.npz), gives a Sequential.
+    """
+    if isinstance(config, str):
+        config = json.loads(config)
+    if isinstance(config, list):
+        return Sequential(layers=[from_config(c) for c in config])
+    kwargs = {k: v for k, v in config.items() if k != "type"}
+    if config["type"] == "Sequential":
+        kwargs["layers"] = [from_config(c) for c in kwargs["layers"]]
+    if config["type"] not in LAYERS:
+        raise ValueError(f"unknown layer type {config['type']!r}")
+    return LAYERS[config["type"]](**kwargs)

@@ -1,0 +1,44 @@
+"""Test helpers for reference/: numerical gradients and closeness checks with useful messages."""
+import numpy as np
+
+
+def numerical_grad(f, x, dy, h=1e-6):
+    """Central-difference gradient of sum(f(x) * dy) w.r.t. x, in float64.
+
+    `dy` is the (random) upstream gradient, the shape of f(x); never all ones, which hides
+    transposes. Returns an array of x's shape.
+    """
+    x = np.array(x, dtype=np.float64)  # a private copy we perturb in place
+    dy = np.asarray(dy, dtype=np.float64)
+    grad = np.empty_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = np.sum(np.asarray(f(x), dtype=np.float64) * dy)
+        x[i] = old - h
+        minus = np.sum(np.asarray(f(x), dtype=np.float64) * dy)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def assert_close(got, expected, rtol, atol, name):
+    """Assert |got - expected| <= atol + rtol * |expected| elementwise, naming the worst element."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, f"{name}: shape {got.shape}, expected {expected.shape}"
+    if got.size == 0:
+        return
+    g, e = got.astype(np.float64), expected.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(g - e)
+        tol = atol + rtol * np.abs(e)
+        ok = (g == e) | (np.isnan(g) & np.isnan(e)) | (err <= tol)
+    if ok.all():
+        return
+    score = np.where(ok, -np.inf, np.nan_to_num(err - tol, nan=np.inf))
+    i = np.unravel_index(np.argmax(score), got.shape)
+    rel = err[i] / abs(e[i]) if e[i] != 0 else np.inf
+    raise AssertionError(
+        f"{name}: {np.sum(~ok)} of {got.size} elements differ; worst at {i}: "
+        f"got {g[i]!r}, expected {e[i]!r} (abs err {err[i]:.3g}, rel err {rel:.3g}; "
+        f"rtol={rtol}, atol={atol})")
