@@ -131,6 +131,8 @@ def load_mutant(path: str):
 
 def expected_from_reference(item, calls):
     """Reference outputs and, per known bug of the item, what that bug would output."""
+    if not item.needs_reference:
+        return [None] * len(calls), []
     expected = run_reference(calls, reference_resolve())
     alternatives = []
     for mutant in item.mutants:
@@ -199,6 +201,9 @@ def grade_item(item, submission: Path, opts: Options) -> ItemResult:
             checks = _grade_compared(item, submission, opts, limits)
     except _Outcome as outcome:
         return ItemResult(item.id, 0.0, item.points, outcome.status, item.visibility, outcome.message)
+    except Exception as exc:  # a bug in the grader must cost one item, not the whole run
+        return ItemResult(item.id, 0.0, item.points, "error", item.visibility,
+                          f"internal grader error ({type(exc).__name__}: {exc}); please report it")
     fraction = sum(c.fraction for c in checks) / len(checks)
     if all(c.passed for c in checks):
         status = "passed"
@@ -318,3 +323,45 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
         chunk = results[k * len(selected):(k + 1) * len(selected)]
         reports.append(Report(assignment, str(sub), chunk, error="" if sub.is_dir() else f"{sub}: not a folder"))
     return reports
+
+
+# --------------------------------------------------------------------------- submissions
+MAX_ZIP_BYTES = 200 << 20
+
+
+def unpack(path: Path, into: Path) -> Path:
+    """A submission folder from a folder or a .zip (extracted safely into `into`)."""
+    import zipfile
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.exists():
+        raise GradeError(f"{path}: no such file or folder")
+    if not zipfile.is_zipfile(path):
+        raise GradeError(f"{path}: not a folder or a .zip file")
+    with zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+            raise GradeError(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+        into.mkdir(parents=True, exist_ok=True)
+        for m in members:
+            target = (into / m.filename).resolve()
+            if not str(target).startswith(str(into.resolve())) or m.is_dir():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(m))
+    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
+
+
+def syntax_errors(folder: Path) -> list:
+    """One line per submission file that does not compile (nothing is executed)."""
+    errors = []
+    for path in sorted(Path(folder).rglob("*.py")):
+        try:
+            compile(path.read_bytes(), str(path), "exec")
+        except SyntaxError as exc:
+            errors.append(f"{path.relative_to(folder)}:{exc.lineno}: SyntaxError: {exc.msg}")
+        except ValueError as exc:
+            errors.append(f"{path.relative_to(folder)}: {exc}")
+    return errors

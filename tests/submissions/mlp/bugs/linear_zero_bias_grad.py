@@ -1,0 +1,11 @@
+"""Linear.backward returns a zero bias gradient (db = 0) instead of dy summed over the batch."""
+# file: layers.py
+# affects: mlp.linear.backward
+
+
+def _backward(self, dy, cache):
+    x, W = cache
+    return dy @ W.T, {"W": x.T @ dy, "b": np.zeros_like(W[0])}
+
+
+Linear.backward = _backward
