@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import wire
-from .checks import CheckResult
+from .checks import CheckResult, WrongType
 from .drivers import DRIVERS
 from .models import WeightsError, load_weights
 from .runner import Limits, run_worker
@@ -242,11 +242,11 @@ def _grade_compared(item, submission, opts, limits):
 
 
 def _mark_types(outputs, types):
-    """Drop values the student returned as something other than an array or a number."""
+    """Replace values the student returned as something other than an array or a number."""
     flat = wire.flatten(outputs)
     for key, name in types.items():
-        if name not in ("ndarray", "float", "int") and not name.startswith(("float", "int")) and key in flat:
-            del flat[key]
+        if name not in ("ndarray", "float", "int") and not name.startswith(("float", "int")):
+            flat[key] = WrongType(name)
     return wire.unflatten(flat)
 
 

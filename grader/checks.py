@@ -26,6 +26,12 @@ class CheckResult:
         return float(self.passed) if self.credit is None else self.credit
 
 
+@dataclass(frozen=True)
+class WrongType:
+    """Stands for a value the student returned as something other than an array."""
+    type_name: str
+
+
 def fmt_index(idx):
     return "(" + ", ".join(str(int(i)) for i in idx) + ")" if len(idx) != 1 else f"({int(idx[0])},)"
 
@@ -38,15 +44,15 @@ def tolerance(dtype):
     return TOLERANCE.get(np.dtype(dtype), TOLERANCE[np.dtype("float32")])
 
 
-def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, returned_type=None):
+def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True):
     """Why `got` differs from `expected`, or None when they agree.
 
     Checks presence, type, shape, dtype, finiteness and values, in that order.
     """
     if got is None:
         return f"{name}: missing from what your code returned"
-    if returned_type is not None and returned_type not in ("ndarray",) and not returned_type.startswith(("float", "int")):
-        return f"{name}: returned a {returned_type}, expected a numpy array"
+    if isinstance(got, WrongType):
+        return f"{name}: your code returned a {got.type_name}, expected a numpy array"
     got, expected = np.asarray(got), np.asarray(expected)
     if got.shape != expected.shape:
         msg = f"{name}: shape {got.shape}, expected {expected.shape}"
@@ -83,6 +89,15 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, ret
            f"got {fmt_num(g[i])}, expected {fmt_num(e[i])} (rel. error {rel:.2g})")
     hint = pattern_hint(g, e, rtol)
     return msg + (f"; {hint}" if hint else "")
+
+
+def shape_dtype(name, got, shape, dtype):
+    """Why `got` is not an array of `shape` and `dtype`, or None."""
+    if got is None or isinstance(got, WrongType):
+        return mismatch(name, got, np.zeros(shape, dtype))
+    if np.shape(got) != tuple(shape) or np.asarray(got).dtype != np.dtype(dtype):
+        return f"{name}: shape {np.shape(got)} and dtype {np.asarray(got).dtype}, expected {tuple(shape)} and {np.dtype(dtype)}"
+    return None
 
 
 def pattern_hint(got, expected, rtol=1e-4):

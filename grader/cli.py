@@ -186,3 +186,7 @@ def data_verify(name):
         click.echo(f"{'ok  ' if ok else 'BAD '} {fname}")
     if not all(ok for _, ok in results):
         raise Failure(f"{name}: checksum mismatch; run `dlgrade data fetch {name} --force`")
+
+
+if __name__ == "__main__":
+    main()

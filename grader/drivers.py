@@ -27,17 +27,13 @@ def _copy(tree):
     return copy.deepcopy(tree)
 
 
-def _arrays(tree):
-    """Keep what can cross the wire: arrays (and scalars) in nested dicts/lists."""
-    if isinstance(tree, dict):
-        return {str(k): _arrays(v) for k, v in tree.items()}
-    if isinstance(tree, (list, tuple)):
-        return {str(i): _arrays(v) for i, v in enumerate(tree)}
-    return tree
+def _indexed(seq):
+    """[a, b] -> {"0": a, "1": b}: the wire carries nested dicts only."""
+    return {str(i): v for i, v in enumerate(seq)}
 
 
 def _as_list(tree):
-    """Inverse of `_arrays` for lists: {"0": a, "1": b} -> [a, b]."""
+    """Inverse of `_indexed`: {"0": a, "1": b} -> [a, b]."""
     return [tree[str(i)] for i in range(len(tree))]
 
 
@@ -155,7 +151,7 @@ def optimizer(resolve, spec, inputs):
     for g in grads:
         params, state = opt.step(params, g, state)
         traj.append(dict(params))
-    return {"traj": traj, "after": {"params": inputs["params"], "grads": grads}}
+    return {"traj": _indexed(traj), "after": {"params": inputs["params"], "grads": _indexed(grads)}}
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -211,7 +207,7 @@ def sequential(resolve, spec, inputs):
     state = [{}, {}, {"count": np.zeros(())}, {}]
     y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=None, state=state)
     dx, grads = model.backward(inputs["dy"], cache)
-    return {"y": y, "dx": dx, "grads": list(grads), "state": state}
+    return {"y": y, "dx": dx, "grads": _indexed(grads), "state": _indexed(state)}
 
 
 # --------------------------------------------------------------------------- trained models

@@ -16,12 +16,11 @@ class WireError(ValueError):
 
 
 def flatten(tree, prefix=""):
-    """{"a": {"b": arr}} -> {"a/b": arr}; lists become "0", "1", ... keys."""
+    """{"a": {"b": arr}} -> {"a/b": arr}. Only dicts are nodes: anything else is a leaf."""
     flat = {}
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
-    for key, value in items:
+    for key, value in tree.items():
         path = f"{prefix}{key}"
-        if isinstance(value, (dict, list, tuple)):
+        if isinstance(value, dict):
             flat.update(flatten(value, path + "/"))
         else:
             flat[path] = value
@@ -29,7 +28,7 @@ def flatten(tree, prefix=""):
 
 
 def unflatten(flat):
-    """Inverse of `flatten` (lists come back as dicts with "0", "1", ... keys)."""
+    """Inverse of `flatten`."""
     tree = {}
     for path, value in flat.items():
         node = tree

@@ -1,0 +1,27 @@
+"""Shared fixtures: the repository root, real data (skipped only where absent), a CLI runner."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir():
+    d = os.environ.get("DLGRADE_DATA")
+    return Path(d) if d and Path(d).is_dir() else None
+
+
+@pytest.fixture
+def needs_cifar10():
+    d = data_dir()
+    if d is None or not (d / "cifar-10-python.tar.gz").is_file():
+        pytest.skip("real CIFAR-10 not available (set DLGRADE_DATA to a folder holding cifar-10-python.tar.gz)")
+
+
+def dlgrade(*args, cwd=ROOT, env=None, timeout=600):
+    """Run the real `dlgrade` command line in a subprocess; returns CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=env)

@@ -1,0 +1,20 @@
+"""Adam.step uses the raw gradient and ignores weight_decay."""
+# file: optim.py
+# affects: mlp.optim.adam.weight_decay
+
+
+def _step(self, params, grads, state):
+    b1, b2 = self.beta1, self.beta2
+    t = state["t"] + 1
+    new_params, new_m, new_v = {}, {}, {}
+    for k, p in params.items():
+        g = grads[k]
+        new_m[k] = b1 * state["m"][k] + (1 - b1) * g
+        new_v[k] = b2 * state["v"][k] + (1 - b2) * g * g
+        m_hat = new_m[k] / (1 - b1 ** t)
+        v_hat = new_v[k] / (1 - b2 ** t)
+        new_params[k] = p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+    return new_params, {"t": t, "m": new_m, "v": new_v}
+
+
+Adam.step = _step

@@ -1,0 +1,14 @@
+"""Momentum.step moves uphill: p = p + lr * v."""
+# file: optim.py
+# affects: mlp.optim.momentum
+
+
+def _step(self, params, grads, state):
+    new_params, new_v = {}, {}
+    for k, p in params.items():
+        new_v[k] = self.momentum * state["v"][k] + self._grad(p, grads[k])
+        new_params[k] = p + self.lr * new_v[k]
+    return new_params, {"v": new_v}
+
+
+Momentum.step = _step
