@@ -153,11 +153,15 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
         expected, alternatives = expected_from_reference(item, calls)
         meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
                          "hints": [hint for hint, _ in alternatives]}
-        arrays[item.id] = {"inputs": [c.inputs for c in calls],
-                           "expected": [e or {} for e in expected],
-                           "alternatives": [[e or {} for e in alt] for _, alt in alternatives]}
+        arrays[item.id] = {"inputs": indexed(c.inputs for c in calls),
+                           "expected": indexed(e or {} for e in expected),
+                           "alternatives": indexed(indexed(e or {} for e in alt) for _, alt in alternatives)}
     wire.save(folder / f"{PUBLIC_CASES}.npz", arrays)
     (folder / f"{PUBLIC_CASES}.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def indexed(seq):
+    return {str(i): v for i, v in enumerate(seq)}
 
 
 def load_public_cases(folder: Path):
@@ -336,13 +340,13 @@ def unpack(path: Path, into: Path) -> Path:
     if path.is_dir():
         return path
     if not path.exists():
-        raise GradeError(f"{path}: no such file or folder")
+        raise GradeError("no such file or folder")
     if not zipfile.is_zipfile(path):
-        raise GradeError(f"{path}: not a folder or a .zip file")
+        raise GradeError("not a folder or a .zip file")
     with zipfile.ZipFile(path) as zf:
         members = zf.infolist()
         if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise GradeError(f"{path}: unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+            raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
         into.mkdir(parents=True, exist_ok=True)
         for m in members:
             target = (into / m.filename).resolve()

@@ -50,7 +50,7 @@ def save(path, tree):
     """Write a nested dict of arrays to `path` (an .npz file)."""
     flat = {k: to_numpy(v) for k, v in flatten(tree).items()}
     with open(path, "wb") as f:
-        np.savez(f, **flat)
+        np.savez(f, allow_pickle=False, **flat)
 
 
 def load(path):

@@ -1,0 +1,86 @@
+"""`dlgrade release`: stubs generated from solutions, kept in sync, scoring zero."""
+import importlib.util
+import inspect
+
+import pytest
+
+from grader.release import ReleaseError, strip_solutions
+from tests.conftest import ROOT, dlgrade
+
+SOLUTION = '''def f(x):
+    """Doc stays."""
+    # BEGIN SOLUTION
+    y = x + 1
+    return y
+    # END SOLUTION
+
+
+class A:
+    def g(self):
+        # BEGIN SOLUTION
+        return 2
+        # END SOLUTION
+'''
+
+
+def test_regions_become_not_implemented():
+    stub = strip_solutions(SOLUTION)
+    assert "x + 1" not in stub and "return 2" not in stub and '"""Doc stays."""' in stub
+    namespace = {}
+    exec(compile(stub, "stub", "exec"), namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["f"](1)
+    with pytest.raises(NotImplementedError):
+        namespace["A"]().g()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n", "nested"),
+    ("# BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n# END SOLUTION\n", "without"),
+], ids=["nested", "unterminated", "stray-end"])
+def test_malformed_regions_are_errors_with_a_line(text, words):
+    with pytest.raises(ReleaseError, match=words):
+        strip_solutions(text, "layers.py")
+
+
+def test_assignments_are_in_sync_with_solutions():
+    result = dlgrade("release", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "in sync" in result.stdout
+
+
+def test_release_check_detects_drift(tmp_path):
+    import shutil
+    for name in ("solutions", "assignments"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("*.npz", "__pycache__"))
+    shutil.copy(ROOT / "assignments/mlp/public_cases.npz", tmp_path / "assignments/mlp/")
+    stub = tmp_path / "assignments/mlp/layers.py"
+    stub.write_text(stub.read_text() + "\n# edited by hand\n")
+    result = dlgrade("release", "mlp", "--check", cwd=tmp_path)
+    assert result.returncode == 1 and "differs: layers.py" in result.stdout
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(f"stub_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    import sys
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+@pytest.mark.parametrize("name", ["layers", "losses", "optim", "init"])
+def test_stubs_import_and_keep_no_answers(name):
+    stub, solution = ROOT / f"assignments/mlp/{name}.py", ROOT / f"solutions/mlp/{name}.py"
+    _load(stub)
+    text = stub.read_text()
+    assert "BEGIN SOLUTION" not in text
+    assert text.count("raise NotImplementedError") >= solution.read_text().count("# BEGIN SOLUTION")
+
+
+def test_weights_are_not_released():
+    assert not list((ROOT / "assignments/mlp").glob("*_weights.npz"))
