@@ -282,15 +282,9 @@ def render_checks(checks) -> str:
     return "\n".join(lines)
 
 
-def grade(assignment: str, submission, *, opts: Options = None, only=None) -> Report:
+def grade(assignment: str, submission, *, opts: Options = None, only=None, jobs: int = 2) -> Report:
     """Grade one submission folder; every item is graded even when others crash."""
-    opts = opts or Options()
-    submission = Path(submission)
-    selected = _select(assignment, opts, only)
-    if not submission.is_dir():
-        return Report(assignment, str(submission), [_missing(i, "submission folder not found") for i in selected],
-                      error=f"{submission}: not a folder")
-    return Report(assignment, str(submission), [grade_item(i, submission, opts) for i in selected])
+    return grade_many(assignment, [submission], opts=opts, jobs=jobs, only=only)[0]
 
 
 def _select(assignment, opts, only):

@@ -37,6 +37,26 @@ def _as_list(tree):
     return [tree[str(i)] for i in range(len(tree))]
 
 
+def xp_of(like):
+    """The array module of `like`: CuPy for CuPy arrays, else NumPy (imported lazily)."""
+    if type(like).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    return np
+
+
+def make_rng(seed, like):
+    """A seeded generator of the array module of `like`."""
+    return xp_of(like).random.default_rng(seed)
+
+
+def _moved(base, i, step):
+    """A copy of `base` with flat element i moved by `step`."""
+    moved = base.copy()
+    moved.reshape(-1)[i] += step
+    return moved
+
+
 # --------------------------------------------------------------------------- layers
 @driver
 def layer(resolve, spec, inputs):
@@ -56,7 +76,7 @@ def layer(resolve, spec, inputs):
         x = inputs[step["x"]]
         kwargs = {"train": step.get("train", False)}
         if step.get("seed") is not None:
-            kwargs["rng"] = np.random.default_rng(step["seed"])
+            kwargs["rng"] = make_rng(step["seed"], x)
         if state is not None:
             kwargs["state"] = state
         y, cache = layer.forward(x, params, **kwargs)
@@ -86,7 +106,7 @@ def layer_perturbed(resolve, spec, inputs):
     def f(x, params):
         kwargs = {"train": spec.get("train", False)}
         if spec.get("seed") is not None:
-            kwargs["rng"] = np.random.default_rng(spec["seed"])
+            kwargs["rng"] = make_rng(spec["seed"], x)
         if "state" in inputs:
             kwargs["state"] = _copy(inputs["state"])
         return layer.forward(x, params, **kwargs)[0]
@@ -98,18 +118,16 @@ def _perturb(f, inputs, key, h):
     x, params = inputs["x"], _copy(inputs.get("params", {}))
     target = x if key == "x" else params[key.split("/", 1)[1]]
     base = target.copy()
+    xp = xp_of(base)
     rows = []
     for i in range(base.size):
         for sign in (1.0, -1.0):
-            moved = base.copy()
-            moved.flat[i] += sign * h
+            moved = _moved(base, i, sign * h)
             if key == "x":
-                rows.append(np.asarray(f(moved, params)))
+                rows.append(xp.asarray(f(moved, params)))
             else:
-                p = dict(params)
-                p[key.split("/", 1)[1]] = moved
-                rows.append(np.asarray(f(x, p)))
-    return np.stack(rows)
+                rows.append(xp.asarray(f(x, {**params, key.split("/", 1)[1]: moved})))
+    return xp.stack(rows)
 
 
 # --------------------------------------------------------------------------- losses
@@ -128,14 +146,11 @@ def loss_perturbed(resolve, spec, inputs):
     """Loss values at central-difference perturbations of the scores: `f/scores` (2*size,)."""
     fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     target = inputs["target"]
-    rows = []
-    base = inputs["scores"].copy()
-    for i in range(base.size):
-        for sign in (1.0, -1.0):
-            moved = base.copy()
-            moved.flat[i] += sign * spec["h"]
-            rows.append(np.asarray(fn.forward(moved, target)[0]))
-    return {"f": {"scores": np.stack(rows)}}
+    base = inputs["scores"]
+    xp = xp_of(base)
+    rows = [xp.asarray(fn.forward(_moved(base, i, sign * spec["h"]), target)[0])
+            for i in range(base.size) for sign in (1.0, -1.0)]
+    return {"f": {"scores": xp.stack(rows)}}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -204,7 +219,7 @@ def sequential(resolve, spec, inputs):
     model = resolve(spec["module"], spec["name"])(
         layers=[ProbeScale(), ProbeCube(), ProbeCounter(), ProbeScale()])
     params = [_copy(inputs["params"].get(str(i), {})) for i in range(4)]
-    state = [{}, {}, {"count": np.zeros(())}, {}]
+    state = [{}, {}, {"count": xp_of(inputs["x"]).zeros(())}, {}]
     y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=None, state=state)
     dx, grads = model.backward(inputs["dy"], cache)
     return {"y": y, "dx": dx, "grads": _indexed(grads), "state": _indexed(state)}
@@ -239,5 +254,5 @@ def predict(resolve, spec, inputs):
     preds = []
     for i in range(0, len(x), bs):
         scores, _ = model.forward(x[i:i + bs], params, train=False, rng=None, state=state)
-        preds.append(np.asarray(scores).argmax(axis=1))
-    return {"pred": np.concatenate(preds)}
+        preds.append(scores.argmax(axis=1))
+    return {"pred": xp_of(x).concatenate(preds)}

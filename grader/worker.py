@@ -65,6 +65,9 @@ def main(io_dir):
     wire = _load("_dlgrade_wire", "wire.py")
     drivers = _load("_dlgrade_drivers", "drivers.py")
     inputs = wire.load(os.path.join(io_dir, "inputs.npz"))
+    if request.get("device") == "cuda":
+        import cupy
+        inputs = wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(inputs).items()})
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
     for name in [m for m in sys.modules if m.startswith("_dlgrade_")]:

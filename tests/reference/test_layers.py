@@ -237,6 +237,18 @@ def test_batchnorm_state_and_errors():
         layer.forward(np.ones((2, 3)), params, train=False, state=None)
 
 
+def test_batchnorm_float32_input_with_float64_state():
+    layer, rng = L.BatchNorm1d(num_features=3), np.random.default_rng(0)
+    params = {k: v.astype(np.float32) for k, v in layer.init_params(rng).items()}
+    state = layer.init_state()
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    for train in (True, False):
+        y, cache = layer.forward(x, params, train=train, state=state)
+        dx, grads = layer.backward(np.ones_like(y), cache)
+        assert y.dtype == dx.dtype == np.float32 and {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+        assert {v.dtype for v in state.values()} == {np.dtype(np.float64)}, "running statistics changed dtype"
+
+
 def mlp():
     return L.Sequential(layers=[
         L.Linear(in_features=5, out_features=4), L.BatchNorm1d(num_features=4), L.ReLU(),

@@ -112,7 +112,9 @@ def test_mae_gradient_is_zero_where_equal():
 def test_float64_target_does_not_promote_float32_scores():
     rng = np.random.default_rng(0)
     scores = rng.standard_normal((3, 4)).astype(np.float32)
-    for loss, target in [(Ls.MSELoss(), rng.standard_normal((3, 4))), (Ls.KLDivLoss(), probs(rng, (3, 4)))]:
+    targets = [(Ls.MSELoss(), rng.standard_normal((3, 4))), (Ls.MAELoss(), rng.standard_normal((3, 4))),
+               (Ls.BCEWithLogitsLoss(), rng.uniform(0, 1, (3, 4))), (Ls.KLDivLoss(), probs(rng, (3, 4)))]
+    for loss, target in targets:
         value, cache = loss.forward(scores, target)
         assert value.dtype == np.float32 and loss.backward(cache).dtype == np.float32, loss
 
