@@ -1,4 +1,7 @@
 """Test helpers for reference/: numerical gradients and closeness checks with useful messages."""
+import contextlib
+import warnings
+
 import numpy as np
 
 
@@ -42,3 +45,14 @@ def assert_close(got, expected, rtol, atol, name):
         f"{name}: {np.sum(~ok)} of {got.size} elements differ; worst at {i}: "
         f"got {g[i]!r}, expected {e[i]!r} (abs err {err[i]:.3g}, rel err {rel:.3g}; "
         f"rtol={rtol}, atol={atol})")
+
+
+@contextlib.contextmanager
+def no_fp_warnings():
+    """Turn overflow, division by zero, invalid operations and any warning into errors.
+
+    Underflow to 0 (exp(-2000)) stays allowed: it is the correct result.
+    """
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
+        warnings.simplefilter("error")
+        yield

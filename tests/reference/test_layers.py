@@ -2,14 +2,13 @@
 import copy
 import inspect
 import json
-import warnings
 
 import numpy as np
 import pytest
 
 from reference import layers as L
 
-from .helpers import assert_close, numerical_grad
+from .helpers import assert_close, no_fp_warnings, numerical_grad
 
 
 def case(name, layer, shape, torch_fn=None, train=False):
@@ -146,13 +145,6 @@ def test_derivative_at_zero_takes_left_branch(layer, slope_at_0):
 BIG = [[1000.0, 1000.0, -1000.0], [-1000.0, 0.0, 1000.0]]
 
 
-@pytest.fixture
-def no_fp_warnings():
-    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
-        warnings.simplefilter("error")
-        yield
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("layer, expected", [  # expected values from NumPy's own stable routines
     pytest.param(L.Sigmoid(), lambda x: np.exp(-np.logaddexp(0, -x)), id="sigmoid"),
@@ -163,10 +155,11 @@ def no_fp_warnings():
     pytest.param(L.Softmax(), lambda x: np.exp(x - np.logaddexp.reduce(x, axis=-1, keepdims=True)), id="softmax"),
     pytest.param(L.LogSoftmax(), lambda x: x - np.logaddexp.reduce(x, axis=-1, keepdims=True), id="log_softmax"),
 ])
-def test_stable_for_large_inputs(layer, expected, dtype, no_fp_warnings):
+def test_stable_for_large_inputs(layer, expected, dtype):
     x = np.array(BIG, dtype=dtype)
-    y, cache = layer.forward(x, {})
-    dx, _ = layer.backward(np.ones_like(y), cache)
+    with no_fp_warnings():
+        y, cache = layer.forward(x, {})
+        dx, _ = layer.backward(np.ones_like(y), cache)
     assert y.dtype == dtype and np.isfinite(y).all() and np.isfinite(dx).all()
     assert_close(y, expected(x.astype(np.float64)), 1e-6, 1e-6, "y")
 
@@ -237,16 +230,19 @@ def test_batchnorm_state_and_errors():
         layer.forward(np.ones((2, 3)), params, train=False, state=None)
 
 
-def test_batchnorm_float32_input_with_float64_state():
+@pytest.mark.parametrize("x_dtype, state_dtype", [(np.float32, np.float64), (np.float64, np.float32)],
+                         ids=["x32-state64", "x64-state32"])
+def test_batchnorm_mixed_dtypes(x_dtype, state_dtype):
+    """Outputs follow x; running statistics keep their own dtype."""
     layer, rng = L.BatchNorm1d(num_features=3), np.random.default_rng(0)
-    params = {k: v.astype(np.float32) for k, v in layer.init_params(rng).items()}
-    state = layer.init_state()
-    x = rng.standard_normal((4, 3)).astype(np.float32)
+    params = {k: v.astype(x_dtype) for k, v in layer.init_params(rng).items()}
+    state = {k: v.astype(state_dtype) for k, v in layer.init_state().items()}
+    x = rng.standard_normal((4, 3)).astype(x_dtype)
     for train in (True, False):
         y, cache = layer.forward(x, params, train=train, state=state)
         dx, grads = layer.backward(np.ones_like(y), cache)
-        assert y.dtype == dx.dtype == np.float32 and {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
-        assert {v.dtype for v in state.values()} == {np.dtype(np.float64)}, "running statistics changed dtype"
+        assert y.dtype == dx.dtype == x_dtype and {g.dtype for g in grads.values()} == {np.dtype(x_dtype)}
+        assert {v.dtype for v in state.values()} == {np.dtype(state_dtype)}, "running statistics changed dtype"
 
 
 def mlp():
