@@ -96,18 +96,22 @@ def _cast(tree, dtype):
 class LayerItem(Item):
     """Forward or backward of a layer against the reference (and a numerical gradient check).
 
-    `make(rng, shape, dtype) -> (kwargs, x, params)` builds one case; `edge` adds float64 cases
-    (name, shape, scale) with inputs scaled by `scale` (large logits and the like).
+    `make(rng, shape, dtype) -> (kwargs, x, params)` builds one case for each (tag, shape, dtype)
+    of `shapes` (the first, float64, also feeds the gradient check); `edge` adds float64 cases
+    (tag, shape, scale) with inputs scaled by `scale` (large logits and the like); `out_shape`
+    gives the output shape for the upstream gradient (default: that of x).
     """
     name: str = ""
     part: str = "forward"  # or "backward"
     make: object = None
     edge: tuple = ()
     module: str = "layers"
+    shapes: tuple = CASES
+    out_shape: object = None
 
     def cases(self, rng):
         out = []
-        for tag, shape, dtype in CASES:
+        for tag, shape, dtype in self.shapes:
             out.append((tag, *self.make(rng, shape, dtype)))
         for tag, shape, scale in self.edge:
             kwargs, x, params = self.make(rng, shape, np.float64)
@@ -121,7 +125,7 @@ class LayerItem(Item):
             inputs = {"x": x, "params": params}
             step = {"x": "x", "dy": None, "train": False}
             if backward:
-                y_shape = self.make_output_shape(kwargs, x)
+                y_shape = self.out_shape(kwargs, x) if self.out_shape else x.shape
                 inputs["dy"] = randn(rng, y_shape, x.dtype)
                 step["dy"] = "dy"
             spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "steps": [step], "tag": tag}
@@ -133,11 +137,6 @@ class LayerItem(Item):
                     "h": H, "wrt": wrt}
             calls.append(Call("layer_perturbed", spec, {"x": base.inputs["x"], "params": base.inputs.get("params", {})}))
         return calls
-
-    def make_output_shape(self, kwargs, x):
-        if self.name == "Linear":
-            return (x.shape[0], kwargs["out_features"])
-        return x.shape
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "layer"]

@@ -60,13 +60,13 @@ def two_distributions(rng, n, c, dtype):
 LARGE = (("large inputs (x1000)", (3, 5), 1000.0),)
 
 
-def layer_items(key, name, make, fwd, bwd, edge=(), mutants=()):
-    return [LayerItem(f"mlp.{key}.forward", fwd, name=name, part="forward", make=make, edge=edge, mutants=mutants),
-            LayerItem(f"mlp.{key}.backward", bwd, name=name, part="backward", make=make, edge=edge, mutants=mutants)]
+def layer_items(key, name, make, fwd, bwd, edge=(), **kwargs):
+    return [LayerItem(f"mlp.{key}.forward", fwd, name=name, part="forward", make=make, edge=edge, **kwargs),
+            LayerItem(f"mlp.{key}.backward", bwd, name=name, part="backward", make=make, edge=edge, **kwargs)]
 
 
 ITEMS = [
-    *layer_items("linear", "Linear", linear, 2, 3),
+    *layer_items("linear", "Linear", linear, 2, 3, out_shape=lambda kw, x: (len(x), kw["out_features"])),
     *layer_items("sigmoid", "Sigmoid", elementwise(), 1, 1.5, LARGE),
     *layer_items("tanh", "Tanh", elementwise(), 1, 1.5, LARGE),
     *layer_items("relu", "ReLU", elementwise(), 1, 1.5),
