@@ -12,8 +12,11 @@ the worker loads it by path, before any student code is imported.
 """
 import copy
 import json
+import time
 
 import numpy as np
+
+_clock = time.perf_counter  # bound before any student code runs
 
 DRIVERS = {}
 
@@ -256,3 +259,45 @@ def predict(resolve, spec, inputs):
         scores, _ = model.forward(x[i:i + bs], params, train=False, rng=None, state=state)
         preds.append(scores.argmax(axis=1))
     return {"pred": xp_of(x).concatenate(preds)}
+
+
+# --------------------------------------------------------------------------- speed
+@driver
+def speed(resolve, spec, inputs):
+    """Time the forward or backward pass of a layer against the reference's, interleaved.
+
+    spec: {"module", "name", "kwargs", "part": "forward"|"backward", "repeats", "budget_s",
+    "probe_limit"}. A first, small probe (inputs `probe/...`) stops early when the student's code
+    is more than `probe_limit` times slower (pixel loops), so naive code costs seconds, not
+    minutes. Outputs: `times/student`, `times/reference` (seconds), and the student's outputs on
+    the timed inputs (`out/...`) so the parent can insist on a correct result.
+    """
+    kwargs = spec.get("kwargs", {})
+    student = resolve(spec["module"], spec["name"])(**kwargs)
+    reference = resolve("@reference", spec["name"])(**kwargs)
+
+    def run(layer, data):
+        x, params = data["x"], data.get("params", {})
+        if spec["part"] == "forward":
+            start = _clock()
+            y, _ = layer.forward(x, params)
+            return _clock() - start, {"y": y}
+        y, cache = layer.forward(x, params)
+        start = _clock()
+        dx, grads = layer.backward(data["dy"], cache)
+        return _clock() - start, {"dx": dx, "grads": dict(grads)}
+
+    probe_ref = min(run(reference, inputs["probe"])[0] for _ in range(3))
+    probe_student = run(student, inputs["probe"])[0]
+    if probe_student > spec["probe_limit"] * probe_ref:
+        return {"probe": {"student": probe_student, "reference": probe_ref}}
+    _, out = run(student, inputs)  # warm-up, and the result checked for correctness
+    run(reference, inputs)
+    times = {"student": [], "reference": []}
+    start = _clock()
+    for r in range(spec["repeats"]):
+        for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
+            times[who].append(run(student if who == "student" else reference, inputs)[0])
+        if _clock() - start > spec["budget_s"] and r >= 2:
+            break
+    return {"times": {k: np.array(v) for k, v in times.items()}, "out": out}

@@ -485,3 +485,67 @@ class AccuracyItem(Item):
         msg = (f"test accuracy {acc:.2%} on {len(labels)} CIFAR-10 test images "
                f"(full credit at {self.target:.0%}, none at or below {self.floor:.0%})")
         return [CheckResult("test accuracy", credit >= 1.0, msg, credit=credit)]
+
+
+# --------------------------------------------------------------------------- speed
+@dataclass(frozen=True)
+class SpeedItem(Item):
+    """Time of a layer's forward or backward as a ratio to the reference, measured side by side.
+
+    Full credit at a ratio of medians <= `full_at`, none at >= `zero_at`, linear in log(ratio) in
+    between; no credit unless the result on the timed input is correct.
+    """
+    name: str = ""
+    module: str = "layers"
+    part: str = "forward"
+    make: object = None          # (rng, shape, dtype) -> (kwargs, x, params) as for LayerItem
+    shape: tuple = ()
+    probe_shape: tuple = ()
+    out_shape: object = None
+    full_at: float = 2.0
+    zero_at: float = 10.0
+    repeats: int = 15
+    budget_s: float = 20.0
+
+    def calls(self, rng):
+        kwargs, x, params = self.make(rng, self.shape, np.float32)
+        _, px, pparams = self.make(rng, self.probe_shape, np.float32)
+        inputs = {"x": x, "params": params,
+                  "probe": {"x": px, "params": pparams}}
+        if self.part == "backward":
+            inputs["dy"] = randn(rng, self.out_shape(kwargs, x), np.float32)
+            inputs["probe"]["dy"] = randn(rng, self.out_shape(kwargs, px), np.float32)
+        spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "part": self.part,
+                "repeats": self.repeats, "budget_s": self.budget_s, "probe_limit": self.zero_at}
+        step = {"x": "x", "dy": "dy" if self.part == "backward" else None, "train": False}
+        check = {k: v for k, v in inputs.items() if k != "probe"}
+        return [Call("speed", spec, inputs),
+                Call("layer", {**spec, "steps": [step], "tag": "timed input"}, check)]
+
+    def credit(self, ratio):
+        if ratio <= self.full_at:
+            return 1.0
+        return float(np.clip(1 - np.log(ratio / self.full_at) / np.log(self.zero_at / self.full_at), 0, 1))
+
+    def evaluate(self, calls, got, expected, alternatives):
+        name = f"{self.part} speed vs. the reference"
+        keys = [("0", "y")] if self.part == "forward" else \
+            [("0", "dx")] + [("0", "grads", k) for k in calls[1].inputs.get("params", {})]
+        correct = compare("correct", [pair("/".join(k[1:]), got[1], expected[1], path=k) for k in keys])
+        if not correct.passed:
+            return [CheckResult(name, False, "no speed credit for a wrong result: " + correct.message, credit=0.0)]
+        band = f"full credit at <= {self.full_at:g}x, none at >= {self.zero_at:g}x"
+        probe = got[0].get("probe")
+        if probe is not None:
+            ratio = float(probe["student"]) / max(float(probe["reference"]), 1e-9)
+            return [CheckResult(name, False, f"about {ratio:.0f}x slower than the reference on a small probe "
+                                f"input (Python loops over pixels?); {band}", credit=0.0)]
+        times = got[0].get("times", {})
+        s, r = np.asarray(times.get("student", [])), np.asarray(times.get("reference", []))
+        if s.size == 0 or r.size == 0 or not (np.isfinite(s).all() and np.isfinite(r).all() and (r > 0).all()):
+            return [CheckResult(name, False, "no timings came back", credit=0.0)]
+        ratio = float(np.median(s) / np.median(r))
+        credit = self.credit(ratio)
+        msg = (f"median {np.median(s) * 1e3:.2f} ms vs. reference {np.median(r) * 1e3:.2f} ms over {s.size} "
+               f"interleaved runs: ratio {ratio:.2f} ({band})")
+        return [CheckResult(name, credit >= 1.0, msg, credit=credit)]
