@@ -229,11 +229,18 @@ def sequential(resolve, spec, inputs):
 
 
 # --------------------------------------------------------------------------- trained models
-def build_model(resolve, arch, module="layers"):
-    """A Sequential from a JSON architecture list [{"type": "Linear", ...}, ...]."""
-    layers = [resolve(module, spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
-              for spec in arch]
-    return resolve(module, "Sequential")(layers=layers)
+def build_model(resolve, arch, modules=("layers",)):
+    """A Sequential from a JSON architecture list [{"type": "Linear", ...}, ...]; each type is
+    looked up in `modules`, in order."""
+    def find(name):
+        for module in modules:
+            try:
+                return resolve(module, name)
+            except AttributeError:
+                continue
+        raise AttributeError(f"no layer class {name!r} in {', '.join(m + '.py' for m in modules)}")
+    layers = [find(spec["type"])(**{k: v for k, v in spec.items() if k != "type"}) for spec in arch]
+    return find("Sequential")(layers=layers)
 
 
 def split_weights(arch, weights):
@@ -250,7 +257,7 @@ def split_weights(arch, weights):
 def predict(resolve, spec, inputs):
     """Class predictions of a trained model in evaluation mode, in batches: output `pred`."""
     arch = json.loads(spec["arch"])
-    model = build_model(resolve, arch, spec.get("module", "layers"))
+    model = build_model(resolve, arch, spec.get("modules", ["layers"]))
     params, state = split_weights(arch, inputs["weights"])
     x = inputs["x"]
     bs = spec.get("batch_size", 500)

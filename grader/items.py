@@ -4,6 +4,7 @@ An item builds its calls from a seeded generator (`calls`), the engine runs them
 student's code in a worker and on the reference in the trusted parent, and the item turns the
 two into `CheckResult`s (`evaluate`). Items own points; checks do not.
 """
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -469,6 +470,7 @@ class AccuracyItem(Item):
     floor: float = 0.0
     target: float = 1.0
     trusted: bool = True
+    modules: tuple = ("layers",)  # where `dlgrade check` finds the student's layer classes
 
     def test_set(self):
         from .data import cifar10_preprocess, load_cifar10
@@ -476,7 +478,8 @@ class AccuracyItem(Item):
         return cifar10_preprocess(x), y
 
     def calls_for(self, arch, weights, x):
-        return [Call("predict", {"arch": __import__("json").dumps(arch)}, {"weights": weights, "x": x})]
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules)}
+        return [Call("predict", spec, {"weights": weights, "x": x})]
 
     def evaluate_predictions(self, pred, labels):
         from .models import accuracy

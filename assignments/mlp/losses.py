@@ -31,17 +31,6 @@ def batch_mean(per_element, n):
     return (per_element.sum(keepdims=True) / n).reshape(())
 
 
-def _sigmoid(x):
-    """Logistic function, stable for any x. (Given code.)"""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def _log_softmax(s):
-    """Log-softmax over the last axis, stable for large scores. (Given code.)"""
-    z = s - s.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
 class MSELoss(Loss):
     """Mean squared error: l_n = sum (s - t)^2 over the sample's elements.
 

@@ -23,8 +23,12 @@ class Optimizer:
         raise NotImplementedError
 
     def _grad(self, param, grad):
-        """The gradient with L2 weight decay added: grad + weight_decay * param. (Given code.)"""
-        return grad + self.weight_decay * param if self.weight_decay else grad
+        """The gradient with L2 weight decay added: grad + weight_decay * param.
+
+        Every optimizer's `step` calls this for each parameter before its update rule.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

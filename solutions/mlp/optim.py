@@ -23,8 +23,13 @@ class Optimizer:
         raise NotImplementedError
 
     def _grad(self, param, grad):
-        """The gradient with L2 weight decay added: grad + weight_decay * param. (Given code.)"""
+        """The gradient with L2 weight decay added: grad + weight_decay * param.
+
+        Every optimizer's `step` calls this for each parameter before its update rule.
+        """
+        # BEGIN SOLUTION
         return grad + self.weight_decay * param if self.weight_decay else grad
+        # END SOLUTION
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())

@@ -3,6 +3,12 @@
 # affects: mlp.optim.adam.weight_decay
 
 
+def _init_state(self, params):
+    return {"t": 0,
+            "m": {k: np.zeros_like(p) for k, p in params.items()},
+            "v": {k: np.zeros_like(p) for k, p in params.items()}}
+
+
 def _step(self, params, grads, state):
     b1, b2 = self.beta1, self.beta2
     t = state["t"] + 1
@@ -17,4 +23,5 @@ def _step(self, params, grads, state):
     return new_params, {"t": t, "m": new_m, "v": new_v}
 
 
+Adam.init_state = _init_state
 Adam.step = _step

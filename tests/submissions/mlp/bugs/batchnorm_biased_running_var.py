@@ -1,17 +1,16 @@
-"""BatchNorm1d updates running_var with the biased batch variance (no N/(N-1) correction)."""
+"""BatchNorm1d updates running_var with the biased batch variance (no N/(N-1)); eval then uses the wrong running_var."""
 # file: layers.py
-# affects: mlp.batchnorm.train
+# affects: mlp.batchnorm.train, mlp.batchnorm.eval
 
 _bn_forward = BatchNorm1d.forward
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):
-    if train and state is not None:
-        m = self.momentum
-        state["running_mean"] = (1 - m) * state["running_mean"] + m * x.mean(axis=0)
-        state["running_var"] = (1 - m) * state["running_var"] + m * x.var(axis=0)
-        return _bn_forward(self, x, params, train=True, rng=rng, state=None)
-    return _bn_forward(self, x, params, train=train, rng=rng, state=state)
+    old = state["running_var"] if train and state is not None else None
+    y, cache = _bn_forward(self, x, params, train=train, rng=rng, state=state)
+    if old is not None:
+        state["running_var"] = (1 - self.momentum) * old + self.momentum * x.var(axis=0)
+    return y, cache
 
 
 BatchNorm1d.forward = _forward

@@ -5,7 +5,8 @@
 
 def _forward(self, scores, target):
     n = scores.shape[0]
-    log_probs = _log_softmax(scores)
+    z = scores - scores.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return (-log_probs[np.arange(n), target]).sum(keepdims=True).reshape(()), (log_probs, target)
 
 

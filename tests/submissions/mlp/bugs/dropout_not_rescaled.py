@@ -10,4 +10,9 @@ def _forward(self, x, params, *, train=False, rng=None, state=None):
     return x * mask, mask
 
 
+def _backward(self, dy, cache):
+    return (dy if cache is None else dy * cache), {}
+
+
 Dropout.forward = _forward
+Dropout.backward = _backward

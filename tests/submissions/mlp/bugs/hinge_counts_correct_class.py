@@ -8,7 +8,16 @@ def _forward(self, scores, target):
     margins = np.maximum(scores - scores[np.arange(n), target][:, None] + self.margin, 0)
     active = margins > 0
     active[np.arange(n), target] = False
-    return batch_mean(margins, n), (active, target, scores.dtype)
+    return (margins.sum(keepdims=True) / n).reshape(()), (active, target, scores.dtype)
+
+
+def _backward(self, cache):
+    active, target, dtype = cache
+    n = active.shape[0]
+    dscores = active.astype(dtype)
+    dscores[np.arange(n), target] = -active.sum(axis=1)
+    return dscores / n
 
 
 HingeLoss.forward = _forward
+HingeLoss.backward = _backward

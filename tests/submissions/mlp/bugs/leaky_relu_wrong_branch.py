@@ -4,8 +4,12 @@
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):
-    negative = x < 0
-    return np.where(negative, x, self.negative_slope * x), x > 0
+    return np.where(x < 0, x, self.negative_slope * x), x > 0
+
+
+def _backward(self, dy, cache):
+    return np.where(cache, dy, self.negative_slope * dy), {}
 
 
 LeakyReLU.forward = _forward
+LeakyReLU.backward = _backward

@@ -3,12 +3,17 @@
 # affects: mlp.optim.nesterov
 
 
+def _init_state(self, params):
+    return {k: np.zeros_like(p) for k, p in params.items()}
+
+
 def _step(self, params, grads, state):
     new_params, new_v = {}, {}
     for k, p in params.items():
-        new_v[k] = self.momentum * state["v"][k] + self._grad(p, grads[k])
+        new_v[k] = self.momentum * state[k] + grads[k] + self.weight_decay * p
         new_params[k] = p - self.lr * new_v[k]
-    return new_params, {"v": new_v}
+    return new_params, new_v
 
 
+Nesterov.init_state = _init_state
 Nesterov.step = _step

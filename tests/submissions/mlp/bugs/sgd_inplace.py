@@ -3,10 +3,15 @@
 # affects: mlp.optim.sgd, mlp.optim.sgd.weight_decay
 
 
+def _init_state(self, params):
+    return {}
+
+
 def _step(self, params, grads, state):
     for k, p in params.items():
-        p -= self.lr * self._grad(p, grads[k])
+        p -= self.lr * (grads[k] + self.weight_decay * p)
     return dict(params), {}
 
 
+SGD.init_state = _init_state
 SGD.step = _step

@@ -9,4 +9,10 @@ def _forward(self, x, params, *, train=False, rng=None, state=None):
     return y, y
 
 
+def _backward(self, dy, cache):
+    y = cache
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True)), {}
+
+
 Softmax.forward = _forward
+Softmax.backward = _backward

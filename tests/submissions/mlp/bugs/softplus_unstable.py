@@ -8,4 +8,9 @@ def _forward(self, x, params, *, train=False, rng=None, state=None):
     return np.log(1 + np.exp(z)) / self.beta, z
 
 
+def _backward(self, dy, cache):
+    return dy * 0.5 * (1.0 + np.tanh(0.5 * cache)), {}
+
+
 Softplus.forward = _forward
+Softplus.backward = _backward
