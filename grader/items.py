@@ -380,30 +380,37 @@ class DropoutItem(Item):
 # --------------------------------------------------------------------------- batch normalisation
 @dataclass(frozen=True)
 class BatchNormItem(Item):
-    """BatchNorm1d: train forward with running statistics, backward, or evaluation mode."""
+    """Batch normalisation: train forward with running statistics, backward, or evaluation mode.
+
+    `shapes`: (tag, x shape, dtype); statistics are per axis-1 feature/channel.
+    """
     part: str = "train"  # "train", "backward" or "eval"
+    name: str = "BatchNorm1d"
+    module: str = "layers"
+    shapes: tuple = (("random", (8, 5), np.float64), ("odd sizes", (3, 7), np.float64),
+                     ("float32", (6, 4), np.float32))
 
     def calls(self, rng):
         calls = []
-        for tag, n, d, dtype in (("random", 8, 5, np.float64), ("odd sizes", 3, 7, np.float64),
-                                 ("float32", 6, 4, np.float32)):
-            x = randn(rng, (n, d), dtype, 2.0) + 1.5
+        for tag, shape, dtype in self.shapes:
+            d = shape[1]
+            x = randn(rng, shape, dtype, 2.0) + 1.5
             params = {"gamma": randn(rng, (d,), dtype) + 1.0, "beta": randn(rng, (d,), dtype)}
             state = {"running_mean": randn(rng, (d,), dtype, 0.1),
                      "running_var": np.abs(randn(rng, (d,), dtype)) + 0.5}
-            inputs = {"x": x, "params": params, "state": state, "dy": randn(rng, (n, d), dtype),
-                      "x2": randn(rng, (1, d), dtype) * 3}
+            inputs = {"x": x, "params": params, "state": state, "dy": randn(rng, shape, dtype),
+                      "x2": randn(rng, (1, *shape[1:]), dtype) * 3}
             train_step = {"x": "x", "dy": "dy" if self.part == "backward" else None, "train": True}
             steps = [train_step]
             if self.part == "eval":
                 steps = [train_step, {"x": "x2", "dy": None, "train": False},
                          {"x": "x", "dy": "dy", "train": False}]
-            spec = {"module": "layers", "name": "BatchNorm1d", "kwargs": {"num_features": d, "momentum": 0.2},
+            spec = {"module": self.module, "name": self.name, "kwargs": {"num_features": d, "momentum": 0.2},
                     "steps": steps, "tag": tag}
             calls.append(Call("layer", spec, inputs))
         if self.part == "backward":
             base = calls[0]
-            calls.append(Call("layer_perturbed", {"module": "layers", "name": "BatchNorm1d",
+            calls.append(Call("layer_perturbed", {"module": self.module, "name": self.name,
                                                   "kwargs": base.spec["kwargs"], "train": True, "h": H,
                                                   "wrt": ["x", "params/gamma", "params/beta"]},
                               {k: base.inputs[k] for k in ("x", "params", "state")}))
@@ -503,7 +510,7 @@ class SpeedItem(Item):
     part: str = "forward"
     make: object = None          # (rng, shape, dtype) -> (kwargs, x, params) as for LayerItem
     shape: tuple = ()
-    probe_shape: tuple = ()
+    probe_shape: tuple = ()      # a small input with the same channels and kernel as `shape`
     out_shape: object = None
     full_at: float = 2.0
     zero_at: float = 10.0

@@ -1,0 +1,92 @@
+"""The `cnn` assignment: convolution, pooling, spatial batch norm, conv speed, a trained CNN."""
+import numpy as np
+
+from ..items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
+
+M = "grader.mutants:"
+
+
+def _pair(k):
+    return tuple(k) if isinstance(k, (list, tuple)) else (k, k)
+
+
+def _out(size, k, stride, pad=0):
+    return (size + 2 * pad - k) // stride + 1
+
+
+# --------------------------------------------------------------------------- case makers
+def conv(rng, spec, dtype):
+    """spec: (N, C, H, W, F, kernel, stride, padding)."""
+    n, c, h, w, f, k, stride, pad = spec
+    kh, kw = _pair(k)
+    kwargs = {"in_channels": c, "out_channels": f, "kernel_size": list(k) if isinstance(k, tuple) else k,
+              "stride": stride, "padding": pad}
+    params = {"W": randn(rng, (f, c, kh, kw), dtype, 1 / np.sqrt(c * kh * kw)), "b": randn(rng, (f,), dtype)}
+    return kwargs, randn(rng, (n, c, h, w), dtype), params
+
+
+def conv_out(kwargs, x):
+    kh, kw = _pair(kwargs["kernel_size"])
+    s, p = kwargs["stride"], kwargs["padding"]
+    return (len(x), kwargs["out_channels"], _out(x.shape[2], kh, s, p), _out(x.shape[3], kw, s, p))
+
+
+def pool(rng, spec, dtype):
+    """spec: (N, C, H, W, kernel, stride[, "ties"]); tie cases use small integers."""
+    n, c, h, w, k, stride, *ties = spec
+    if ties:
+        x = rng.integers(0, 3, (n, c, h, w)).astype(dtype)
+    else:  # distinct values: no ties, so finite differences are valid
+        x = (rng.permutation(n * c * h * w).reshape(n, c, h, w) * 0.1 + rng.random((n, c, h, w)) * 0.01)
+        x = x.astype(dtype)
+    return {"kernel_size": k, "stride": stride}, x, {}
+
+
+def pool_out(kwargs, x):
+    k, s = kwargs["kernel_size"], kwargs["stride"] or kwargs["kernel_size"]
+    return (*x.shape[:2], _out(x.shape[2], k, s), _out(x.shape[3], k, s))
+
+
+CONV_CASES = (
+    ("3x3, padding 1", (2, 3, 5, 5, 4, 3, 1, 1), np.float64),
+    ("5x5, stride 2, padding 2, rectangular input", (2, 2, 7, 6, 3, 5, 2, 2), np.float64),
+    ("1x1 kernel, batch of 1", (1, 4, 4, 4, 2, 1, 1, 0), np.float64),
+    ("3x3, stride 3, odd sizes", (3, 2, 9, 7, 2, 3, 3, 0), np.float64),
+    ("2x3 kernel, stride 2, padding 1", (2, 3, 6, 7, 2, (2, 3), 2, 1), np.float64),
+    ("float32", (2, 3, 8, 8, 4, 3, 1, 1), np.float32),
+)
+POOL_CASES = (
+    ("2x2, stride 2", (2, 3, 6, 6, 2, 2), np.float64),
+    ("overlapping 3x3, stride 1", (2, 2, 5, 5, 3, 1), np.float64),
+    ("overlapping 3x3, stride 2, odd sizes, batch of 1", (1, 2, 7, 9, 3, 2), np.float64),
+    ("float32", (2, 2, 4, 4, 2, 2), np.float32),
+)
+TIES = (("ties (integer inputs), overlapping 2x2 stride 1", (2, 2, 5, 5, 2, 1, "ties"), np.float64),)
+BN2D_CASES = (("random", (4, 3, 5, 5), np.float64), ("odd sizes, batch of 1", (1, 2, 3, 5), np.float64),
+              ("float32", (3, 4, 4, 4), np.float32))
+
+
+def pair_items(key, name, make, shapes, out_shape, fwd, bwd, **kwargs):
+    common = dict(name=name, module="conv", make=make, shapes=shapes, out_shape=out_shape, **kwargs)
+    return [LayerItem(f"cnn.{key}.forward", fwd, part="forward", **common),
+            LayerItem(f"cnn.{key}.backward", bwd, part="backward", **common)]
+
+
+SPEED = dict(name="Conv2d", module="conv", make=conv, out_shape=conv_out, timeout=90,
+             shape=(32, 32, 16, 16, 32, 3, 1, 1), probe_shape=(2, 32, 8, 8, 32, 3, 1, 1),
+             full_at=2.5, zero_at=12.0)
+
+ITEMS = [
+    *pair_items("conv", "Conv2d", conv, CONV_CASES, conv_out, 10, 15),
+    *pair_items("maxpool", "MaxPool2d", pool, POOL_CASES + TIES, pool_out, 6, 8),
+    *pair_items("avgpool", "AvgPool2d", pool, POOL_CASES, pool_out, 4, 5),
+    BatchNormItem("cnn.batchnorm2d.train", 5, part="train", name="BatchNorm2d", module="conv", shapes=BN2D_CASES[::2]),
+    BatchNormItem("cnn.batchnorm2d.backward", 7, part="backward", name="BatchNorm2d", module="conv",
+                  shapes=BN2D_CASES[::2]),
+    BatchNormItem("cnn.batchnorm2d.eval", 4, visibility="hidden", part="eval", name="BatchNorm2d", module="conv",
+                  shapes=BN2D_CASES[::2]),
+    SpeedItem("cnn.conv.speed.forward", 8, part="forward", **SPEED),
+    SpeedItem("cnn.conv.speed.backward", 8, part="backward", **SPEED),
+    AccuracyItem("cnn.train.accuracy", 20, weights="cnn_weights.npz", floor=0.60, target=0.75,
+                 modules=("conv", "layers"), timeout=300),
+]
