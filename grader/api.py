@@ -292,8 +292,10 @@ def _select(assignment, opts, only):
     selected = items(assignment)
     if opts.mode == "check":
         selected = [i for i in selected if i.visibility == "public"]
-    if only:
-        selected = [i for i in selected if any(i.id == o or i.id.startswith(o + ".") for o in only)]
+    if only:  # an exact id selects that item; anything else is a prefix
+        ids = {i.id for i in selected}
+        selected = [i for i in selected if any(i.id == o or (o not in ids and i.id.startswith(o + "."))
+                                               for o in only)]
     return selected
 
 

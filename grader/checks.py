@@ -76,7 +76,7 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True):
     if not finite.all() and np.isfinite(e).all():
         i = tuple(np.argwhere(~finite)[0])
         return (f"{name}: {int((~finite).sum())} non-finite values, first at index {fmt_index(i)}: "
-                f"got {g[i]}, expected {fmt_num(e[i])} (overflow? subtract the maximum before exp)")
+                f"got {g[i]}, expected {fmt_num(e[i])} (overflow, or log/division by zero: use a numerically stable form)")
     scale = float(np.abs(e).max()) if e.size else 0.0
     err = np.abs(g - e)
     allowed = rtol * np.abs(e) + atol + rtol * 1e-3 * scale
@@ -102,7 +102,7 @@ def shape_dtype(name, got, shape, dtype):
 
 def pattern_hint(got, expected, rtol=1e-4):
     """Name a global pattern in the error: a constant factor, a transpose, zeros."""
-    if not expected.any():
+    if expected.size < 2 or not expected.any():
         return ""
     if not got.any():
         return "got all zeros"

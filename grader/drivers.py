@@ -159,17 +159,22 @@ def loss_perturbed(resolve, spec, inputs):
 # --------------------------------------------------------------------------- optimizers
 @driver
 def optimizer(resolve, spec, inputs):
-    """Run `len(grads)` optimizer steps from `params`. Outputs: `traj/<k>/<name>` after step k,
-    and `after/params`, `after/grads` (the inputs as they are afterwards, for purity)."""
+    """Run `len(grads)` optimizer steps from `params`. Outputs: `traj/<k>/<name>` after step k;
+    `after/params`, `after/grads` (the inputs as they are afterwards) and the state given to
+    step k before and after that step (`state_before/<k>`, `state_after/<k>`), for purity."""
     opt = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     params = dict(inputs["params"])
     grads = [dict(g) for g in _as_list(inputs["grads"])]
     state = opt.init_state(params)
-    traj = []
+    traj, before, after = [], [], []
     for g in grads:
+        before.append(_copy(state))
+        old = state
         params, state = opt.step(params, g, state)
-        traj.append(dict(params))
-    return {"traj": _indexed(traj), "after": {"params": inputs["params"], "grads": _indexed(grads)}}
+        after.append(_copy(old))
+        traj.append(_copy(params))
+    return {"traj": _indexed(traj), "after": {"params": inputs["params"], "grads": _indexed(grads)},
+            "state_before": _indexed(before), "state_after": _indexed(after)}
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -204,6 +209,19 @@ class ProbeCube:
         return dy * 3 * cache ** 2, {}
 
 
+class ProbeNoise:
+    """A known random layer: y = x + u with u = rng.random(x.shape) at train time (u = 0.5 when
+    no rng arrives), y = x at eval."""
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        if not train:
+            return x, None
+        return x + (rng.random(x.shape) if rng is not None else 0.5), None
+
+    def backward(self, dy, cache):
+        return dy, {}
+
+
 class ProbeCounter:
     """A known stateful layer: y = x, and at train time it adds 1 to state["count"]."""
 
@@ -218,12 +236,13 @@ class ProbeCounter:
 
 @driver
 def sequential(resolve, spec, inputs):
-    """Sequential over probe layers (scale, cube, counter, scale) in train or eval mode."""
+    """Sequential over probe layers (scale, cube, counter, noise, scale) in train or eval mode."""
     model = resolve(spec["module"], spec["name"])(
-        layers=[ProbeScale(), ProbeCube(), ProbeCounter(), ProbeScale()])
-    params = [_copy(inputs["params"].get(str(i), {})) for i in range(4)]
-    state = [{}, {}, {"count": xp_of(inputs["x"]).zeros(())}, {}]
-    y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=None, state=state)
+        layers=[ProbeScale(), ProbeCube(), ProbeCounter(), ProbeNoise(), ProbeScale()])
+    params = [_copy(inputs["params"].get(str(i), {})) for i in range(5)]
+    state = [{}, {}, {"count": xp_of(inputs["x"]).zeros(())}, {}, {}]
+    rng = make_rng(spec["seed"], inputs["x"])
+    y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=rng, state=state)
     dx, grads = model.backward(inputs["dy"], cache)
     return {"y": y, "dx": dx, "grads": _indexed(grads), "state": _indexed(state)}
 

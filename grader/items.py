@@ -70,6 +70,16 @@ def per_call(alternatives, i):
     return [(hint, alt[i]) for hint, alt in alternatives if alt[i] is not None]
 
 
+def purity_of(calls, got, cases, skip=()):
+    """Every input of every case comes back unchanged (`after/...`), except the `skip` keys."""
+    for i in cases:
+        sent = {k: v for k, v in calls[i].inputs.items() if k not in skip}
+        result = C.same_tree("does not modify its inputs", got[i].get("after", {}), sent, "input")
+        if not result.passed:
+            return result
+    return CheckResult("does not modify its inputs", True)
+
+
 def randn(rng, shape, dtype=np.float64, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(dtype)
 
@@ -157,9 +167,7 @@ class LayerItem(Item):
         if self.part == "backward":
             results.append(self.gradcheck(calls, got))
         results.append(compare("float32 in, float32 out", pairs(f32, out_keys + grad_keys)))
-        purity = [C.same_tree("does not modify its inputs", got[i].get("after", {}),
-                              {k: v for k, v in calls[i].inputs.items()}, "input") for i in cases]
-        results.append(next((r for r in purity if not r.passed), purity[0]))
+        results.append(purity_of(calls, got, cases))
         return results
 
     def gradcheck(self, calls, got):
@@ -174,7 +182,8 @@ class LayerItem(Item):
             label = "dx" if key == "x" else "d" + key.split("/", 1)[1]
             if rows is None or analytic is None:
                 return CheckResult(name, False, f"{label}: missing from what your code returned")
-            numeric = C.numerical_gradient(rows, dy, H).reshape(np.shape(analytic))
+            wrt = calls[0].inputs["x"] if key == "x" else calls[0].inputs["params"][key.split("/", 1)[1]]
+            numeric = C.numerical_gradient(rows, dy, H).reshape(np.shape(wrt))
             rtol, atol = C.GRADCHECK_TOL
             msg = C.mismatch(f"{label} (your backward vs. finite differences of your forward)",
                              analytic, numeric, rtol=rtol, atol=atol, check_dtype=False)
@@ -225,14 +234,12 @@ class LossItem(Item):
         if rows is None or analytic is None:
             results.append(CheckResult(check, False, "dscores: missing from what your code returned"))
         else:
-            numeric = C.numerical_gradient(rows, np.ones(()), H).reshape(np.shape(analytic))
+            numeric = C.numerical_gradient(rows, np.ones(()), H).reshape(calls[0].inputs["scores"].shape)
             msg = C.mismatch("dscores (your backward vs. finite differences of your loss)", analytic,
                              numeric, rtol=C.GRADCHECK_TOL[0], atol=C.GRADCHECK_TOL[1], check_dtype=False)
             results.append(CheckResult(check, msg is None, msg or ""))
         results.append(compare("float32 in, float32 out", pairs(f32, "loss") + pairs(f32, "dscores")))
-        purity = [C.same_tree("does not modify its inputs", got[i].get("after", {}), calls[i].inputs, "input")
-                  for i in cases]
-        results.append(next((r for r in purity if not r.passed), purity[0]))
+        results.append(purity_of(calls, got, cases))
         return results
 
 
@@ -258,9 +265,11 @@ class OptimizerItem(Item):
             return [pair(f"{k} after step {t + 1} [{calls[i].spec['tag']}]", got[i], expected[i],
                          per_call(alternatives, i), path=("traj", str(t), k))
                     for t in range(self.steps) for k in calls[i].inputs["params"]]
-        purity = C.same_tree("does not modify params or grads", got[0].get("after", {}),
+        purity = C.same_tree("does not modify params, grads or state", got[0].get("after", {}),
                              {"params": calls[0].inputs["params"],
                               "grads": calls[0].inputs["grads"]}, "")
+        if purity.passed:
+            purity = C.same_tree(purity.name, got[0].get("state_after", {}), got[0].get("state_before", {}), "state")
         return [compare(f"{self.steps}-step trajectory matches the reference", pairs(0)),
                 compare("float32 params stay float32", pairs(1)),
                 purity]
@@ -363,8 +372,8 @@ class DropoutItem(Item):
         scale_msg = "kept values must be x / (1 - p)"
         if np.allclose(y[keep], x[keep]):
             scale_msg = "kept values equal x: dropout is not rescaled at train time (divide by 1 - p)"
-        mask_ok = np.allclose(dx, dy * keep * scale)
-        mask_msg = "dx must be dy * mask / (1 - p), with the mask of the forward pass"
+        mask_ok = np.allclose(dx, dy * np.where(keep, y / x, 0.0))
+        mask_msg = "dx must be dy times the forward pass's mask and scale (dy * y / x)"
         if np.allclose(dx, dy):
             mask_msg = "dx equals dy: backward ignores the dropout mask"
         y2 = second.get("y")
@@ -440,28 +449,32 @@ class BatchNormItem(Item):
             results.append(LayerItem.gradcheck(self, calls[:1] + calls[-1:], got[:1] + got[-1:]))
         f32 = [i for i in cases if i not in f64]
         results.append(compare("float32 in, float32 out", pairs(f32, all_keys)))
+        results.append(purity_of(calls, got, cases, skip=("state",)))
         return results
 
 
 # --------------------------------------------------------------------------- Sequential
 @dataclass(frozen=True)
 class SequentialItem(Item):
-    """Sequential composes known probe layers: forward, backward, train flag and per-layer state."""
+    """Sequential composes known probe layers: forward, backward, and it passes `train`, `rng` and
+    each layer's own `state` on."""
 
     def calls(self, rng):
         calls = []
         for train in (True, False):
-            params = {"0": {"s": randn(rng, (4,))}, "1": {}, "2": {}, "3": {"s": randn(rng, (4,))}}
-            calls.append(Call("sequential", {"module": "layers", "name": "Sequential", "train": train},
+            params = {"0": {"s": randn(rng, (4,))}, "4": {"s": randn(rng, (4,))}}
+            calls.append(Call("sequential", {"module": "layers", "name": "Sequential", "train": train,
+                                             "seed": int(rng.integers(1 << 30))},
                               {"x": randn(rng, (3, 4)), "dy": randn(rng, (3, 4)), "params": params}))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
         results = []
         for i, mode in enumerate(("train", "eval")):
-            keys = [("y",), ("dx",), ("grads", "0", "s"), ("grads", "3", "s"), ("state", "2", "count")]
-            results.append(compare(f"forward and backward through 4 layers ({mode})",
-                                   [pair("/".join(k) + f" [{mode}]", got[i], expected[i], path=k) for k in keys]))
+            keys = [("y",), ("dx",), ("grads", "0", "s"), ("grads", "4", "s"), ("state", "2", "count")]
+            results.append(compare(f"forward and backward through 5 layers, passing train, rng, state ({mode})",
+                                   [pair("/".join(k) + f" [{mode}]", got[i], expected[i], per_call(alternatives, i),
+                                         path=k) for k in keys]))
         return results
 
 

@@ -2,7 +2,7 @@
 feedback names the bug. Used only in the trusted parent (and at release time, to store the
 public cases' bug outputs)."""
 from reference.backend import get_array_module
-from reference.layers import BatchNorm1d
+from reference.layers import BatchNorm1d, Sequential
 from reference.losses import HingeLoss
 from reference.optim import Adam, Momentum
 
@@ -43,3 +43,8 @@ class BatchNormBiasedRunningVar(BatchNorm1d):
             prev = (state["running_var"] - m * var * n / (n - 1)) / (1 - m)
             state["running_var"] = (1 - m) * prev + m * var
         return y, cache
+
+
+class SequentialDropsRng(Sequential):
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return super().forward(x, params, train=train, rng=None, state=state)

@@ -42,6 +42,21 @@ def _load_reference():
     return names
 
 
+def _forbid_reading(roots):
+    """An audit hook refusing to open files under `roots` (the grader, references, solutions).
+
+    Audit hooks cannot be removed from Python code; like the import blocker they are a
+    deterrent, not a sandbox (see the README's limits)."""
+    roots = tuple(os.path.realpath(r) + os.sep for r in roots)
+
+    def hook(event, args):
+        if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.fsdecode(args[0])
+            if os.path.realpath(path).startswith(roots):
+                raise PermissionError(f"dlgrade: submissions may not read {path}")
+    sys.addaudithook(hook)
+
+
 class _Blocker(importlib.abc.MetaPathFinder):
     """Refuse imports of the grader, the references, solutions and ML libraries."""
 
@@ -86,6 +101,7 @@ def main(io_dir):
         inputs = wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(inputs).items()})
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
+    _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")])
     for name in [m for m in sys.modules if m.startswith("_dlgrade_")]:
         del sys.modules[name]
     sub_dir = os.getcwd()

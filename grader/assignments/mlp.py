@@ -58,6 +58,7 @@ def two_distributions(rng, n, c, dtype):
 
 
 LARGE = (("large inputs (x1000)", (3, 5), 1000.0),)
+THREE_D = (("3-d input (N, T, C)", (2, 3, 4), 1.0),)
 
 
 def layer_items(key, name, make, fwd, bwd, edge=(), **kwargs):
@@ -73,8 +74,8 @@ ITEMS = [
     *layer_items("leaky_relu", "LeakyReLU", elementwise(negative_slope=0.1), 1, 1.5),
     *layer_items("elu", "ELU", elementwise(alpha=0.7), 1, 1.5),
     *layer_items("softplus", "Softplus", elementwise(beta=1.5), 1, 1.5, LARGE),
-    *layer_items("softmax", "Softmax", elementwise(), 2, 2, LARGE),
-    *layer_items("log_softmax", "LogSoftmax", elementwise(), 2, 2, LARGE),
+    *layer_items("softmax", "Softmax", elementwise(), 2, 2, LARGE + THREE_D),
+    *layer_items("log_softmax", "LogSoftmax", elementwise(), 2, 2, LARGE + THREE_D),
     DropoutItem("mlp.dropout.train", 3, part="train", p=0.3),
     DropoutItem("mlp.dropout.eval", 1, visibility="hidden", part="eval", p=0.3),
     BatchNormItem("mlp.batchnorm.train", 3, part="train",
@@ -83,10 +84,13 @@ ITEMS = [
     BatchNormItem("mlp.batchnorm.backward", 4, part="backward"),
     BatchNormItem("mlp.batchnorm.eval", 3, visibility="hidden", part="eval",
                   mutants=(Mutant("at evaluation time normalise with running_mean/running_var, not the batch's statistics",
-                                  {"BatchNorm1d": M + "BatchNormEvalBatchStats"}),)),
+                                  {"BatchNorm1d": M + "BatchNormEvalBatchStats"}),
+                           Mutant("the running variance must use the unbiased batch variance (N/(N-1))",
+                                  {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}))),
     InitItem("mlp.init.xavier_uniform", 1.5, name="xavier_uniform", distribution="uniform"),
     InitItem("mlp.init.he_normal", 1.5, name="he_normal", distribution="normal"),
-    SequentialItem("mlp.sequential", 3),
+    SequentialItem("mlp.sequential", 3,
+                   mutants=(Mutant("Sequential must pass rng on to every layer", {"Sequential": M + "SequentialDropsRng"}),)),
     LossItem("mlp.loss.mse", 3, name="MSELoss", make=regression),
     LossItem("mlp.loss.mae", 3, name="MAELoss", make=regression),
     LossItem("mlp.loss.bce_with_logits", 3, name="BCEWithLogitsLoss", make=logits_and_probabilities, edge=(1000.0,)),

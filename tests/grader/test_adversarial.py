@@ -8,11 +8,13 @@ are graded in one ``grade_many`` call with a short timeout, each followed by a c
 answer key, which must still get full marks.
 
 To stay fast, every submission is graded on the items some submission affects plus one
-canary item per module (``CANARIES``): hostile code runs only where its method is called, and a
-canary catches what leaks further (a patch at import time, a process left behind).
+canary item per modified module (``CANARIES``): hostile code runs only where its method is
+called, a canary catches what leaks further (a patch made at import time), and the answer key
+graded next catches what outlives a worker.
 ``DLGRADE_TEST_ALL_ITEMS=1`` grades every item.
 """
 import importlib.util
+import os
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pytest
 from grader import api
 
 _spec = importlib.util.spec_from_file_location(
-    "_dlgrade_test_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
+    "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
@@ -55,7 +57,7 @@ def graded(tmp_path_factory):
 
 
 def selection():
-    if harness.os.environ.get(harness.ALL_ITEMS_ENV):
+    if os.environ.get(harness.ALL_ITEMS_ENV):
         return list(ITEM_IDS)
     wanted = set(CANARIES).union(*(s.affects for s in SUBMISSIONS))
     return [i for i in ITEM_IDS if i in wanted]
@@ -82,7 +84,10 @@ def test_costs_only_affected_items(sub, graded):
              or (i.id not in affects and i.score != i.max_score)]
     assert not wrong, f"{sub.name} ({sub.doc}), expected status {sub.status!r} on {sorted(affects)}:\n" + "\n".join(wrong)
     for item_id in affects:
-        assert results[item_id].output.strip(), describe(results[item_id])
+        output = results[item_id].output
+        assert output.strip(), describe(results[item_id])
+        if sub.status == "timeout":
+            assert "timed out" in output, describe(results[item_id])
 
 
 def test_correct_submission_after_each_gets_full_marks(graded):

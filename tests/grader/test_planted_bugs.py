@@ -21,7 +21,7 @@ import pytest
 from grader import api
 
 _spec = importlib.util.spec_from_file_location(
-    "_dlgrade_test_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
+    "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
