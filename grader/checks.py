@@ -57,7 +57,7 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True):
     if got.shape != expected.shape:
         msg = f"{name}: shape {got.shape}, expected {expected.shape}"
         if got.ndim == 2 and got.shape == expected.shape[::-1]:
-            msg += f" ({name} looks transposed)"
+            msg += " (looks transposed)"
         return msg
     if check_dtype and got.dtype != expected.dtype:
         return (f"{name}: dtype {got.dtype}, expected {expected.dtype} "

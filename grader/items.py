@@ -66,6 +66,11 @@ def compare(check, pairs):
     return CheckResult(check, True)
 
 
+def label(path):
+    """A student-facing name for an output path: ("0", "grads", "W") -> "dW", ("0", "y") -> "y"."""
+    return "d" + path[-1] if len(path) > 1 and path[-2] == "grads" else path[-1]
+
+
 def per_call(alternatives, i):
     return [(hint, alt[i]) for hint, alt in alternatives if alt[i] is not None]
 
@@ -155,7 +160,7 @@ class LayerItem(Item):
         f32 = [i for i in cases if calls[i].inputs["x"].dtype == np.float32]
 
         def pairs(indices, keys, **opts):
-            return [pair(f"{'/'.join(k[1:])} [{calls[i].spec['tag']}]", got[i], expected[i],
+            return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i],
                          per_call(alternatives, i), path=k, **opts) for i in indices for k in keys]
 
         out_keys = [("0", "y")] if self.part == "forward" else [("0", "dx")]
@@ -430,7 +435,7 @@ class BatchNormItem(Item):
         f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
 
         def pairs(indices, keys):
-            return [pair(f"{'/'.join(k[1:])} [{calls[i].spec['tag']}, step {k[0]}]", got[i], expected[i],
+            return [pair(f"{label(k)} [{calls[i].spec['tag']}, step {k[0]}]", got[i], expected[i],
                          per_call(alternatives, i), path=k) for i in indices for k in keys]
 
         all_keys = {
@@ -554,7 +559,7 @@ class SpeedItem(Item):
         name = f"{self.part} speed vs. the reference"
         keys = [("0", "y")] if self.part == "forward" else \
             [("0", "dx")] + [("0", "grads", k) for k in calls[1].inputs.get("params", {})]
-        correct = compare("correct", [pair("/".join(k[1:]), got[1], expected[1], path=k) for k in keys])
+        correct = compare("correct", [pair(label(k), got[1], expected[1], path=k) for k in keys])
         if not correct.passed:
             return [CheckResult(name, False, "no speed credit for a wrong result: " + correct.message, credit=0.0)]
         band = f"full credit at <= {self.full_at:g}x, none at >= {self.zero_at:g}x"
