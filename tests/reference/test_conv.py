@@ -291,9 +291,10 @@ def test_hyperparameters_are_keyword_only(cls):
     assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(cls).parameters.values())
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param("cupy", marks=[pytest.mark.gpu, pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a GPU")]),
-])
+GPU = [pytest.mark.gpu, pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")]
+
+
+@pytest.mark.parametrize("module", [pytest.param("cupy", marks=GPU)])
 @pytest.mark.parametrize("layer, shape, train, torch_fn", [c for c in CASES if "rect" in c.id or "batchnorm" in c.id])
 def test_array_module_matches_numpy(module, layer, shape, train, torch_fn):
     xp = pytest.importorskip(module)

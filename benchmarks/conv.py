@@ -1,0 +1,200 @@
+"""How fast is the reference Conv2d? Forward+backward float32 time against PyTorch CPU and sgemm.
+
+    python benchmarks/conv.py [--repeats 9]
+
+For each CIFAR-sized layer (N=64) prints the median over `repeats` interleaved runs (reference,
+PyTorch, reference, PyTorch, ...; one warm-up run each not counted) of forward+backward wall
+time, the ratio reference/PyTorch (when torch imports), and the reference's achieved GFLOP/s
+(three matrix products of 2*N*F*H'*W'*C*KH*KW flops each) as a fraction of this machine's
+float32 GEMM rate (the best of five 2048^3 sgemms, measured once at the start), then the geometric means.
+Two context rows follow, on one small layer: dx by np.add.at (the usual col2im) and a naive
+loop forward (timed on a tiny input, scaled per output element).
+
+Both libraries use every core the process may run on, or OPENBLAS_NUM_THREADS when set (NumPy's
+OpenBLAS reads it; torch.set_num_threads follows it). OMP_WAIT_POLICY defaults to PASSIVE here
+(set it to override): otherwise PyTorch's OpenMP threads keep spinning after each call and steal
+the cores from the next NumPy run, which on a small machine distorts both sides. On a machine
+that other processes keep busy, multithreaded OpenBLAS loses whole scheduler slices waiting for
+its second thread at every synchronisation (a 1 ms product can take 16 ms); compare with
+`OPENBLAS_NUM_THREADS=1 python benchmarks/conv.py` to see the algorithms rather than the threads.
+"""
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads libgomp
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from reference.conv import Conv2d  # noqa: E402
+
+N = 64
+LAYERS = [  # (C, F, H, W, kernel, stride, padding)
+    (3, 32, 32, 32, 3, 1, 1),
+    (32, 32, 32, 32, 3, 1, 1),
+    (64, 64, 16, 16, 3, 1, 1),
+    (128, 128, 8, 8, 3, 1, 1),
+    (3, 16, 32, 32, 5, 2, 2),
+]
+SMALL = (8, 32, 32, 32, 32, 3, 1, 1)  # (N, C, F, H, W, kernel, stride, padding) for the context rows
+TINY = (1, 32, 2, 8, 8)               # (N, C, F, H, W) for the naive loop, same kernel as SMALL
+
+
+def threads():
+    """OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) when set, else every core this process may use."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(name):
+            return int(os.environ[name])
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def sgemm_gflops(n=2048, repeats=5):
+    """GFLOP/s of the fastest of `repeats` n x n x n float32 matrix products: what the machine can do."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a @ a
+    return 2 * n**3 / min(timed(lambda: a @ a) for _ in range(repeats)) / 1e9
+
+
+def make(n, c, f, h, w, k, s, p, seed=0):
+    rng = np.random.default_rng(seed)
+    layer = Conv2d(in_channels=c, out_channels=f, kernel_size=k, stride=s, padding=p)
+    params = {k_: v.astype(np.float32) for k_, v in layer.init_params(rng).items()}
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    dy = rng.standard_normal((n, f, ho, wo), dtype=np.float32)
+    return layer, params, x, dy
+
+
+def reference_step(layer, params, x, dy):
+    def step():
+        y, cache = layer.forward(x, params, train=True)
+        dx, grads = layer.backward(dy, cache)
+        assert y.dtype == dx.dtype == grads["W"].dtype == np.float32
+    return step
+
+
+def torch_step(torch, layer, params, x, dy):
+    xt = torch.tensor(x, requires_grad=True)
+    wt, bt = (torch.tensor(params[k], requires_grad=True) for k in ("W", "b"))
+    dyt = torch.tensor(dy)
+
+    def step():
+        y = torch.nn.functional.conv2d(xt, wt, bt, stride=layer.stride, padding=layer.padding)
+        y.backward(dyt)
+        xt.grad = wt.grad = bt.grad = None
+    return step
+
+
+def dx_add_at(x_shape, W, dy, s, p):
+    """dx the cs231n way: dcols = W.T @ dy, then np.add.at scatters it into the padded input."""
+    n, c, h, w = x_shape
+    f, _, kh, kw = W.shape
+    _, _, ho, wo = dy.shape
+    dcols = W.reshape(f, -1).T @ dy.transpose(1, 2, 3, 0).reshape(f, -1)  # (C*KH*KW, H'*W'*N)
+    i = np.tile(np.repeat(np.arange(kh), kw), c)[:, None] + s * np.repeat(np.arange(ho), wo)[None, :]
+    j = np.tile(np.arange(kw), kh * c)[:, None] + s * np.tile(np.arange(wo), ho)[None, :]
+    ch = np.repeat(np.arange(c), kh * kw)[:, None]
+    dxpad = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=dy.dtype)
+    np.add.at(dxpad, (slice(None), ch, i, j), dcols.reshape(c * kh * kw, -1, n).transpose(2, 0, 1))
+    return dxpad[:, :, p:p + h, p:p + w]
+
+
+def naive_forward(x, W, b, s, p):
+    """Four Python loops, one window product per output element."""
+    n, c, h, w = x.shape
+    f, _, kh, kw = W.shape
+    xpad = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    ho, wo = (h + 2 * p - kh) // s + 1, (w + 2 * p - kw) // s + 1
+    y = np.empty((n, f, ho, wo), dtype=x.dtype)
+    for a in range(n):
+        for o in range(f):
+            for r in range(ho):
+                for q in range(wo):
+                    y[a, o, r, q] = np.sum(xpad[a, :, r * s:r * s + kh, q * s:q * s + kw] * W[o]) + b[o]
+    return y
+
+
+def layer_table(torch, rate, repeats):
+    """One row per layer in LAYERS, then the geometric means."""
+    print(f"{'layer':34s} {'reference':>10s} {'torch':>10s} {'ref/torch':>9s} {'GFLOP/s':>8s} {'of sgemm':>8s}")
+    ratios, fractions = [], []
+    for c, f, h, w, k, s, p in LAYERS:
+        layer, params, x, dy = make(N, c, f, h, w, k, s, p)
+        steps = [reference_step(layer, params, x, dy)]
+        if torch is not None:
+            steps.append(torch_step(torch, layer, params, x, dy))
+        times = [[] for _ in steps]
+        for run in range(repeats + 1):  # run 0 warms up
+            for t, step in zip(times, steps):
+                elapsed = timed(step)
+                if run:
+                    t.append(elapsed)
+        ours = statistics.median(times[0])
+        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        gflops = 3 * 2 * N * f * ho * wo * c * k * k / ours / 1e9
+        fractions.append(gflops / rate)
+        theirs, ratio = "-", "-"
+        if torch is not None:
+            ratios.append(ours / statistics.median(times[1]))
+            theirs, ratio = f"{statistics.median(times[1]) * 1e3:8.1f}ms", f"{ratios[-1]:8.2f}x"
+        row = f"{c}->{f} {h}x{w} k{k} s{s} p{p}"
+        print(f"{row:34s} {ours * 1e3:8.1f}ms {theirs:>10s} {ratio:>9s} {gflops:8.1f} {fractions[-1]:8.0%}")
+
+    def geomean(v):
+        return math.exp(sum(map(math.log, v)) / len(v))
+    ratio = f"{geomean(ratios):8.2f}x" if ratios else "-"
+    print(f"{'geometric mean':34s} {'':10s} {'':10s} {ratio:>9s} {'':8s} {geomean(fractions):8.0%}")
+
+
+def context_rows(repeats):
+    """np.add.at dx and a naive loop forward, against the reference on the SMALL layer."""
+    n, c, f, h, w, k, s, p = SMALL
+    layer, params, x, dy = make(n, c, f, h, w, k, s, p)
+    y, cache = layer.forward(x, params)
+    ref_fwd = statistics.median(timed(lambda: layer.forward(x, params)) for _ in range(repeats))
+    ref_bwd = statistics.median(timed(lambda: layer.backward(dy, cache)) for _ in range(repeats))
+    add_at = statistics.median(timed(lambda: dx_add_at(x.shape, params["W"], dy, s, p)) for _ in range(3))
+    np.testing.assert_allclose(dx_add_at(x.shape, params["W"], dy, s, p), layer.backward(dy, cache)[0],
+                               rtol=1e-4, atol=1e-4)
+    tn, tc, tf, th, tw = TINY
+    tiny, tparams, tx, _ = make(tn, tc, tf, th, tw, k, s, p)
+    naive = timed(lambda: naive_forward(tx, tparams["W"], tparams["b"], s, p)) / (tn * tf * th * tw)
+    np.testing.assert_allclose(naive_forward(tx, tparams["W"], tparams["b"], s, p), tiny.forward(tx, tparams)[0],
+                               rtol=1e-4, atol=1e-4)
+    naive *= n * f * y.shape[2] * y.shape[3]
+    print(f"\ncontext, on {c}->{f} {h}x{w} k{k} s{s} p{p}, N={n}: reference forward {ref_fwd * 1e3:.2f} ms, "
+          f"backward (dx, dW, db) {ref_bwd * 1e3:.2f} ms")
+    print(f"  dx by np.add.at (matmul + scatter) {add_at * 1e3:8.2f} ms  "
+          f"({add_at / ref_bwd:.1f}x the whole reference backward)")
+    print(f"  naive loop forward (from {tn}x{tc}x{th}x{tw} -> {tf} channels, scaled per output element) "
+          f"{naive * 1e3:8.1f} ms  ({naive / ref_fwd:.0f}x the reference forward)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(threads())
+    except ImportError:
+        torch = None
+    rate = sgemm_gflops()
+    print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'not importable'}; threads: {threads()}; "
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; sgemm {rate:.1f} GFLOP/s; "
+          f"median of {args.repeats} interleaved repeats, float32, N={N}")
+    layer_table(torch, rate, args.repeats)
+    context_rows(args.repeats)
+
+
+if __name__ == "__main__":
+    main()
