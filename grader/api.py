@@ -86,7 +86,7 @@ def reference_resolve(replace=None):
     import reference.losses
     import reference.optim
     modules = [reference.layers, reference.losses, reference.optim, reference.init]
-    for extra in ("conv", "rnn"):
+    for extra in ("conv", "rnn", "text", "word2vec"):
         try:
             modules.append(importlib.import_module(f"reference.{extra}"))
         except ImportError:
@@ -105,7 +105,7 @@ def reference_resolve(replace=None):
 
 def normalize(tree):
     """Driver outputs as the worker sends them: nested dicts with string keys, NumPy arrays."""
-    return wire.unflatten({k: wire.to_numpy(v) for k, v in wire.flatten(tree).items()})
+    return wire.unflatten({k: wire.to_numpy(v) for k, v in wire.flatten(tree).items() if v is not None})
 
 
 def run_reference(calls, resolve, *, strict=True):
@@ -256,21 +256,25 @@ def _mark_types(outputs, types):
 
 
 def _grade_trusted(item, submission, opts, limits):
+    """Items graded from submitted weights: the reference evaluates them in this process, or, for
+    `dlgrade check`, the student's own layers do in a worker."""
     try:
-        arch, weights = load_weights(Path(submission) / item.weights)
+        arch, weights, meta = load_weights(Path(submission) / item.weights)
     except WeightsError as exc:
         status = "not_attempted" if "not found" in str(exc) else "error"
-        raise _Outcome(status, f"{exc} (run train.py to create it)" if status == "not_attempted" else str(exc))
-    x, labels = item.test_set()
-    calls = item.calls_for(arch, weights, x)
+        raise _Outcome(status, f"{exc} (run the training script to create it)" if status == "not_attempted" else str(exc))
+    data = item.test_set()
     try:
+        calls = item.calls_for(arch, weights, meta, data)
         if opts.mode == "check":
-            pred = _worker(submission, calls, Limits(timeout_s=max(limits.timeout_s, 300)), opts).outputs[0].get("pred")
+            outputs = _worker(submission, calls, Limits(timeout_s=max(limits.timeout_s, 300)), opts).outputs
         else:
-            pred = run_reference(calls, reference_resolve())[0]["pred"]
-        return item.evaluate_predictions(pred, labels)
+            outputs = run_reference(calls, reference_resolve())
+        return item.evaluate_outputs(outputs, meta, data)
     except _Outcome:
         raise
+    except WeightsError as exc:
+        raise _Outcome("error", f"{item.weights}: {exc}")
     except Exception as exc:  # weights that do not fit the architecture
         raise _Outcome("error", f"{item.weights}: the weights do not fit the architecture ({type(exc).__name__}: {exc})")
 

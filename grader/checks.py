@@ -146,3 +146,13 @@ def same_tree(check, got, expected, what):
             return CheckResult(check, False, f"{what}[{key!r}] was modified in place "
                                              "(work on copies: do not write into inputs or params)")
     return CheckResult(check, True)
+
+
+def case_dtype(inputs):
+    """The floating dtype a case is about: that of x, or of its params for integer inputs."""
+    x = inputs.get("x")
+    if x is not None and np.asarray(x).dtype.kind == "f":
+        return np.asarray(x).dtype
+    for v in inputs.get("params", {}).values():
+        return np.asarray(v).dtype
+    return np.dtype("float64")

@@ -104,33 +104,16 @@ def layer_perturbed(resolve, spec, inputs):
     outputs with element i raised and lowered by h. The trusted parent forms the differences.
     """
     layer = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
-    h = spec["h"]
 
-    def f(x, params):
+    def f(data):
         kwargs = {"train": spec.get("train", False)}
         if spec.get("seed") is not None:
-            kwargs["rng"] = make_rng(spec["seed"], x)
-        if "state" in inputs:
-            kwargs["state"] = _copy(inputs["state"])
-        return layer.forward(x, params, **kwargs)[0]
+            kwargs["rng"] = make_rng(spec["seed"], data["x"])
+        if "state" in data:
+            kwargs["state"] = data["state"]
+        return layer.forward(data["x"], data.get("params", {}), **kwargs)[0]
 
-    return {"f": {key.replace("/", "."): _perturb(f, inputs, key, h) for key in spec["wrt"]}}
-
-
-def _perturb(f, inputs, key, h):
-    x, params = inputs["x"], _copy(inputs.get("params", {}))
-    target = x if key == "x" else params[key.split("/", 1)[1]]
-    base = target.copy()
-    xp = xp_of(base)
-    rows = []
-    for i in range(base.size):
-        for sign in (1.0, -1.0):
-            moved = _moved(base, i, sign * h)
-            if key == "x":
-                rows.append(xp.asarray(f(moved, params)))
-            else:
-                rows.append(xp.asarray(f(x, {**params, key.split("/", 1)[1]: moved})))
-    return xp.stack(rows)
+    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
 
 
 # --------------------------------------------------------------------------- losses
@@ -148,12 +131,8 @@ def loss(resolve, spec, inputs):
 def loss_perturbed(resolve, spec, inputs):
     """Loss values at central-difference perturbations of the scores: `f/scores` (2*size,)."""
     fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
-    target = inputs["target"]
-    base = inputs["scores"]
-    xp = xp_of(base)
-    rows = [xp.asarray(fn.forward(_moved(base, i, sign * spec["h"]), target)[0])
-            for i in range(base.size) for sign in (1.0, -1.0)]
-    return {"f": {"scores": xp.stack(rows)}}
+    return {"f": {"scores": _perturb_tree(lambda d: fn.forward(d["scores"], d["target"])[0],
+                                          inputs, "scores", spec["h"])}}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -327,3 +306,153 @@ def speed(resolve, spec, inputs):
         if _clock() - start > spec["budget_s"] and r >= 2:
             break
     return {"times": {k: np.array(v) for k, v in times.items()}, "out": out}
+
+
+# --------------------------------------------------------------------------- recurrent steps
+def _pack(inputs, name):
+    """The LSTM's state is a pair: ("h", "c") inputs become (h, c); otherwise just h."""
+    return (inputs[name], inputs[name + "_c"]) if name + "_c" in inputs else inputs[name]
+
+
+def _unpack(value, name):
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return {name: value[0], name + "_c": value[1]}
+    return {name: value}
+
+
+@driver
+def step(resolve, spec, inputs):
+    """One recurrent step and its backward: outputs `h_next` (`h_next_c`), `dx`, `dh` (`dh_c`),
+    `grads`, and `after/...` for purity. Inputs: `x`, `h` (and `h_c`), `params`, `dh_next`
+    (and `dh_next_c`)."""
+    cell = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    params = _copy(inputs["params"])
+    h_next, cache = cell.step(inputs["x"], _pack(inputs, "h"), params)
+    dx, dh, grads = cell.step_backward(_pack(inputs, "dh_next"), cache)
+    return {**_unpack(h_next, "h_next"), "dx": dx, **_unpack(dh, "dh"), "grads": dict(grads),
+            "after": {"params": params, **{k: v for k, v in inputs.items() if k != "params"}}}
+
+
+@driver
+def step_perturbed(resolve, spec, inputs):
+    """A step's outputs (h_next, and c_next flattened after it) at perturbations of `wrt`."""
+    cell = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
+    xp = xp_of(inputs["x"])
+
+    def f(data):
+        out = cell.step(data["x"], _pack(data, "h"), data["params"])[0]
+        parts = out if isinstance(out, (tuple, list)) else (out,)
+        return xp.concatenate([xp.asarray(p).reshape(len(data["x"]), -1) for p in parts], axis=1)
+
+    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+
+
+def _perturb_tree(f, inputs, key, h):
+    """Rows f(inputs with element i of `key` moved by +h, -h), for every element i."""
+    *parents, leaf = key.split("/")
+
+    def moved(i, sign):
+        data = _copy(inputs)
+        node = data
+        for p in parents:
+            node = node[p]
+        node[leaf] = _moved(node[leaf], i, sign * h)
+        return data
+
+    node = inputs
+    for p in parents:
+        node = node[p]
+    xp = xp_of(node[leaf])
+    return xp.stack([xp.asarray(f(moved(i, s))) for i in range(node[leaf].size) for s in (1.0, -1.0)])
+
+
+# --------------------------------------------------------------------------- plain functions
+@driver
+def function(resolve, spec, inputs):
+    """Call a function with inputs `spec["args"]` (names, in order) and `spec["kwargs"]`;
+    outputs `out/0`, `out/1`, ... for a tuple result (`out` otherwise) and `after/...`."""
+    fn = resolve(spec["module"], spec["name"])
+    args = [_copy(inputs[a]) if isinstance(inputs[a], dict) else inputs[a] for a in spec["args"]]
+    kwargs = dict(spec.get("kwargs", {}))
+    if "seed" in spec:
+        kwargs["rng"] = make_rng(spec["seed"], args[0])
+    out = fn(*args, **kwargs)
+    out = _indexed(out) if isinstance(out, tuple) else out
+    return {"out": out, "after": {a: args[i] for i, a in enumerate(spec["args"])}}
+
+
+@driver
+def function_perturbed(resolve, spec, inputs):
+    """The first output of a function at perturbations of `wrt` (paths into the inputs)."""
+    fn = resolve(spec["module"], spec["name"])
+
+    def f(data):
+        out = fn(*[data[a] for a in spec["args"]], **spec.get("kwargs", {}))
+        return out[0] if isinstance(out, tuple) else out
+
+    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+
+
+@driver
+def sampler(resolve, spec, inputs):
+    """Draws from `sample_next` on `rows` copies of the logits: output `samples` (rows, N)."""
+    fn = resolve(spec["module"], spec["name"])
+    logits = inputs["logits"]
+    xp = xp_of(logits)
+    tiled = xp.tile(logits, (spec["rows"], 1))
+    kwargs = {k: spec[k] for k in ("temperature", "top_k") if k in spec}
+    out = fn(tiled, rng=make_rng(spec["seed"], logits), **kwargs)
+    return {"samples": xp.asarray(out).reshape(spec["rows"], len(logits))}
+
+
+# --------------------------------------------------------------------------- language models
+def _log_softmax(scores, xp):
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+@driver
+def text_nll(resolve, spec, inputs):
+    """Summed negative log-likelihood (nats) of `targets` under a trained model, read in chunks of
+    `chunk` steps with the model's state carried across chunks; targets < 0 are ignored.
+
+    inputs: `weights`, `inputs` int (S, L), `targets` int (S, L). Outputs `nll` and `count`.
+    """
+    arch = json.loads(spec["arch"])
+    model = build_model(resolve, arch, spec.get("modules", ["layers"]))
+    params, _ = split_weights(arch, inputs["weights"])
+    x, y = inputs["inputs"], inputs["targets"]
+    xp = xp_of(x)
+    total, count = 0.0, 0
+    for b in range(0, len(x), spec["batch"]):
+        state = [{} for _ in arch]
+        for t in range(0, x.shape[1], spec["chunk"]):
+            xs, ys = x[b:b + spec["batch"], t:t + spec["chunk"]], y[b:b + spec["batch"], t:t + spec["chunk"]]
+            scores, _ = model.forward(xs, params, train=False, rng=None, state=state)
+            logp = _log_softmax(scores.astype(xp.float64), xp)
+            keep = ys >= 0
+            picked = xp.take_along_axis(logp, xp.where(keep, ys, 0)[..., None], axis=-1)[..., 0]
+            total += float(-(picked * keep).sum())
+            count += int(keep.sum())
+    return {"nll": np.array(total), "count": np.array(count)}
+
+
+@driver
+def generate(resolve, spec, inputs):
+    """Sample `n` sequences of up to `length` tokens from a trained model with `sample_next`,
+    starting from token `start` (stopping a row at token `stop` when given): output `tokens`."""
+    arch = json.loads(spec["arch"])
+    model = build_model(resolve, arch, spec.get("modules", ["layers"]))
+    params, _ = split_weights(arch, inputs["weights"])
+    sample_next = resolve(spec["sampler_module"], "sample_next")
+    xp = xp_of(inputs["weights"][next(iter(inputs["weights"]))])
+    rng = make_rng(spec["seed"], xp.zeros(1))
+    tokens = xp.full((spec["n"], 1), spec["start"], dtype=xp.int64)
+    state = [{} for _ in arch]
+    out = []
+    for _ in range(spec["length"]):
+        scores, _ = model.forward(tokens, params, train=False, rng=None, state=state)
+        tokens = xp.asarray(sample_next(scores[:, -1], rng=rng, temperature=spec.get("temperature", 1.0)))
+        tokens = tokens.reshape(-1, 1).astype(xp.int64)
+        out.append(tokens[:, 0])
+    return {"tokens": xp.stack(out, axis=1)}

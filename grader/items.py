@@ -124,6 +124,7 @@ class LayerItem(Item):
     module: str = "layers"
     shapes: tuple = CASES
     out_shape: object = None
+    state: object = None  # (rng, kwargs, x) -> initial state dict (recurrent layers); compared after
 
     def cases(self, rng):
         out = []
@@ -139,6 +140,8 @@ class LayerItem(Item):
         backward = self.part == "backward"
         for tag, kwargs, x, params in self.cases(rng):
             inputs = {"x": x, "params": params}
+            if self.state:
+                inputs["state"] = self.state(rng, kwargs, x)
             step = {"x": "x", "dy": None, "train": False}
             if backward:
                 y_shape = self.out_shape(kwargs, x) if self.out_shape else x.shape
@@ -148,31 +151,36 @@ class LayerItem(Item):
             calls.append(Call("layer", spec, inputs))
         if backward:
             base = calls[0]
-            wrt = ["x"] + [f"params/{k}" for k in base.inputs.get("params", {})]
+            floating = base.inputs["x"].dtype.kind == "f"
+            wrt = ["x"] * floating + [f"params/{k}" for k in base.inputs.get("params", {})]
             spec = {"module": self.module, "name": self.name, "kwargs": base.spec["kwargs"],
                     "h": H, "wrt": wrt}
-            calls.append(Call("layer_perturbed", spec, {"x": base.inputs["x"], "params": base.inputs.get("params", {})}))
+            calls.append(Call("layer_perturbed", spec, {k: v for k, v in base.inputs.items() if k != "dy"}))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
-        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
-        f32 = [i for i in cases if calls[i].inputs["x"].dtype == np.float32]
+        dtype = {i: C.case_dtype(calls[i].inputs) for i in cases}
+        f64 = [i for i in cases if dtype[i] == np.float64]
+        f32 = [i for i in cases if dtype[i] == np.float32]
 
         def pairs(indices, keys, **opts):
             return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i],
                          per_call(alternatives, i), path=k, **opts) for i in indices for k in keys]
 
-        out_keys = [("0", "y")] if self.part == "forward" else [("0", "dx")]
+        integer_x = calls[0].inputs["x"].dtype.kind != "f"
+        out_keys = [("0", "y")] if self.part == "forward" else [("0", "dx")] * (not integer_x)
+        if self.state and self.part == "forward":
+            out_keys += [("0", "state", k) for k in calls[0].inputs["state"]]
         grad_keys = [("0", "grads", k) for k in calls[0].inputs.get("params", {})] if self.part == "backward" else []
-        what = "output" if self.part == "forward" else "dx"
-        results = [compare(f"{what} matches the reference", pairs(f64, out_keys))]
-        if grad_keys:
+        what = "output" if self.part == "forward" else ("dx" if not integer_x else "gradients")
+        results = [compare(f"{what} matches the reference", pairs(f64, out_keys or grad_keys))]
+        if grad_keys and out_keys:
             results.append(compare("parameter gradients match the reference", pairs(f64, grad_keys)))
         if self.part == "backward":
             results.append(self.gradcheck(calls, got))
         results.append(compare("float32 in, float32 out", pairs(f32, out_keys + grad_keys)))
-        results.append(purity_of(calls, got, cases))
+        results.append(purity_of(calls, got, cases, skip=("state",)))
         return results
 
     def gradcheck(self, calls, got):
@@ -208,6 +216,7 @@ class LossItem(Item):
     make: object = None
     kwargs: dict = field(default_factory=dict)
     edge: tuple = ()
+    module: str = "losses"
 
     def calls(self, rng):
         cases = [("random", 5, 4, np.float64, 1.0), ("batch of 1", 1, 3, np.float64, 1.0),
@@ -216,7 +225,7 @@ class LossItem(Item):
         calls = []
         for tag, n, c, dtype, scale in cases:
             scores, target = self.make(rng, n, c, dtype)
-            spec = {"module": "losses", "name": self.name, "kwargs": self.kwargs, "tag": tag}
+            spec = {"module": self.module, "name": self.name, "kwargs": self.kwargs, "tag": tag}
             calls.append(Call("loss", spec, {"scores": scores * scale, "target": target}))
         base = calls[0]
         calls.append(Call("loss_perturbed", {**base.spec, "h": H}, dict(base.inputs)))
@@ -502,13 +511,14 @@ class AccuracyItem(Item):
         x, y = load_cifar10("test")
         return cifar10_preprocess(x), y
 
-    def calls_for(self, arch, weights, x):
+    def calls_for(self, arch, weights, meta, data):
         spec = {"arch": json.dumps(arch), "modules": list(self.modules)}
-        return [Call("predict", spec, {"weights": weights, "x": x})]
+        return [Call("predict", spec, {"weights": weights, "x": data[0]})]
 
-    def evaluate_predictions(self, pred, labels):
+    def evaluate_outputs(self, outputs, meta, data):
         from .models import accuracy
-        acc = accuracy(pred, labels)
+        labels = data[1]
+        acc = accuracy(outputs[0].get("pred"), labels)
         credit = float(np.clip((acc - self.floor) / (self.target - self.floor), 0.0, 1.0))
         msg = (f"test accuracy {acc:.2%} on {len(labels)} CIFAR-10 test images "
                f"(full credit at {self.target:.0%}, none at or below {self.floor:.0%})")
@@ -577,3 +587,271 @@ class SpeedItem(Item):
         msg = (f"median {np.median(s) * 1e3:.2f} ms vs. reference {np.median(r) * 1e3:.2f} ms over {s.size} "
                f"interleaved runs: ratio {ratio:.2f} ({band})")
         return [CheckResult(name, credit >= 1.0, msg, credit=credit)]
+
+
+# --------------------------------------------------------------------------- recurrent steps
+@dataclass(frozen=True)
+class StepItem(Item):
+    """One recurrent step, forward or backward, against the reference (with a gradient check).
+
+    `make(rng, n, d, h, dtype) -> (kwargs, inputs)` with inputs `x`, `h` (and `h_c` for the LSTM's
+    cell state) and `params`.
+    """
+    name: str = ""
+    module: str = "rnn"
+    part: str = "forward"
+    make: object = None
+
+    def calls(self, rng):
+        calls = []
+        for tag, (n, d, h), dtype in (("random", (3, 4, 5), np.float64), ("batch of 1", (1, 3, 2), np.float64),
+                                      ("float32", (2, 3, 4), np.float32)):
+            kwargs, inputs = self.make(rng, n, d, h, dtype)
+            for key in [k for k in ("h", "h_c") if k in inputs]:
+                inputs["dh_next" + key[1:]] = randn(rng, inputs[key].shape, dtype)
+            calls.append(Call("step", {"module": self.module, "name": self.name, "kwargs": kwargs, "tag": tag}, inputs))
+        if self.part == "backward":
+            base = calls[0]
+            data = {k: v for k, v in base.inputs.items() if not k.startswith("dh_next")}
+            wrt = [k for k in ("x", "h", "h_c") if k in data] + [f"params/{k}" for k in data["params"]]
+            calls.append(Call("step_perturbed", {**base.spec, "h": H, "wrt": wrt}, data))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = [i for i, c in enumerate(calls) if c.driver == "step"]
+        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
+        f32 = [i for i in cases if i not in f64]
+        lstm = "h_c" in calls[0].inputs
+        out = [("h_next",), ("h_next_c",)][:1 + lstm] if self.part == "forward" else \
+            [("dx",), ("dh",), ("dh_c",)][:2 + lstm] + [("grads", k) for k in calls[0].inputs["params"]]
+
+        def pairs(indices):
+            names = {"h_next_c": "c_next", "dh_c": "dc", "dh": "dh"}
+            return [pair(f"{names.get(k[-1], label(k))} [{calls[i].spec['tag']}]", got[i], expected[i],
+                         per_call(alternatives, i), path=k) for i in indices for k in out]
+
+        results = [compare("matches the reference", pairs(f64))]
+        if self.part == "backward":
+            base, pert = got[0], got[-1]
+            dy = np.concatenate([calls[0].inputs["dh_next"].reshape(len(calls[0].inputs["x"]), -1)] +
+                                ([calls[0].inputs["dh_next_c"]] if lstm else []), axis=1)
+            analytic = {"x": base.get("dx"), "h": base.get("dh"), "h_c": base.get("dh_c"),
+                        **{f"params/{k}": base.get("grads", {}).get(k) for k in calls[0].inputs["params"]}}
+            results.append(gradcheck(calls[-1], pert, dy, analytic))
+        results.append(compare("float32 in, float32 out", pairs(f32)))
+        results.append(purity_of(calls, got, cases))
+        return results
+
+
+def gradcheck(call, pert, dy, analytic):
+    """Analytic gradients (by perturbed key) against central differences of the student's forward."""
+    name = "numerical gradient check (float64)"
+    names = {"x": "dx", "h": "dh", "h_c": "dc"}
+    for key in call.spec["wrt"]:
+        rows = pert.get("f", {}).get(key.replace("/", "."))
+        label_ = names.get(key, "d" + key.split("/")[-1])
+        if rows is None or analytic.get(key) is None:
+            return CheckResult(name, False, f"{label_}: missing from what your code returned")
+        node = call.inputs
+        for part in key.split("/"):
+            node = node[part]
+        numeric = C.numerical_gradient(rows, dy, H).reshape(np.shape(node))
+        msg = C.mismatch(f"{label_} (your backward vs. finite differences of your forward)", analytic[key],
+                         numeric, rtol=C.GRADCHECK_TOL[0], atol=C.GRADCHECK_TOL[1], check_dtype=False)
+        if msg:
+            return CheckResult(name, False, msg)
+    return CheckResult(name, True)
+
+
+# --------------------------------------------------------------------------- plain functions
+@dataclass(frozen=True)
+class FunctionItem(Item):
+    """A plain function against the reference: `make(rng, dtype, k) -> (args: dict, kwargs)` for
+    case k (0 and 1 float64, 2 float32); the
+    outputs are named by `outputs` (one name per element of a tuple result). With `wrt`, the first
+    output is also differentiated numerically and compared with output `grads`."""
+    name: str = ""
+    module: str = ""
+    make: object = None
+    outputs: tuple = ("out",)
+    wrt: tuple = ()
+
+    def calls(self, rng):
+        calls = []
+        for k, (tag, dtype) in enumerate((("float64", np.float64), ("float64, second case", np.float64),
+                                          ("float32", np.float32))):
+            args, kwargs = self.make(rng, dtype, k)
+            spec = {"module": self.module, "name": self.name, "args": list(args), "kwargs": kwargs, "tag": tag}
+            calls.append(Call("function", spec, args))
+        if self.wrt:
+            calls.append(Call("function_perturbed", {**calls[0].spec, "h": H, "wrt": list(self.wrt)}, calls[0].inputs))
+        return calls
+
+    def paths(self):
+        if len(self.outputs) == 1:
+            return [(self.outputs[0], ("out",))]
+        return [(name, ("out", str(i))) for i, name in enumerate(self.outputs)]
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = [i for i, c in enumerate(calls) if c.driver == "function"]
+        f64 = [i for i in cases if "float64" in calls[i].spec["tag"]]
+        f32 = [i for i in cases if i not in f64]
+
+        def pairs(indices):
+            out = []
+            for i in indices:
+                for name, path in self.paths():
+                    exp = expected[i]
+                    for p in path:
+                        exp = exp.get(p, {}) if isinstance(exp, dict) else None
+                    if isinstance(exp, dict):  # a dict output (clipped gradients): one pair per entry
+                        out += [pair(f"{name}[{k!r}] [{calls[i].spec['tag']}]", got[i], expected[i],
+                                     per_call(alternatives, i), path=path + (k,)) for k in exp]
+                    else:
+                        out.append(pair(f"{name} [{calls[i].spec['tag']}]", got[i], expected[i],
+                                        per_call(alternatives, i), path=path))
+            return out
+
+        results = [compare("matches the reference", pairs(f64))]
+        if self.wrt:
+            grads = got[0].get("out", {}).get("1", {})
+            analytic = {k: grads.get(k.split("/")[-1]) for k in self.wrt}
+            results.append(gradcheck(calls[-1], got[-1], np.ones(()), analytic))
+        results.append(compare("float32 in, float32 out", pairs(f32)))
+        results.append(purity_of(calls, got, cases))
+        return results
+
+
+# --------------------------------------------------------------------------- sampling
+@dataclass(frozen=True)
+class SamplerItem(Item):
+    """`sample_next` by behaviour: frequencies match softmax(logits / T), top-k support, seeding."""
+    name: str = "sample_next"
+    module: str = "text"
+    rows: int = 20000
+    needs_reference: bool = False
+
+    def calls(self, rng):
+        logits = np.array([[2.0, 1.0, 0.5, 0.0, -1.0, 1.5]]) + rng.standard_normal((1, 6)) * 0.1
+        base = {"module": self.module, "name": self.name, "rows": self.rows, "seed": int(rng.integers(1 << 30))}
+        return [Call("sampler", {**base, "temperature": 1.0}, {"logits": logits}),
+                Call("sampler", {**base, "temperature": 0.5}, {"logits": logits}),
+                Call("sampler", {**base, "temperature": 2.0, "top_k": 3}, {"logits": logits}),
+                Call("sampler", {**base, "temperature": 1.0}, {"logits": logits}),
+                Call("sampler", {**base, "seed": base["seed"] + 1, "rows": 200, "temperature": 1.0},
+                     {"logits": logits.astype(np.float32) * 1000})]
+
+    @staticmethod
+    def expected_probs(logits, temperature, top_k=None):
+        z = logits[0] / temperature
+        if top_k:
+            z = np.where(z >= np.sort(z)[-top_k], z, -np.inf)
+        p = np.exp(z - z.max())
+        return p / p.sum()
+
+    def evaluate(self, calls, got, expected, alternatives):
+        logits = calls[0].inputs["logits"]
+        results = []
+        for i, what in ((0, "temperature 1"), (1, "temperature 0.5"), (2, "temperature 2, top_k=3")):
+            spec = calls[i].spec
+            samples = got[i].get("samples")
+            name = f"draws follow softmax(logits / T) ({what})"
+            if samples is None or np.shape(samples) != (self.rows, 1) or np.asarray(samples).dtype.kind not in "iu":
+                results.append(CheckResult(name, False, f"expected {self.rows} integer samples, got "
+                                           f"{getattr(samples, 'shape', None)} {getattr(samples, 'dtype', None)}"))
+                continue
+            freq = np.bincount(np.asarray(samples).ravel(), minlength=logits.shape[1])[:logits.shape[1]] / self.rows
+            p = self.expected_probs(logits, spec["temperature"], spec.get("top_k"))
+            sigma = np.sqrt(p * (1 - p) / self.rows)
+            bad = np.abs(freq - p) > 5 * sigma + 2e-3
+            msg = ""
+            if bad.any():
+                j = int(np.argmax(np.abs(freq - p) - 5 * sigma))
+                msg = f"token {j}: frequency {freq[j]:.4f}, expected {p[j]:.4f}"
+                if np.allclose(freq, self.expected_probs(logits, 1.0, spec.get("top_k")), atol=0.01) \
+                        and spec["temperature"] != 1.0:
+                    msg += "; the temperature has no effect: divide the logits by it before the softmax"
+                elif spec.get("top_k") and (freq[p == 0] > 0).any():
+                    msg += "; tokens outside the top k were drawn"
+            results.append(CheckResult(name, not bad.any(), msg))
+        same = got[0].get("samples") is not None and np.array_equal(got[0].get("samples"), got[3].get("samples"))
+        results.append(CheckResult("the same seed gives the same draws", same, "" if same else
+                                   "draw only from the rng you are given"))
+        sharp = got[4].get("samples")
+        ok = sharp is not None and np.all(np.asarray(sharp) == int(np.argmax(calls[4].inputs["logits"])))
+        results.append(CheckResult("stable for large logits (x1000, float32)", bool(ok), "" if ok else
+                                   "with logits x1000 every draw must be the argmax: subtract the maximum before exp"))
+        return results
+
+
+# --------------------------------------------------------------------------- language models
+@dataclass(frozen=True)
+class TextItem(AccuracyItem):
+    """Held-out loss of a trained character model in nats per character, with samples shown.
+
+    Full credit at <= `target` nats/char, none at >= `floor`, linear in between.
+    """
+    corpus: str = "names"  # or "shakespeare"
+    modules: tuple = ("rnn", "layers")
+    chunk: int = 128
+
+    def test_set(self):
+        from .data import load_names, load_shakespeare
+        if self.corpus == "names":
+            return load_names()["test"]
+        return load_shakespeare()["test"]
+
+    def encode(self, vocab, text):
+        """(inputs, targets) int arrays; names: '.name.' rows padded with targets -1."""
+        from .models import WeightsError
+        index = {c: i for i, c in enumerate(vocab)}
+        chars = set("".join(text))
+        missing = sorted(chars - set(index))
+        if missing:
+            raise WeightsError(f"vocab lacks characters of the test text: {''.join(missing)!r}")
+        if self.corpus == "names":
+            if vocab[0] != ".":
+                raise WeightsError("for names, vocab[0] must be '.', the start and end token")
+            width = max(map(len, text)) + 1
+            x = np.zeros((len(text), width), np.int64)
+            y = np.full((len(text), width), -1, np.int64)
+            for r, name in enumerate(text):
+                ids = [0] + [index[c] for c in name] + [0]
+                x[r, :len(ids) - 1] = ids[:-1]
+                y[r, :len(ids) - 1] = ids[1:]
+            return x, y
+        ids = np.array([index[c] for c in text], np.int64)
+        streams = 16
+        length = (len(ids) - 1) // streams
+        x = ids[:streams * length].reshape(streams, length)
+        y = ids[1:streams * length + 1].reshape(streams, length)
+        return x, y
+
+    def calls_for(self, arch, weights, meta, text):
+        if "vocab" not in meta:
+            from .models import WeightsError
+            raise WeightsError(f"{self.weights}: a 'vocab' entry (JSON list of characters) is required")
+        x, y = self.encode(meta["vocab"], text)
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "chunk": self.chunk,
+                "batch": 256 if self.corpus == "names" else len(x)}
+        start = 0 if self.corpus == "names" else meta["vocab"].index("\n") if "\n" in meta["vocab"] else 0
+        sample = {"arch": spec["arch"], "modules": spec["modules"], "sampler_module": "text", "seed": 0,
+                  "n": 8 if self.corpus == "names" else 1, "length": 16 if self.corpus == "names" else 300,
+                  "start": start}
+        return [Call("text_nll", spec, {"weights": weights, "inputs": x, "targets": y}),
+                Call("generate", sample, {"weights": weights})]
+
+    def evaluate_outputs(self, outputs, meta, text):
+        nll, count = float(outputs[0]["nll"]), int(outputs[0]["count"])
+        nats = nll / max(count, 1)
+        credit = float(np.clip((self.floor - nats) / (self.floor - self.target), 0.0, 1.0))
+        vocab = meta["vocab"]
+        tokens = np.asarray(outputs[1].get("tokens", np.zeros((0, 0), np.int64)))
+        if self.corpus == "names":
+            samples = ["".join(vocab[t] for t in row).split(".")[0] for row in tokens.tolist()]
+            shown = ", ".join(samples)
+        else:
+            shown = "\n    " + "".join(vocab[t] for t in tokens[0].tolist()).replace("\n", "\n    ")
+        msg = (f"{nats:.4f} nats/char on {count} held-out characters "
+               f"(full credit at <= {self.target:.2f}, none at >= {self.floor:.2f}); samples: {shown}")
+        return [CheckResult("held-out loss", credit >= 1.0, msg, credit=credit)]

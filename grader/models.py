@@ -13,7 +13,9 @@ MAX_WIDTH = 1 << 16
 LAYER_TYPES = {
     "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
     "Dropout", "BatchNorm1d", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
+    "Embedding", "RNN", "LSTM", "GRU", "TemporalLinear",
 }
+MAX_VOCAB = 10_000
 
 
 class WeightsError(ValueError):
@@ -21,8 +23,9 @@ class WeightsError(ValueError):
 
 
 def load_weights(path: Path):
-    """Read `(arch, weights)` from a weights `.npz`: arch as a list of layer dicts, weights as
-    {"i.name": float32 array}. Raises WeightsError with a one-line reason."""
+    """Read `(arch, weights, meta)` from a weights `.npz`: arch as a list of layer dicts, weights
+    as {"i.name": float32 array}, meta as {"vocab": [characters]} when the file has a vocabulary.
+    Raises WeightsError with a one-line reason."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path.name} not found")
@@ -41,6 +44,17 @@ def load_weights(path: Path):
     except json.JSONDecodeError as exc:
         raise WeightsError(f"{path.name}: 'arch' is not valid JSON ({exc})") from None
     _check_arch(arch)
+    meta = {}
+    vocab = arrays.pop("vocab", None)
+    if vocab is not None:
+        try:
+            meta["vocab"] = json.loads(str(vocab)) if vocab.dtype.kind == "U" and vocab.shape == () else None
+        except json.JSONDecodeError:
+            meta["vocab"] = None
+        v = meta["vocab"]
+        if not (isinstance(v, list) and 0 < len(v) <= MAX_VOCAB and len(set(v)) == len(v)
+                and all(isinstance(c, str) and len(c) == 1 for c in v)):
+            raise WeightsError(f"{path.name}: 'vocab' must be a JSON list of distinct single characters")
     weights = {}
     for key, value in arrays.items():
         i, _, name = key.partition(".")
@@ -49,7 +63,7 @@ def load_weights(path: Path):
         if value.dtype.kind != "f" or not np.isfinite(value).all():
             raise WeightsError(f"{path.name}: {key} must hold finite floats")
         weights[key] = value.astype(np.float32)
-    return arch, weights
+    return arch, weights, meta
 
 
 def _check_arch(arch):
