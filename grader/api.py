@@ -20,7 +20,7 @@ from .drivers import DRIVERS
 from .models import WeightsError, load_weights
 from .runner import Limits, run_worker
 
-ASSIGNMENTS = ("mlp", "cnn")
+ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
 PUBLIC_CASES = "public_cases"
 NO_EXPECTED = {"layer_perturbed", "loss_perturbed", "speed"}  # student-only calls  # .npz (arrays) + .json (calls and hints) in a released assignment

@@ -145,7 +145,7 @@ class LayerItem(Item):
             step = {"x": "x", "dy": None, "train": False}
             if backward:
                 y_shape = self.out_shape(kwargs, x) if self.out_shape else x.shape
-                inputs["dy"] = randn(rng, y_shape, x.dtype)
+                inputs["dy"] = randn(rng, y_shape, C.case_dtype(inputs))
                 step["dy"] = "dy"
             spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "steps": [step], "tag": tag}
             calls.append(Call("layer", spec, inputs))

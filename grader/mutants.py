@@ -48,3 +48,26 @@ class BatchNormBiasedRunningVar(BatchNorm1d):
 class SequentialDropsRng(Sequential):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         return super().forward(x, params, train=train, rng=None, state=state)
+
+
+# --------------------------------------------------------------------------- rnn
+from reference.rnn import LSTM, TemporalCrossEntropyLoss  # noqa: E402
+from reference.text import clip_grad_norm  # noqa: E402
+
+
+class LSTMNoForgetBiasGrad(LSTM):
+    def _grads(self, x, h, dxa, dha):
+        grads = super()._grads(x, h, dxa, dha)
+        grads["b"] = grads["b"].copy()
+        grads["b"][self.hidden_size:2 * self.hidden_size] = 0
+        return grads
+
+
+class TemporalCENoMask(TemporalCrossEntropyLoss):
+    def __init__(self, *, ignore_index=-1):
+        super().__init__(ignore_index=-10 ** 9)  # nothing is ever ignored
+
+
+def clip_per_tensor(grads, max_norm):
+    _, total_norm = clip_grad_norm(grads, max_norm)
+    return {k: clip_grad_norm({k: g}, max_norm)[0][k] for k, g in grads.items()}, total_norm
