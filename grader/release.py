@@ -1,9 +1,10 @@
 """`dlgrade release`: generate `assignments/<a>/` (student stubs) from `solutions/<a>/`.
 
 Every region between a line `# BEGIN SOLUTION` and a line `# END SOLUTION` becomes
-`raise NotImplementedError` at the region's indentation. Only source and text files are
-released (`.py`, `.md`, `.txt` except training logs); trained weights and logs stay in
-`solutions/`. The public items' cases and expected outputs are written beside the stubs so that
+`raise NotImplementedError` at the region's indentation. A file that is a symbolic link into
+another assignment's solutions (`solutions/cnn/layers.py -> ../mlp/layers.py`) is given code
+in this assignment: it is released with its answers, only the markers removed. Only `.py` and
+`.md` files are released; trained weights and logs stay in `solutions/`. The public items' cases and expected outputs are written beside the stubs so that
 `dlgrade check` works without `reference/`.
 """
 import filecmp
@@ -45,6 +46,11 @@ def strip_solutions(text: str, name: str = "<file>") -> str:
     return "".join(out)
 
 
+def keep_solutions(text: str) -> str:
+    """Given code: drop the marker lines, keep the answers."""
+    return "".join(line for line in text.splitlines(keepends=True) if line.strip() not in (BEGIN, END))
+
+
 def released_files(solution_dir: Path):
     for path in sorted(solution_dir.rglob("*")):
         rel = path.relative_to(solution_dir)
@@ -59,8 +65,11 @@ def build(assignment: str, root: Path, out_dir: Path):
         raise ReleaseError(f"{solution_dir} not found (run from the course repository's root)")
     out_dir.mkdir(parents=True)
     for rel in released_files(solution_dir):
-        text = (solution_dir / rel).read_text()
-        if rel.suffix == ".py":
+        path = solution_dir / rel
+        text = path.read_text()
+        if path.is_symlink():
+            text = keep_solutions(text)
+        elif rel.suffix == ".py":
             text = strip_solutions(text, str(Path("solutions", assignment, rel)))
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_text(text)

@@ -72,6 +72,7 @@ def pair_items(key, name, make, shapes, out_shape, fwd, bwd, **kwargs):
             LayerItem(f"cnn.{key}.backward", bwd, part="backward", **common)]
 
 
+# Speed items are hidden: they time against the reference, which students do not have.
 SPEED = dict(name="Conv2d", module="conv", make=conv, out_shape=conv_out, timeout=90,
              shape=(32, 32, 16, 16, 32, 3, 1, 1), probe_shape=(2, 32, 8, 8, 32, 3, 1, 1),
              full_at=2.5, zero_at=12.0)
@@ -85,8 +86,8 @@ ITEMS = [
                   shapes=BN2D_CASES[::2]),
     BatchNormItem("cnn.batchnorm2d.eval", 4, visibility="hidden", part="eval", name="BatchNorm2d", module="conv",
                   shapes=BN2D_CASES[::2]),
-    SpeedItem("cnn.conv.speed.forward", 8, part="forward", **SPEED),
-    SpeedItem("cnn.conv.speed.backward", 8, part="backward", **SPEED),
+    SpeedItem("cnn.conv.speed.forward", 8, visibility="hidden", part="forward", **SPEED),
+    SpeedItem("cnn.conv.speed.backward", 8, visibility="hidden", part="backward", **SPEED),
     AccuracyItem("cnn.train.accuracy", 20, weights="cnn_weights.npz", floor=0.60, target=0.75,
                  modules=("conv", "layers"), timeout=300),
 ]
