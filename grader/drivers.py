@@ -271,15 +271,15 @@ def predict(resolve, spec, inputs):
 def speed(resolve, spec, inputs):
     """Time the forward or backward pass of a layer against the reference's, interleaved.
 
-    spec: {"module", "name", "kwargs", "part": "forward"|"backward", "repeats", "budget_s",
-    "probe_limit"}. A first, small probe (inputs `probe/...`) stops early when the student's code
-    is more than `probe_limit` times slower (pixel loops), so naive code costs seconds, not
-    minutes. Outputs: `times/student`, `times/reference` (seconds), and the student's outputs on
-    the timed inputs (`out/...`) so the parent can insist on a correct result.
+    spec: {"module", "name", "kwargs", "probe_kwargs", "part": "forward"|"backward", "repeats",
+    "budget_s", "probe_limit"}. A small probe first (inputs `probe/...`, layers built with
+    `probe_kwargs`) stops early when the student's code stays more than `probe_limit` times
+    slower than the reference over up to three warm runs (loops over pixels), so such code costs
+    seconds, not minutes. Outputs: `times/student`, `times/reference` (seconds), and the
+    student's outputs on the timed inputs (`out/...`) so the parent can insist on a correct result.
     """
-    kwargs = spec.get("kwargs", {})
-    student = resolve(spec["module"], spec["name"])(**kwargs)
-    reference = resolve("@reference", spec["name"])(**kwargs)
+    def build(where, kwargs):
+        return resolve(where, spec["name"])(**kwargs)
 
     def run(layer, data):
         x, params = data["x"], data.get("params", {})
@@ -292,10 +292,19 @@ def speed(resolve, spec, inputs):
         dx, grads = layer.backward(data["dy"], cache)
         return _clock() - start, {"dx": dx, "grads": dict(grads)}
 
-    probe_ref = min(run(reference, inputs["probe"])[0] for _ in range(3))
-    probe_student = run(student, inputs["probe"])[0]
-    if probe_student > spec["probe_limit"] * probe_ref:
+    probe = inputs["probe"]
+    student, reference = build(spec["module"], spec["probe_kwargs"]), build("@reference", spec["probe_kwargs"])
+    run(reference, probe)
+    probe_ref = min(run(reference, probe)[0] for _ in range(3))
+    run(student, probe)  # warm-up
+    probe_student = float("inf")
+    for _ in range(3):
+        probe_student = min(probe_student, run(student, probe)[0])
+        if probe_student <= spec["probe_limit"] * probe_ref:
+            break
+    else:
         return {"probe": {"student": probe_student, "reference": probe_ref}}
+    student, reference = build(spec["module"], spec["kwargs"]), build("@reference", spec["kwargs"])
     _, out = run(student, inputs)  # warm-up, and the result checked for correctness
     run(reference, inputs)
     times = {"student": [], "reference": []}

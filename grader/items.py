@@ -456,9 +456,11 @@ class BatchNormItem(Item):
         if self.part == "train":
             results.append(compare("updates running statistics (train)",
                                    pairs(f64, [("0", "state", "running_mean"), ("0", "state", "running_var")])))
-        elif self.part == "eval":
-            results.append(compare("leaves running statistics unchanged (eval)",
-                                   pairs(f64, [("2", "state", "running_mean"), ("2", "state", "running_var")])))
+        elif self.part == "eval":  # against the student's own statistics after the train step
+            state = [(got[i].get("2", {}).get("state", {}), got[i].get("0", {}).get("state", {}), i) for i in f64]
+            results.append(compare("leaves running statistics unchanged (eval)", [
+                (f"{k} [{calls[i].spec['tag']}, after eval]", after.get(k), before.get(k), {}, [])
+                for after, before, i in state for k in ("running_mean", "running_var")]))
         else:
             results.append(LayerItem.gradcheck(self, calls[:1] + calls[-1:], got[:1] + got[-1:]))
         f32 = [i for i in cases if i not in f64]
@@ -538,7 +540,8 @@ class SpeedItem(Item):
     part: str = "forward"
     make: object = None          # (rng, shape, dtype) -> (kwargs, x, params) as for LayerItem
     shape: tuple = ()
-    probe_shape: tuple = ()      # a small input with the same channels and kernel as `shape`
+    probe_shape: tuple = ()      # a small input: pixel loops are far slower there than vectorised code
+    probe_limit: float = 25.0    # probe ratio beyond which the item scores zero without timing
     out_shape: object = None
     full_at: float = 2.0
     zero_at: float = 10.0
@@ -547,14 +550,15 @@ class SpeedItem(Item):
 
     def calls(self, rng):
         kwargs, x, params = self.make(rng, self.shape, np.float32)
-        _, px, pparams = self.make(rng, self.probe_shape, np.float32)
+        probe_kwargs, px, pparams = self.make(rng, self.probe_shape, np.float32)
         inputs = {"x": x, "params": params,
                   "probe": {"x": px, "params": pparams}}
         if self.part == "backward":
             inputs["dy"] = randn(rng, self.out_shape(kwargs, x), np.float32)
-            inputs["probe"]["dy"] = randn(rng, self.out_shape(kwargs, px), np.float32)
-        spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "part": self.part,
-                "repeats": self.repeats, "budget_s": self.budget_s, "probe_limit": self.zero_at}
+            inputs["probe"]["dy"] = randn(rng, self.out_shape(probe_kwargs, px), np.float32)
+        spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "probe_kwargs": probe_kwargs,
+                "part": self.part, "repeats": self.repeats, "budget_s": self.budget_s,
+                "probe_limit": self.probe_limit}
         step = {"x": "x", "dy": "dy" if self.part == "backward" else None, "train": False}
         check = {k: v for k, v in inputs.items() if k != "probe"}
         return [Call("speed", spec, inputs),
@@ -569,7 +573,9 @@ class SpeedItem(Item):
         name = f"{self.part} speed vs. the reference"
         keys = [("0", "y")] if self.part == "forward" else \
             [("0", "dx")] + [("0", "grads", k) for k in calls[1].inputs.get("params", {})]
-        correct = compare("correct", [pair(label(k), got[1], expected[1], path=k) for k in keys])
+        # float32 sums over ~10^4 terms: a loose tolerance, enough to refuse wrong results
+        correct = compare("correct", [pair(label(k), got[1], expected[1], path=k, rtol=1e-2, atol=1e-3)
+                                      for k in keys])
         if not correct.passed:
             return [CheckResult(name, False, "no speed credit for a wrong result: " + correct.message, credit=0.0)]
         band = f"full credit at <= {self.full_at:g}x, none at >= {self.zero_at:g}x"
@@ -577,7 +583,8 @@ class SpeedItem(Item):
         if probe is not None:
             ratio = float(probe["student"]) / max(float(probe["reference"]), 1e-9)
             return [CheckResult(name, False, f"about {ratio:.0f}x slower than the reference on a small probe "
-                                f"input (Python loops over pixels?); {band}", credit=0.0)]
+                                f"input (Python loops over samples or pixels?); no speed credit beyond "
+                                f"{self.probe_limit:g}x there; {band}", credit=0.0)]
         times = got[0].get("times", {})
         s, r = np.asarray(times.get("student", [])), np.asarray(times.get("reference", []))
         if s.size == 0 or r.size == 0 or not (np.isfinite(s).all() and np.isfinite(r).all() and (r > 0).all()):

@@ -67,7 +67,8 @@ def test_gradescope_hides_hidden_details(tmp_path):
     (sub / "optim.py").write_text((ROOT / "solutions/mlp/optim.py").read_text() + (
         "\nSGD.step = lambda self, params, grads, state: "
         "({k: p - self.lr * grads[k] for k, p in params.items()}, state)  # ignores weight decay\n"))
-    result = dlgrade("grade", "mlp", sub, "--format", "gradescope", "--item", "mlp.optim.sgd")
+    result = dlgrade("grade", "mlp", sub, "--format", "gradescope", "--item", "mlp.optim.sgd",
+                     "--item", "mlp.optim.sgd.weight_decay")
     data = json.loads(result.stdout)
     wd = next(t for t in data["tests"] if t["name"] == "mlp.optim.sgd.weight_decay")
     assert wd["score"] < wd["max_score"] and wd["visibility"] == "after_published"

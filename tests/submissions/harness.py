@@ -1,12 +1,24 @@
 """Build planted-bug and adversarial submissions from the answer key.
 
-A submission file (``tests/submissions/<assignment>/{bugs,adversarial}/<name>.py``) is a short
-Python snippet with a header::
+A submission file (``tests/submissions/<assignment>/{bugs,adversarial,speed}/<name>.py``) is a
+short Python snippet with a header::
 
     \"\"\"One-line description of the bug.\"\"\"
     # file: layers.py                    (the solution module the snippet is appended to)
     # affects: mlp.linear.backward       (comma-separated item ids that must lose points)
     # status: timeout                    (optional: the status of every affected item)
+
+Speed submissions (``speed/``) also state the credit they expect on the assignment's speed items
+(`grader.items.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
+``full`` (score == max)::
+
+    # speed: zero                        (every speed item)
+    # speed.backward: partial            (the speed items whose id ends in ".backward")
+
+A ``# speed.<suffix>:`` line overrides ``# speed:`` for the speed items whose id ends in
+``.<suffix>`` (``cnn.conv.speed.backward`` matches ``backward``, ``speed.backward`` and
+``conv.speed.backward``); every speed item must end up with an expectation (`speed_bands`).
+Their ``# affects:`` lists the correctness items that must lose points (usually none).
 
 `build` copies every ``*.py`` of ``solutions/<assignment>`` into a folder and appends the snippet
 to the named file, so the snippet can use that module's imports, classes and helpers (typically
@@ -21,7 +33,6 @@ to grade every item of every submission instead.
 import ast
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +40,13 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ALL_ITEMS_ENV = "DLGRADE_TEST_ALL_ITEMS"
 
-# The module each item's worker imports, by item id prefix (LayerItem.module is "layers";
-# Dropout, BatchNorm1d and Sequential are layers too).
-ITEM_MODULES = (("mlp.loss.", "losses"), ("mlp.optim.", "optim"), ("mlp.init.", "init"), ("mlp.", "layers"))
+# The module each item's worker imports, by item id prefix, first match wins (LayerItem.module
+# is "layers"; Dropout, BatchNorm1d and Sequential are layers too; every `cnn` item but the
+# trusted accuracy item, which the tests leave out, exercises `conv`: Conv2d, the pooling layers,
+# BatchNorm2d and the Conv2d speed items).
+ITEM_MODULES = (("mlp.loss.", "losses"), ("mlp.optim.", "optim"), ("mlp.init.", "init"), ("mlp.", "layers"),
+                ("cnn.", "conv"))
+SPEED_BANDS = ("zero", "partial", "full")
 
 
 @dataclass(frozen=True)
@@ -43,22 +58,53 @@ class Planted:
     affects: tuple
     status: str
     text: str
+    speed: tuple = ()  # ((suffix, band), ...) from "# speed:" ("" suffix) and "# speed.<suffix>:" lines
 
 
 def _header(text, key):
-    m = re.search(rf"^# {key}:(.*)$", text, re.MULTILINE)
+    m = re.search(rf"^# {re.escape(key)}:(.*)$", text, re.MULTILINE)
     return m.group(1).strip() if m else ""
 
 
+def _speed_headers(text):
+    return tuple((suffix or "", band.strip())
+                 for suffix, band in re.findall(r"^# speed(?:\.([\w.]+))?:(.*)$", text, re.MULTILINE))
+
+
 def load(kind, assignment="mlp"):
-    """Every submission snippet of `kind` ("bugs" or "adversarial"), sorted by name."""
+    """Every submission snippet of `kind` ("bugs", "adversarial" or "speed"), sorted by name."""
     out = []
     for path in sorted((HERE / assignment / kind).glob("*.py")):
         text = path.read_text()
         doc = ast.get_docstring(ast.parse(text)) or ""
         affects = tuple(a.strip() for a in _header(text, "affects").split(",") if a.strip())
-        out.append(Planted(path.stem, path, doc, _header(text, "file"), affects, _header(text, "status"), text))
+        out.append(Planted(path.stem, path, doc, _header(text, "file"), affects, _header(text, "status"), text,
+                           _speed_headers(text)))
     return out
+
+
+def speed_bands(planted, speed_item_ids):
+    """{item id: "zero" | "partial" | "full"} for every speed item, from `planted`'s speed headers.
+
+    Raises ValueError for an unknown band, a suffix that matches no speed item, or a speed item
+    left without an expectation."""
+    out = {}
+    for suffix, band in sorted(planted.speed, key=lambda sb: len(sb[0])):  # "# speed:" first
+        if band not in SPEED_BANDS:
+            raise ValueError(f"{planted.path}: '# speed{'.' + suffix if suffix else ''}: {band}' "
+                             f"is not one of {', '.join(SPEED_BANDS)}")
+        matched = [i for i in speed_item_ids if not suffix or i.endswith("." + suffix)]
+        if not matched:
+            raise ValueError(f"{planted.path}: '# speed.{suffix}:' matches no speed item of {list(speed_item_ids)}")
+        out.update(dict.fromkeys(matched, band))
+    missing = [i for i in speed_item_ids if i not in out]
+    if missing:
+        raise ValueError(f"{planted.path}: no '# speed:' expectation for {missing}")
+    return {i: out[i] for i in speed_item_ids}
+
+
+def in_band(band, score, max_score):
+    return {"zero": score == 0, "partial": 0 < score < max_score, "full": score == max_score}[band]
 
 
 def solution_dir(assignment="mlp"):
@@ -66,11 +112,13 @@ def solution_dir(assignment="mlp"):
 
 
 def copy_solution(dest, assignment="mlp"):
-    """The answer key's .py files in `dest` (a fresh folder)."""
+    """The answer key's .py files in `dest` (a fresh folder), as regular files: a symlink in the
+    answer key (``solutions/cnn/layers.py -> ../mlp/layers.py``) is copied as its target's
+    contents, so appending a snippet never writes through it into another assignment."""
     dest = Path(dest)
     dest.mkdir(parents=True)
     for src in sorted(solution_dir(assignment).glob("*.py")):
-        shutil.copyfile(src, dest / src.name)
+        (dest / src.name).write_bytes(src.resolve().read_bytes())
     return dest
 
 
@@ -92,7 +140,7 @@ def _imports(assignment="mlp"):
     direct = {}
     for p in folder.glob("*.py"):
         found = set()
-        for node in ast.walk(ast.parse(p.read_text())):
+        for node in ast.walk(ast.parse(p.resolve().read_text())):
             if isinstance(node, ast.Import):
                 found |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom):
@@ -124,3 +172,34 @@ def dependent_items(item_ids, files, assignment="mlp"):
     closure = _imports(assignment)
     stems = {Path(f).stem for f in files}
     return [i for i in item_ids if closure.get(item_module(i), {item_module(i)}) & stems]
+
+
+# --------------------------------------------------------------------------- timing-dependent items
+TIMING_RETRIES = 2  # extra gradings of a speed item whose timing verdict is not the expected one
+
+
+def timing_items(assignment):
+    """The ids of the assignment's items whose score depends on a timing (`SpeedItem`)."""
+    from grader import api
+    from grader.items import SpeedItem
+    return [i.id for i in api.items(assignment) if isinstance(i, SpeedItem)]
+
+
+def timing_verdict(result):
+    """Whether a speed item's `ItemResult` came from timings (the probe or the timed runs), not
+    from a wrong result, a crash or a timeout: only such a verdict can change on a re-grade."""
+    return (result.status in ("passed", "partial", "failed")
+            and "no speed credit for a wrong result" not in result.output)
+
+
+def regrade_timing(assignment, folder, result, wanted, *, opts=None, retries=TIMING_RETRIES):
+    """(final result, [earlier results]): `result`, an `ItemResult` of a speed item, kept when
+    `wanted(result)`; else, when its verdict came from timings, the same item graded again, up to
+    `retries` more times, until `wanted`. A busy machine can preempt a single timed run; the
+    tests report every re-grade (a warning), `benchmarks/speed_credit.py` measures how often."""
+    from grader import api
+    earlier = []
+    while not wanted(result) and timing_verdict(result) and len(earlier) < retries:
+        earlier.append(result)
+        result = api.grade_many(assignment, [folder], opts=opts, jobs=1, only=[result.id])[0].items[0]
+    return result, earlier
