@@ -71,3 +71,29 @@ class TemporalCENoMask(TemporalCrossEntropyLoss):
 def clip_per_tensor(grads, max_norm):
     _, total_norm = clip_grad_norm(grads, max_norm)
     return {k: clip_grad_norm({k: g}, max_norm)[0][k] for k, g in grads.items()}, total_norm
+
+
+def _no_time_accumulation(cls):
+    """`cls` whose BPTT forgets the gradient flowing back from step t+1."""
+    class Mutant(cls):
+        def backward(self, dhs, cache):
+            xp = get_array_module(dhs)
+            x, h_prev, Wx, cells = cache
+            N, T, H = dhs.shape
+            dxa = xp.empty((N, T, self.gates * H), dtype=dhs.dtype)
+            dha = dxa if len(self.biases) == 1 else xp.empty_like(dxa)
+            for t in range(T):
+                dcarry = (dhs[:, t],) + tuple(xp.zeros((N, H), dtype=dhs.dtype) for _ in self.carry[1:])
+                dxa[:, t], dha_t, _ = self._cell_backward(dcarry, cells[t])
+                if dha is not dxa:
+                    dha[:, t] = dha_t
+            return dxa @ Wx.T, self._grads(x, h_prev, dxa, dha)
+    Mutant.__name__ = cls.__name__ + "NoTimeAccumulation"
+    return Mutant
+
+
+from reference.rnn import GRU, RNN  # noqa: E402
+
+RNNNoTimeAccumulation = _no_time_accumulation(RNN)
+LSTMNoTimeAccumulation = _no_time_accumulation(LSTM)
+GRUNoTimeAccumulation = _no_time_accumulation(GRU)

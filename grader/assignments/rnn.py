@@ -91,9 +91,11 @@ LONG = (("T=200, inputs x10 (must not overflow)", (2, 200, 3), 10.0),)
 
 
 def sequence_items(key, name, fwd, bwd, step_fwd, step_bwd, mutants=()):
+    bptt = Mutant("the gradient from step t+1 is not accumulated: at step t use dhs[:, t] plus what "
+                  "flows back from step t+1", {name: M + name + "NoTimeAccumulation"})
     common = dict(name=name, module="rnn", make=sequence(name), shapes=SEQ_SHAPES, edge=LONG,
                   out_shape=lambda kw, x: (*x.shape[:2], kw["hidden_size"]), state=initial_state(name),
-                  mutants=mutants)
+                  mutants=mutants + (bptt,))
     return [StepItem(f"rnn.{key}.step.forward", step_fwd, name=name, part="forward", make=step(name)),
             StepItem(f"rnn.{key}.step.backward", step_bwd, name=name, part="backward", make=step(name),
                      mutants=mutants),

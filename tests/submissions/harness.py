@@ -45,7 +45,8 @@ ALL_ITEMS_ENV = "DLGRADE_TEST_ALL_ITEMS"
 # trusted accuracy item, which the tests leave out, exercises `conv`: Conv2d, the pooling layers,
 # BatchNorm2d and the Conv2d speed items).
 ITEM_MODULES = (("mlp.loss.", "losses"), ("mlp.optim.", "optim"), ("mlp.init.", "init"), ("mlp.", "layers"),
-                ("cnn.", "conv"))
+                ("cnn.", "conv"), ("rnn.clip_grad_norm", "text"), ("rnn.sample_next", "text"),
+                ("rnn.word2vec.", "word2vec"), ("rnn.", "rnn"))
 SPEED_BANDS = ("zero", "partial", "full")
 
 
