@@ -1,5 +1,6 @@
 """Test helpers for reference/: numerical gradients and closeness checks with useful messages."""
 import contextlib
+import copy
 import warnings
 
 import numpy as np
@@ -56,3 +57,19 @@ def no_fp_warnings():
     with warnings.catch_warnings(), np.errstate(over="raise", divide="raise", invalid="raise"):
         warnings.simplefilter("error")
         yield
+
+
+def make_inputs(layer, shape, dtype=np.float64, seed=0):
+    """Random x, random (non-default) params and state, all in `dtype`."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    params = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in layer.init_params(rng).items()}
+    state = {k: (rng.uniform(0.5, 2.0, v.shape) if k == "running_var" else rng.standard_normal(v.shape)).astype(dtype)
+             for k, v in layer.init_state().items()}
+    return x, params, state
+
+
+def run(layer, x, params, state, train):
+    """Forward (with a fixed-seed rng, so Dropout's mask is reproducible), on a copy of state
+    (BatchNorm replaces its entries at train time)."""
+    return layer.forward(x, params, train=train, rng=np.random.default_rng(7), state=copy.deepcopy(state))

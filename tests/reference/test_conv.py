@@ -9,7 +9,7 @@ import pytest
 from reference import conv as L
 from reference.backend import cupy_available
 
-from .helpers import assert_close, numerical_grad
+from .helpers import assert_close, make_inputs, numerical_grad, run
 
 
 def torch_conv(F, layer, x, W, b):
@@ -72,21 +72,6 @@ BN = [
     case("batchnorm2d-eval", L.BatchNorm2d(num_features=3, eps=1e-3), (2, 3, 4, 5), torch_bn),
 ]
 CASES = CONV + POOL + BN
-
-
-def make_inputs(layer, shape, dtype=np.float64, seed=0):
-    """Random x, random (non-default) params and state, all in `dtype`."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(dtype)
-    params = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in layer.init_params(rng).items()}
-    state = {k: (rng.uniform(0.5, 2.0, v.shape) if k == "running_var" else rng.standard_normal(v.shape)).astype(dtype)
-             for k, v in layer.init_state().items()}
-    return x, params, state
-
-
-def run(layer, x, params, state, train):
-    """Forward on a copy of state (BatchNorm2d replaces its entries at train time)."""
-    return layer.forward(x, params, train=train, state=copy.deepcopy(state))
 
 
 def forward_backward(layer, x, params, state, train, seed=1):

@@ -8,7 +8,7 @@ import pytest
 
 from reference import layers as L
 
-from .helpers import assert_close, no_fp_warnings, numerical_grad
+from .helpers import assert_close, no_fp_warnings, make_inputs, numerical_grad, run
 
 
 def case(name, layer, shape, torch_fn=None, train=False):
@@ -55,21 +55,6 @@ CASES = [
     case("flatten", L.Flatten(), (1, 2), lambda F, x: x.reshape(x.shape[0], -1)),
     case("flatten", L.Flatten(), (3, 2, 1, 4), lambda F, x: x.reshape(x.shape[0], -1)),
 ]
-
-
-def make_inputs(layer, shape, dtype=np.float64, seed=0):
-    """Random x, random (non-default) params and state, all in `dtype`."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(dtype)
-    params = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in layer.init_params(rng).items()}
-    state = {k: (rng.uniform(0.5, 2.0, v.shape) if k == "running_var" else rng.standard_normal(v.shape)).astype(dtype)
-             for k, v in layer.init_state().items()}
-    return x, params, state
-
-
-def run(layer, x, params, state, train):
-    """Forward (with a fixed-seed rng, so Dropout's mask is reproducible), on a copy of state."""
-    return layer.forward(x, params, train=train, rng=np.random.default_rng(7), state=copy.deepcopy(state))
 
 
 @pytest.mark.parametrize("layer, shape, train, torch_fn", CASES)
