@@ -14,11 +14,14 @@ def data_dir():
     return Path(d) if d and Path(d).is_dir() else None
 
 
+DATA_FILES = ("cifar-10-python.tar.gz", "names.txt", "tinyshakespeare.txt")
+
+
 @pytest.fixture
-def needs_cifar10():
+def needs_data():
     d = data_dir()
-    if d is None or not (d / "cifar-10-python.tar.gz").is_file():
-        pytest.skip("real CIFAR-10 not available (set DLGRADE_DATA to a folder holding cifar-10-python.tar.gz)")
+    if d is None or not all((d / f).is_file() for f in DATA_FILES):
+        pytest.skip(f"real data not available (set DLGRADE_DATA to a folder holding {', '.join(DATA_FILES)})")
 
 
 def dlgrade(*args, cwd=ROOT, env=None, timeout=600):

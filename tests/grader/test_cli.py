@@ -28,7 +28,7 @@ def test_list_has_every_curriculum_item():
         assert any(f"mlp.{part}" in i for i in ids), part
 
 
-def test_solution_scores_full_marks(solution_json, needs_cifar10):
+def test_solution_scores_full_marks(solution_json, needs_data):
     assert solution_json["score"] == solution_json["max_score"] == 100
     assert {i["status"] for i in solution_json["items"]} == {"passed"}
     accuracy = next(i for i in solution_json["items"] if i["id"] == "mlp.train.accuracy")
@@ -42,11 +42,25 @@ def test_json_follows_the_contract(solution_json):
         assert item["visibility"] in ("public", "hidden")
 
 
-def test_fresh_assignment_scores_zero_not_attempted():
-    result = dlgrade("grade", "mlp", "assignments/mlp", "--format", "json")
+@pytest.mark.parametrize("assignment", ["mlp", "cnn", "rnn"])
+def test_fresh_assignment_scores_zero_not_attempted(assignment):
+    result = dlgrade("grade", assignment, f"assignments/{assignment}", "--format", "json")
     data = json.loads(result.stdout)
-    assert result.returncode == 0 and data["score"] == 0
+    assert result.returncode == 0 and data["score"] == 0 and data["max_score"] == 100
     assert {i["status"] for i in data["items"]} == {"not_attempted"}
+
+
+@pytest.mark.parametrize("assignment", ["cnn", "rnn"])
+def test_later_answer_keys_score_full_marks(assignment, needs_data):
+    """Speed items are timed: their full-credit rate is measured by benchmarks/speed_credit.py and
+    banded in test_speed_items.py; here they must at least earn credit."""
+    result = dlgrade("grade", assignment, f"solutions/{assignment}", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)["items"]
+    timed = [i for i in items if ".speed." in i["id"]]
+    assert all(i["score"] > 0 for i in timed), [i["output"] for i in timed]
+    wrong = [f"{i['id']}: {i['status']}\n{i['output']}" for i in items if i not in timed and i["status"] != "passed"]
+    assert not wrong, "\n".join(wrong)
 
 
 def test_several_submissions_csv_and_missing_one(tmp_path):
