@@ -3,7 +3,7 @@
 Usage (from the repository root, with DLGRADE_DATA pointing at a folder holding
 cifar-10-python.tar.gz, or with the dataset in dlgrade's cache):
 
-    python solutions/cnn/train.py [--epochs 6] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] ...
+    python solutions/cnn/train.py [--epochs 4] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] ...
 
 Model (--arch, comma-separated): `cW` is Conv2d 3x3 (padding 1, W filters) -> BatchNorm2d -> ReLU,
 `p` is MaxPool2d 2x2; then Flatten and Linear to 10 classes. Softmax cross-entropy, SGD with
@@ -56,7 +56,7 @@ def keep_freed_memory():
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--arch", default=DEFAULT_ARCH,
                    help="comma-separated: cW = conv 3x3 with W filters + BN + ReLU, p = max-pool 2x2")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate")

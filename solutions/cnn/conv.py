@@ -79,7 +79,7 @@ class Conv2d(Layer):
         else:
             xp = x
         # Windows (N, C, H', W', KH, KW) as a view, then one copy into (C, KH, KW, N, H', W').
-        win = sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::s, ::s][:, :, :Ho, :Wo]
+        win = sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]
         cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * KH * KW, -1)
         Wm = W.reshape(F, -1).astype(x.dtype, copy=False)
         y = Wm @ cols                                   # (F, N * H' * W'), one matrix product
