@@ -5,9 +5,11 @@ returns a `Report`. Expected outputs come from `reference/` (instructor side, mo
 from the public cases stored in a released assignment (student side, mode "check", which never
 imports `reference`).
 """
+import contextlib
 import hashlib
 import importlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,22 +309,54 @@ def _missing(item, message):
     return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message)
 
 
+class SharedExclusiveLock:
+    """Many holders share it, or one holds it alone: timed items run with nothing beside them."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def hold(self, exclusive: bool):
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive and (not exclusive or self._shared == 0))
+            if exclusive:
+                self._exclusive = True
+            else:
+                self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                if exclusive:
+                    self._exclusive = False
+                else:
+                    self._shared -= 1
+                self._cond.notify_all()
+
+
 def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int = 1, only=None,
                on_item=None) -> list:
-    """Grade several submissions with `jobs` workers in parallel; items run in any order."""
+    """Grade several submissions with `jobs` workers in parallel; items run in any order, except
+    that timed items (`item.exclusive`) run alone, after the others of their batch."""
     opts = opts or Options()
     selected = _select(assignment, opts, only)
     tasks = [(s, i) for s in map(Path, submissions) for i in selected]
+    lock = SharedExclusiveLock()
 
     def run(task):
         sub, item = task
-        result = grade_item(item, sub, opts) if sub.is_dir() else _missing(item, "submission folder not found")
+        with lock.hold(getattr(item, "exclusive", False)):
+            result = grade_item(item, sub, opts) if sub.is_dir() else _missing(item, "submission folder not found")
         if on_item:
             on_item(sub, item)
         return result
 
+    order = sorted(range(len(tasks)), key=lambda k: getattr(tasks[k][1], "exclusive", False))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(run, tasks))
+        done = dict(zip(order, pool.map(run, [tasks[k] for k in order])))
+    results = [done[k] for k in range(len(tasks))]
     reports = []
     for k, sub in enumerate(map(Path, submissions)):
         chunk = results[k * len(selected):(k + 1) * len(selected)]

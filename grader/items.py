@@ -547,6 +547,7 @@ class SpeedItem(Item):
     zero_at: float = 10.0
     repeats: int = 15
     budget_s: float = 20.0
+    exclusive: bool = True  # timed alone: no other item of the run beside it
 
     def calls(self, rng):
         kwargs, x, params = self.make(rng, self.shape, np.float32)
