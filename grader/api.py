@@ -18,6 +18,7 @@ import numpy as np
 
 from . import wire
 from .checks import CheckResult, WrongType
+from .data import DataError
 from .drivers import DRIVERS
 from .models import WeightsError, load_weights
 from .runner import Limits, run_worker
@@ -208,6 +209,8 @@ def grade_item(item, submission: Path, opts: Options) -> ItemResult:
             checks = _grade_compared(item, submission, opts, limits)
     except _Outcome as outcome:
         return ItemResult(item.id, 0.0, item.points, outcome.status, item.visibility, outcome.message)
+    except DataError:  # the grader's environment, not the student: stop with a clear message
+        raise
     except Exception as exc:  # a bug in the grader must cost one item, not the whole run
         return ItemResult(item.id, 0.0, item.points, "error", item.visibility,
                           f"internal grader error ({type(exc).__name__}: {exc}); please report it")

@@ -63,8 +63,11 @@ def _grade(assignment, paths, opts, jobs, only, quiet=False):
         n = len(api._select(assignment, opts, only)) * len(folders)
         with click.progressbar(length=n, label="grading", file=sys.stderr,
                                hidden=quiet or not sys.stderr.isatty()) as bar:
-            reports = api.grade_many(assignment, folders, opts=opts, jobs=jobs, only=only,
-                                     on_item=lambda *_: bar.update(1))
+            try:
+                reports = api.grade_many(assignment, folders, opts=opts, jobs=jobs, only=only,
+                                         on_item=lambda *_: bar.update(1))
+            except data.DataError as exc:
+                raise Failure(str(exc))
     for k, r in enumerate(reports):
         r.submission = str(paths[k])
         if k in broken:

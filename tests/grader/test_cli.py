@@ -121,3 +121,12 @@ def test_check_on_stubs_says_not_attempted():
     result = dlgrade("check", "mlp", "--item", "mlp.relu")
     assert result.returncode == 0
     assert "not_attempted" in result.stdout and "hidden items" in result.stdout
+
+
+def test_missing_data_is_one_line_error(tmp_path):
+    import os
+    env = {**os.environ, "DLGRADE_DATA": str(tmp_path / "empty"), "DLGRADE_CACHE": str(tmp_path / "cache")}
+    (tmp_path / "empty").mkdir()
+    result = dlgrade("grade", "rnn", "solutions/rnn", "--item", "rnn.names.nll", env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: names:") and "Traceback" not in result.stderr
