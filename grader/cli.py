@@ -1,4 +1,5 @@
 """The `dlgrade` command line: thin click wiring over `grader.api` and friends."""
+import copy
 import sys
 import tempfile
 from pathlib import Path
@@ -110,7 +111,8 @@ def check(assignment, path, only, timeout):
 @click.option("--timeout", type=float, help="Seconds per item (overrides the defaults).")
 @click.option("--seed", default="grade", show_default=True, help="Salt for the randomized cases.")
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix).")
-def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, only):
+@click.option("--feedback", type=click.Path(file_okay=False), help="Also write per-submission feedback.txt and scores.png here.")
+def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, only, feedback):
     """Grade SUBMISSIONS (folders or .zip files) against the reference."""
     if device == "cuda":
         from reference.backend import cupy_available
@@ -123,6 +125,10 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
         Path(output).write_text(text + "\n")
     else:
         click.echo(text)
+    if feedback:
+        from .feedback import write
+        written = write(copy.deepcopy(reports), feedback)
+        click.echo(f"feedback for {len(written)} submissions in {feedback}", err=True)
     ungraded = [r for r in reports if r.error]
     for r in ungraded:
         click.echo(f"error: {r.submission}: {r.error}", err=True)

@@ -130,3 +130,20 @@ def test_missing_data_is_one_line_error(tmp_path):
     result = dlgrade("grade", "rnn", "solutions/rnn", "--item", "rnn.names.nll", env=env)
     assert result.returncode == 1
     assert result.stderr.startswith("error: names:") and "Traceback" not in result.stderr
+
+
+def test_feedback_files_for_each_submission(tmp_path):
+    sub = tmp_path / "alice"
+    sub.mkdir()
+    (sub / "optim.py").write_text((ROOT / "solutions/mlp/optim.py").read_text() + (
+        "\nSGD.step = lambda self, params, grads, state: "
+        "({k: p - self.lr * grads[k] for k, p in params.items()}, state)  # ignores weight decay\n"))
+    out = tmp_path / "feedback"
+    result = dlgrade("grade", "mlp", sub, "assignments/mlp", "--item", "mlp.optim.sgd",
+                     "--item", "mlp.optim.sgd.weight_decay", "--feedback", out, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    text = (out / "alice" / "feedback.txt").read_text()
+    assert "mlp.optim.sgd.weight_decay" in text and "hidden item" in text and "expected" not in text
+    for name in ("alice", "mlp"):
+        png = (out / name / "scores.png").read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 5000
