@@ -1,0 +1,45 @@
+"""Text utilities for the `rnn` assignment: gradient clipping and sampling the next token.
+
+Both work on NumPy or CuPy arrays (plain NumPy calls only, which CuPy also offers).
+"""
+import numpy as np
+
+
+def clip_grad_norm(grads, max_norm):
+    """Rescale all gradients together so that their global L2 norm is at most `max_norm`.
+
+    Shapes: grads {name: array} -> (clipped {name: array of the same shape and dtype},
+    total_norm ()). total_norm is the L2 norm of all entries of all gradients together, as a
+    0-d array; when it exceeds max_norm every gradient is multiplied by max_norm / total_norm
+    (one common factor, so the direction of the update is kept). Pure: the input arrays are not
+    modified and the returned ones are new.
+    """
+    # BEGIN SOLUTION
+    squares = np.stack([(g * g).sum() for g in grads.values()])
+    total_norm = np.sqrt(squares.sum(keepdims=True)).reshape(())
+    if float(total_norm) > max_norm:
+        scale = max_norm / float(total_norm)
+        return {k: g * scale for k, g in grads.items()}, total_norm
+    return {k: g.copy() for k, g in grads.items()}, total_norm
+    # END SOLUTION
+
+
+def sample_next(logits, *, rng, temperature=1.0, top_k=None):
+    """Draw one index per row from softmax(logits / temperature).
+
+    Shapes: logits (N, V) -> (N,) int64. `rng` is a `numpy.random.Generator` (or CuPy's).
+    With `top_k`, only the top_k largest logits of each row can be drawn; values tied with the
+    k-th largest are all kept.
+    Hint: one uniform draw u per row and the cumulative probabilities: the sample is the first
+    index whose cumulative probability exceeds u.
+    """
+    # BEGIN SOLUTION
+    z = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < z.shape[1]:
+        kth = np.sort(z, axis=1)[:, -top_k][:, None]      # the k-th largest of each row
+        z = np.where(z >= kth, z, -np.inf)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    cdf = np.cumsum(p, axis=1)
+    u = rng.random((z.shape[0], 1)) * cdf[:, -1:]          # uniform on [0, total mass)
+    return (cdf <= u).sum(axis=1).astype(np.int64)
+    # END SOLUTION
