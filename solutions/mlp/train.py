@@ -167,4 +167,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except NotImplementedError:
+        sys.exit("train.py: a layer, loss or optimizer it needs is not implemented yet "
+                 "(run `dlgrade check mlp .` to see which)")
