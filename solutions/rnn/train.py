@@ -392,4 +392,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except NotImplementedError:
+        sys.exit("train.py: a layer, loss or utility it needs is not implemented yet "
+                 "(run `dlgrade check rnn .` to see which)")
