@@ -19,9 +19,9 @@ import numpy as np
 from . import wire
 from .checks import CheckResult, WrongType
 from .data import DataError
-from .drivers import DRIVERS
+from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
-from .runner import Limits, run_worker
+from .runner import Call, Limits, run_worker
 
 ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
@@ -148,7 +148,6 @@ def expected_from_reference(item, calls):
 # --------------------------------------------------------------------------- public cases
 def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
     """Write the public items' inputs, expected outputs and bug outputs into a released kit."""
-    from .runner import Call  # noqa: F401  (documentation: calls are runner.Call)
     meta, arrays = {}, {}
     for item in items(assignment):
         if item.visibility != "public" or getattr(item, "trusted", False):
@@ -164,13 +163,8 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
     (folder / f"{PUBLIC_CASES}.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
 
 
-def indexed(seq):
-    return {str(i): v for i, v in enumerate(seq)}
-
-
 def load_public_cases(folder: Path):
     """{item_id: (calls, expected, alternatives)} from a released kit."""
-    from .runner import Call
     meta_path = folder / f"{PUBLIC_CASES}.json"
     if not meta_path.is_file():
         raise GradeError(f"{meta_path} not found: `dlgrade check` needs the released assignment's public cases")

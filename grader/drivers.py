@@ -30,13 +30,13 @@ def _copy(tree):
     return copy.deepcopy(tree)
 
 
-def _indexed(seq):
+def indexed(seq):
     """[a, b] -> {"0": a, "1": b}: the wire carries nested dicts only."""
     return {str(i): v for i, v in enumerate(seq)}
 
 
 def _as_list(tree):
-    """Inverse of `_indexed`: {"0": a, "1": b} -> [a, b]."""
+    """Inverse of `indexed`: {"0": a, "1": b} -> [a, b]."""
     return [tree[str(i)] for i in range(len(tree))]
 
 
@@ -152,8 +152,8 @@ def optimizer(resolve, spec, inputs):
         params, state = opt.step(params, g, state)
         after.append(_copy(old))
         traj.append(_copy(params))
-    return {"traj": _indexed(traj), "after": {"params": inputs["params"], "grads": _indexed(grads)},
-            "state_before": _indexed(before), "state_after": _indexed(after)}
+    return {"traj": indexed(traj), "after": {"params": inputs["params"], "grads": indexed(grads)},
+            "state_before": indexed(before), "state_after": indexed(after)}
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -223,7 +223,7 @@ def sequential(resolve, spec, inputs):
     rng = make_rng(spec["seed"], inputs["x"])
     y, cache = model.forward(inputs["x"], params, train=spec["train"], rng=rng, state=state)
     dx, grads = model.backward(inputs["dy"], cache)
-    return {"y": y, "dx": dx, "grads": _indexed(grads), "state": _indexed(state)}
+    return {"y": y, "dx": dx, "grads": indexed(grads), "state": indexed(state)}
 
 
 # --------------------------------------------------------------------------- trained models
@@ -386,7 +386,7 @@ def function(resolve, spec, inputs):
     if "seed" in spec:
         kwargs["rng"] = make_rng(spec["seed"], args[0])
     out = fn(*args, **kwargs)
-    out = _indexed(out) if isinstance(out, tuple) else out
+    out = indexed(out) if isinstance(out, tuple) else out
     return {"out": out, "after": {a: args[i] for i, a in enumerate(spec["args"])}}
 
 
