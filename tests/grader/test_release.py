@@ -2,6 +2,7 @@
 import importlib.util
 import inspect
 
+import numpy as np
 import pytest
 
 from grader.release import ReleaseError, strip_solutions
@@ -59,6 +60,53 @@ def test_release_check_detects_drift(tmp_path):
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
     result = dlgrade("release", "mlp", "--check", cwd=tmp_path)
     assert result.returncode == 1 and "differs: layers.py" in result.stdout
+
+
+def _copy_course(tmp_path):
+    import shutil
+    for name in ("solutions", "assignments"):
+        shutil.copytree(ROOT / name, tmp_path / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def _perturb_public_case(folder, change):
+    """Rewrite `folder/public_cases.npz` with one float64 expected value changed by `change`."""
+    from grader import wire
+    flat = wire.flatten(wire.load(folder / "public_cases.npz"))
+    key = next(k for k, v in flat.items() if "/expected/" in k and v.dtype == np.float64 and v.size > 3)
+    arr = flat[key].copy()
+    arr.flat[1] = change(arr.flat[1])
+    flat[key] = arr
+    wire.save(folder / "public_cases.npz", wire.unflatten(flat))
+    return key
+
+
+@pytest.mark.parametrize("change, in_sync", [
+    (lambda v: np.nextafter(v, np.inf), True),    # one ulp: another CPU's exp or BLAS
+    (lambda v: v * (1 + 1e-3) + 1e-3, False),     # a real change of the expected value
+], ids=["one-ulp", "1e-3"])
+def test_release_check_tolerates_last_bit_differences_only(tmp_path, change, in_sync):
+    root = _copy_course(tmp_path)
+    key = _perturb_public_case(root / "assignments/mlp", change)
+    result = dlgrade("release", "mlp", "--check", cwd=root)
+    if in_sync:
+        assert result.returncode == 0 and "mlp: in sync" in result.stdout, result.stdout + result.stderr
+    else:
+        assert result.returncode == 1, result.stdout
+        assert f"differs: public_cases.npz: {key}: 1 of" in result.stdout, result.stdout  # names the array
+
+
+def test_release_check_compares_integer_inputs_exactly(tmp_path):
+    from grader import wire
+    root = _copy_course(tmp_path)
+    path = root / "assignments/mlp/public_cases.npz"
+    flat = wire.flatten(wire.load(path))
+    key = next(k for k, v in flat.items() if "/inputs/" in k and v.dtype.kind == "i" and v.size > 1)
+    flat[key] = flat[key].copy()
+    flat[key].flat[0] += 1
+    wire.save(path, wire.unflatten(flat))
+    result = dlgrade("release", "mlp", "--check", cwd=root)
+    assert result.returncode == 1 and f"{key}: 1 of" in result.stdout, result.stdout
 
 
 def _load(path):
