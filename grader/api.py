@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import wire
-from .checks import CheckResult, WrongType
+from .checks import CheckResult, WrongType, apply_gates
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
@@ -208,6 +208,7 @@ def grade_item(item, submission: Path, opts: Options) -> ItemResult:
     except Exception as exc:  # a bug in the grader must cost one item, not the whole run
         return ItemResult(item.id, 0.0, item.points, "error", item.visibility,
                           f"internal grader error ({type(exc).__name__}: {exc}); please report it")
+    checks = apply_gates(checks)
     fraction = sum(c.fraction for c in checks) / len(checks)
     if all(c.passed for c in checks):
         status = "passed"
@@ -262,6 +263,10 @@ def _grade_trusted(item, submission, opts, limits):
     except WeightsError as exc:
         status = "not_attempted" if "not found" in str(exc) else "error"
         raise _Outcome(status, f"{exc} (run the training script to create it)" if status == "not_attempted" else str(exc))
+    try:
+        item.check_arch(arch)
+    except WeightsError as exc:
+        raise _Outcome("failed", str(exc))
     data = item.test_set()
     try:
         calls = item.calls_for(arch, weights, meta, data)

@@ -60,6 +60,20 @@ def _moved(base, i, step):
     return moved
 
 
+class ForwardShapeError(Exception):
+    """The student's forward returned an output whose shape breaks the contract, so the grader
+    cannot feed its (contract-shaped) upstream gradient to backward."""
+
+
+def check_forward_shape(y, dy, what="y"):
+    shape = getattr(y, "shape", None)
+    if shape is None or tuple(shape) != tuple(dy.shape):
+        raise ForwardShapeError(
+            f"your forward returned {what} of shape {None if shape is None else tuple(shape)}, but the contract "
+            f"says {tuple(dy.shape)}: the grader feeds backward an upstream gradient of the contract's shape, "
+            "so fix forward first")
+
+
 # --------------------------------------------------------------------------- layers
 @driver
 def layer(resolve, spec, inputs):
@@ -85,6 +99,7 @@ def layer(resolve, spec, inputs):
         y, cache = layer.forward(x, params, **kwargs)
         res = {"y": y}
         if step.get("dy") is not None:
+            check_forward_shape(y, inputs[step["dy"]])
             dx, grads = layer.backward(inputs[step["dy"]], cache)
             res["dx"] = dx
             res["grads"] = dict(grads)
@@ -113,7 +128,7 @@ def layer_perturbed(resolve, spec, inputs):
             kwargs["state"] = data["state"]
         return layer.forward(data["x"], data.get("params", {}), **kwargs)[0]
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
 # --------------------------------------------------------------------------- losses
@@ -131,8 +146,7 @@ def loss(resolve, spec, inputs):
 def loss_perturbed(resolve, spec, inputs):
     """Loss values at central-difference perturbations of the scores: `f/scores` (2*size,)."""
     fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
-    return {"f": {"scores": _perturb_tree(lambda d: fn.forward(d["scores"], d["target"])[0],
-                                          inputs, "scores", spec["h"])}}
+    return {"f": _perturb_all(lambda d: fn.forward(d["scores"], d["target"])[0], inputs, spec)}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -331,15 +345,20 @@ def _unpack(value, name):
 
 @driver
 def step(resolve, spec, inputs):
-    """One recurrent step and its backward: outputs `h_next` (`h_next_c`), `dx`, `dh` (`dh_c`),
-    `grads`, and `after/...` for purity. Inputs: `x`, `h` (and `h_c`), `params`, `dh_next`
-    (and `dh_next_c`)."""
+    """One recurrent step and, when `spec["backward"]`, its backward: outputs `h_next`
+    (`h_next_c`), `dx`, `dh` (`dh_c`), `grads`, and `after/...` for purity. Inputs: `x`, `h` (and
+    `h_c`), `params`, `dh_next` (and `dh_next_c`). A forward-only call never runs `step_backward`."""
     cell = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     params = _copy(inputs["params"])
     h_next, cache = cell.step(inputs["x"], _pack(inputs, "h"), params)
-    dx, dh, grads = cell.step_backward(_pack(inputs, "dh_next"), cache)
-    return {**_unpack(h_next, "h_next"), "dx": dx, **_unpack(dh, "dh"), "grads": dict(grads),
-            "after": {"params": params, **{k: v for k, v in inputs.items() if k != "params"}}}
+    out = _unpack(h_next, "h_next")
+    if spec.get("backward", True):
+        for key, value in out.items():
+            check_forward_shape(value, inputs["dh" + key[1:]], what="c_next" if key.endswith("_c") else "h_next")
+        dx, dh, grads = cell.step_backward(_pack(inputs, "dh_next"), cache)
+        out.update({"dx": dx, **_unpack(dh, "dh"), "grads": dict(grads)})
+    out["after"] = {"params": params, **{k: v for k, v in inputs.items() if k != "params"}}
+    return out
 
 
 @driver
@@ -353,11 +372,20 @@ def step_perturbed(resolve, spec, inputs):
         parts = out if isinstance(out, (tuple, list)) else (out,)
         return xp.concatenate([xp.asarray(p).reshape(len(data["x"]), -1) for p in parts], axis=1)
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
-def _perturb_tree(f, inputs, key, h):
-    """Rows f(inputs with element i of `key` moved by +h, -h), for every element i."""
+def _perturb_all(f, inputs, spec):
+    """{key with "." for "/": rows} for every key in `spec["wrt"]`, at the flat element indices
+    `spec["index"][key]` (every element when absent)."""
+    index = spec.get("index", {})
+    return {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"], index.get(key))
+            for key in spec["wrt"]}
+
+
+def _perturb_tree(f, inputs, key, h, index=None):
+    """Rows f(inputs with element i of `key` moved by +h, -h), for every element i of `index`
+    (default: all)."""
     *parents, leaf = key.split("/")
 
     def moved(i, sign):
@@ -372,7 +400,8 @@ def _perturb_tree(f, inputs, key, h):
     for p in parents:
         node = node[p]
     xp = xp_of(node[leaf])
-    return xp.stack([xp.asarray(f(moved(i, s))) for i in range(node[leaf].size) for s in (1.0, -1.0)])
+    index = range(node[leaf].size) if index is None else index
+    return xp.stack([xp.asarray(f(moved(int(i), s))) for i in index for s in (1.0, -1.0)])
 
 
 # --------------------------------------------------------------------------- plain functions
@@ -399,7 +428,7 @@ def function_perturbed(resolve, spec, inputs):
         out = fn(*[data[a] for a in spec["args"]], **spec.get("kwargs", {}))
         return out[0] if isinstance(out, tuple) else out
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
 @driver
