@@ -89,8 +89,17 @@ def dig(tree, path):
 
 
 def forward_broken(got, expected, tag, path=("0", "y")):
-    """For a backward item: a CheckResult when the student's forward output on this case is
-    non-finite where the reference's is finite, so the backward is not blamed for it."""
+    """For a backward item: why this case's failure is the forward's (an output of the wrong
+    shape, on which the grader did not run backward, or non-finite values where the reference's are
+    finite), so the backward is not blamed for it; None otherwise."""
+    node = dig(got, path[:-1]) if len(path) > 1 else got
+    shape = dig(node, ("forward_shape",))
+    if shape is not None:
+        what = ["y", "h_next", "c_next"][int(dig(node, ("forward_shape_of",)) or 0)]
+        shown = "not an array" if list(np.ravel(shape)) == [-1] else f"shape {tuple(int(v) for v in np.ravel(shape))}"
+        want = np.shape(dig(expected, path[:-1] + (what,)) if len(path) > 1 else expected.get(what))
+        return (f"[{tag}]: your forward returned {what} of {shown}, but the contract says {tuple(want)}: the "
+                "grader feeds backward an upstream gradient of the contract's shape, so fix forward first")
     y, e = dig(got, path), dig(expected, path)
     if y is None or e is None or isinstance(y, C.WrongType) or np.shape(y) != np.shape(e):
         return None

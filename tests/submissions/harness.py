@@ -8,6 +8,12 @@ short Python snippet with a header::
     # affects: mlp.linear.backward       (comma-separated item ids that must lose points)
     # status: timeout                    (optional: the status of every affected item)
 
+Optional headers: ``# file: *`` appends the snippet to every module of the answer key;
+``# include: shared/do_nothing.py`` puts that file (under ``tests/submissions/``) before the
+snippet; ``# affects: *`` names every item the tests grade; ``# score: 0`` says the affected items
+must score exactly 0, not only lose points; ``# status:`` is the status every affected item must
+have. ``# clause:`` names the contract clauses (``docs/clauses.md``) the bug breaks.
+
 Speed submissions (``speed/``) also state the credit they expect on the assignment's speed items
 (`grader.items.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
 ``full`` (score == max)::
@@ -60,6 +66,12 @@ class Planted:
     status: str
     text: str
     speed: tuple = ()  # ((suffix, band), ...) from "# speed:" ("" suffix) and "# speed.<suffix>:" lines
+    score: str = ""    # "0": every affected item must score exactly 0
+    clauses: tuple = ()  # contract clause ids from "# clause:"
+
+    def affected(self, item_ids):
+        """The item ids this submission must cost points (`# affects: *` is every one)."""
+        return tuple(item_ids) if self.affects == ("*",) else self.affects
 
 
 def _header(text, key):
@@ -79,8 +91,12 @@ def load(kind, assignment="mlp"):
         text = path.read_text()
         doc = ast.get_docstring(ast.parse(text)) or ""
         affects = tuple(a.strip() for a in _header(text, "affects").split(",") if a.strip())
+        include = _header(text, "include")
+        if include:
+            text = (HERE / include).read_text() + "\n\n" + text
+        clauses = tuple(c.strip() for c in _header(text, "clause").split(",") if c.strip())
         out.append(Planted(path.stem, path, doc, _header(text, "file"), affects, _header(text, "status"), text,
-                           _speed_headers(text)))
+                           _speed_headers(text), _header(text, "score"), clauses))
     return out
 
 
@@ -124,13 +140,15 @@ def copy_solution(dest, assignment="mlp"):
 
 
 def build(planted, dest, assignment="mlp"):
-    """The answer key with `planted`'s snippet appended to its target file."""
+    """The answer key with `planted`'s snippet appended to its target file (every module for
+    ``# file: *``)."""
     dest = copy_solution(dest, assignment)
-    target = dest / planted.file
-    if not planted.file or not target.is_file():
+    targets = sorted(dest.glob("*.py")) if planted.file == "*" else [dest / planted.file]
+    if not planted.file or not all(t.is_file() for t in targets):
         raise ValueError(f"{planted.path}: '# file: {planted.file}' is not a module of solutions/{assignment}")
-    with open(target, "a") as f:
-        f.write("\n\n# ---- planted: " + planted.name + "\n" + planted.text)
+    for target in targets:
+        with open(target, "a") as f:
+            f.write("\n\n# ---- planted: " + planted.name + "\n" + planted.text)
     return dest
 
 
@@ -169,6 +187,8 @@ def item_module(item_id):
 def dependent_items(item_ids, files, assignment="mlp"):
     """The items (in `item_ids` order) whose worker imports any of `files` ("layers.py", ...)."""
     if os.environ.get(ALL_ITEMS_ENV):
+        return list(item_ids)
+    if "*" in files:
         return list(item_ids)
     closure = _imports(assignment)
     stems = {Path(f).stem for f in files}
