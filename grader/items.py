@@ -513,7 +513,7 @@ class DropoutItem(Item):
                    "(not np.random)" if not reproducible else
                    "another rng seed must give another mask: draw with rng.random(x.shape)")
         return [CheckResult("drops a fraction p of the units, independently", frac_ok and mask_ok,
-                            frac_msg if not frac_ok else shared),
+                            shared or frac_msg),
                 CheckResult("scales kept units by 1/(1-p)", scaled, "" if scaled else scale_msg, gated=True),
                 CheckResult("backward uses the forward mask", back_ok, "" if back_ok else back_msg, gated=True),
                 CheckResult("draws its mask from rng (same seed, same mask)", rng_ok, "" if rng_ok else rng_msg,

@@ -224,3 +224,39 @@ def regrade_timing(assignment, folder, result, wanted, *, opts=None, retries=TIM
         earlier.append(result)
         result = api.grade_many(assignment, [folder], opts=opts, jobs=1, only=[result.id])[0].items[0]
     return result, earlier
+
+
+# --------------------------------------------------------------------------- seed invariance
+def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
+    """{(submission, item id): [score per salt]} for the answer key (every item) and every planted
+    bug of `assignment` (its affected items, or with ``scope="dependent"`` every item that imports
+    the file it changes), graded once per salt. Timed and trusted items are left out: their
+    verdicts do not come from seeded cases."""
+    from collections import defaultdict
+
+    from grader import api
+    skip = set(timing_items(assignment)) | {i.id for i in api.items(assignment) if getattr(i, "trusted", False)}
+    item_ids = [i.id for i in api.items(assignment) if i.id not in skip]
+    root = Path(root)
+    folders = {"__solution__": copy_solution(root / "__solution__", assignment)}
+    groups = defaultdict(list)
+    groups[tuple(item_ids)].append("__solution__")
+    for bug in load("bugs", assignment):
+        folders[bug.name] = build(bug, root / bug.name, assignment)
+        chosen = dependent_items(item_ids, [bug.file], assignment) if scope == "dependent" \
+            else [i for i in item_ids if i in bug.affected(item_ids)]
+        groups[tuple(chosen)].append(bug.name)
+    scores = defaultdict(list)
+    for salt in salts:
+        opts = api.Options(salt=salt)
+        for only, names in groups.items():
+            for name, report in zip(names, api.grade_many(assignment, [folders[n] for n in names], opts=opts,
+                                                         jobs=jobs, only=list(only))):
+                for item in report.items:
+                    scores[(name, item.id)].append(item.score)
+    return dict(scores)
+
+
+def seed_dependent(scores):
+    """The (submission, item id) pairs whose score is not the same for every salt."""
+    return {key: values for key, values in scores.items() if len(set(values)) > 1}
