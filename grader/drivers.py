@@ -77,14 +77,16 @@ def layer(resolve, spec, inputs):
     """Run forward (and backward when `dy` is given) of one layer over a list of steps.
 
     spec: {"module", "name", "kwargs", "steps": [{"x": key, "dy": key|None, "train": bool,
-    "seed": int|None}], "state": bool}. All steps share one layer object and one state dict,
+    "seed": int|None}], "empty_state": bool}; with `empty_state` and no `state` input the layer
+    gets an empty state dict (an empty dict does not survive the wire). All steps share one layer object and one state dict,
     so BatchNorm's running statistics carry from a training step to an evaluation step.
     Outputs per step i: `i/y`, `i/dx`, `i/grads/<name>`, `i/state/<name>`, and the inputs as
     they are after the call (`after/...`) for purity checks.
     """
     layer = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     params = _copy(inputs.get("params", {}))
-    state = _copy(inputs["state"]) if "state" in inputs else None
+    state = _copy(inputs["state"]) if "state" in inputs else {} if spec.get("empty_state") else None
+    given = dict(state) if state is not None else None  # the arrays given: replaced, never written into
     out = {}
     for i, step in enumerate(spec["steps"]):
         x = inputs[step["x"]]
@@ -105,6 +107,8 @@ def layer(resolve, spec, inputs):
             res["state"] = dict(state)
         out[str(i)] = res
     out["after"] = {"params": params, **{k: v for k, v in inputs.items() if k not in ("params", "state")}}
+    if given is not None:
+        out["after"]["state"] = given
     return out
 
 

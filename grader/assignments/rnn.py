@@ -30,8 +30,11 @@ def sequence(name):
 
 
 def initial_state(name):
+    """A random initial state, except for a batch of one (the "no initial state" case: zeros)."""
     def make(rng, kwargs, x):
         n = len(x)
+        if n == 1:
+            return {}
         state = {"h": randn(rng, (n, HID), x.dtype, 0.5)}
         if name == "LSTM":
             state["c"] = randn(rng, (n, HID), x.dtype, 0.5)
@@ -86,8 +89,10 @@ def counts_case(rng, dtype, k):
     return {"counts": counts}, {"t": [1e-3, 1e-2, 1e-3][k]}
 
 
-SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step", (1, 1, 2), np.float64),
+SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step, no initial state", (1, 1, 2), np.float64),
               ("float32", (2, 3, 3), np.float32))
+TL_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step", (1, 1, 2), np.float64),
+             ("float32", (2, 3, 3), np.float32))
 LONG = (("T=200, inputs x10 (must not overflow)", (2, 200, 3), 10.0),
         ("|pre-activation| > 710 (inputs x1000)", (2, 3, 3), 1000.0))
 
@@ -115,9 +120,9 @@ ITEMS = [
                     mutants=(Mutant("the forget gate's bias gradient is missing", {"LSTM": M + "LSTMNoForgetBiasGrad"}),)),
     *sequence_items("gru", "GRU", 3, 6, 3, 4),
     LayerItem("rnn.temporal_linear.forward", 1, name="TemporalLinear", module="rnn", part="forward",
-              make=temporal_linear, shapes=SEQ_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
+              make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     LayerItem("rnn.temporal_linear.backward", 2, name="TemporalLinear", module="rnn", part="backward",
-              make=temporal_linear, shapes=SEQ_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
+              make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     LossItem("rnn.loss.temporal_cross_entropy", 5, name="TemporalCrossEntropyLoss", module="rnn",
              make=masked_scores, edge=(1000.0,),
              mutants=(Mutant("masked positions (target -1) must not count: ignore them in the loss and its mean",
