@@ -6,7 +6,11 @@ from pathlib import Path
 
 import click
 
-from . import api, data, release as release_mod, report
+from . import api, data, report
+
+
+# The tool installed from a student kit's wheel: only the student's commands (see the end).
+STUDENT_BUILD = Path(__file__).with_name("student_kit.json").is_file()
 
 
 class Failure(click.ClickException):
@@ -22,7 +26,7 @@ def _assignment_arg(f):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dlgrade")
+@click.version_option(package_name="dlgrade-student" if STUDENT_BUILD else "dlgrade")
 def main():
     """dlgrade: deep learning from scratch, auto-graded."""
 
@@ -78,27 +82,90 @@ def _grade(assignment, paths, opts, jobs, only, quiet=False):
     return reports
 
 
-@main.command()
-@_assignment_arg
-@click.argument("path", required=False, type=click.Path())
-@click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
-@click.option("--timeout", type=float, help="Seconds per item (overrides the defaults).")
-def check(assignment, path, only, timeout):
-    """Check your work: run the public items on PATH (default: assignments/ASSIGNMENT)."""
-    folder = Path(path or Path("assignments", assignment))
+def _student_folder(assignment, path):
+    """The folder `check` and `submit` work on, and its assignment: PATH, else the current folder
+    when it holds a released assignment's public cases, else assignments/ASSIGNMENT."""
+    if path is None:
+        here = Path(".")
+        if (here / f"{api.PUBLIC_CASES}.json").is_file() and (
+                assignment is None or _infer(here) == assignment):
+            path = here
+        elif assignment is not None:
+            path = Path("assignments", assignment)
+        else:
+            raise click.UsageError("name the assignment, or run this in your assignment folder")
+    folder = Path(path)
+    return (assignment or _infer(folder)), folder
+
+
+def _infer(folder):
+    from .submit import infer_assignment
+    try:
+        return infer_assignment(folder)
+    except api.GradeError as exc:
+        raise Failure(str(exc))
+
+
+def _check(assignment, folder, only, timeout):
+    """Run the public items on `folder` from its public cases; never downloads data."""
     cases = folder if (folder / f"{api.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
     try:
         public = api.load_public_cases(cases)
     except api.GradeError as exc:
         raise Failure(str(exc))
+    data.DOWNLOADS_ALLOWED = False  # a missing dataset costs the items that need it, nothing more
     opts = api.Options(mode="check", public=public, timeout=timeout)
     r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
+    if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
+        r.error = ""  # only data was missing: that is said per item
+    return r
+
+
+@main.command()
+@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("path", required=False, type=click.Path())
+@click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
+@click.option("--timeout", type=float, help="Seconds per item (overrides the defaults).")
+def check(assignment, path, only, timeout):
+    """Check your work: run the public items on PATH (default: this folder when it is an
+    assignment folder, else assignments/ASSIGNMENT). Never downloads anything."""
+    assignment, folder = _student_folder(assignment, path)
+    r = _check(assignment, folder, only, timeout)
     click.echo(report.table([r]))
     hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
     if hidden:
         click.echo(f"\n{len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your instructor.")
     if r.error:
         raise Failure(r.error)
+
+
+@main.command()
+@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the zip (default: PATH/submission.zip).")
+@click.option("--no-check", is_flag=True, help="Do not run the public items first.")
+def submit(assignment, path, output, no_check):
+    """Check the files of your assignment folder and pack them into submission.zip."""
+    from . import submit as sub
+    assignment, folder = _student_folder(assignment, path)
+    try:
+        plan = sub.plan(assignment, folder)
+    except api.GradeError as exc:
+        raise Failure(str(exc))
+    for line in plan.warnings:
+        click.echo(f"warning: {line}", err=True)
+    for line in plan.errors:
+        click.echo(f"error: {line}", err=True)
+    if plan.errors:
+        raise Failure(f"{len(plan.errors)} problem(s) above; nothing written")
+    if not no_check:
+        r = _check(assignment, folder, (), None)
+        public = sum(i.max_score for i in r.items)
+        click.echo(f"public items: {r.score:g} / {public:g} points "
+                   f"({sum(i.status == 'passed' for i in r.items)} of {len(r.items)} passed; "
+                   f"`dlgrade check` shows the details)")
+    out = sub.pack(folder, plan.files, Path(output) if output else folder / "submission.zip")
+    click.echo(f"wrote {out}: {', '.join(sorted(plan.files))}")
 
 
 @main.command()
@@ -139,9 +206,21 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
 @main.command("release")
 @click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if assignments/ is out of sync with solutions/.")
-def release_cmd(assignment, check_only):
-    """Regenerate assignments/ (student stubs + public cases) from solutions/."""
+@click.option("--kit", type=click.Path(), help="Build the student kit archive (a .zip path or a folder to put it in).")
+def release_cmd(assignment, check_only, kit):
+    """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
+    the archive students install from."""
+    from . import release as release_mod
     root = Path.cwd()
+    if kit:
+        if not assignment:
+            raise click.UsageError("--kit needs an ASSIGNMENT")
+        from .kit import build_kit
+        try:
+            click.echo(f"{assignment}: kit written to {build_kit(assignment, root, Path(kit))}")
+        except release_mod.ReleaseError as exc:
+            raise Failure(str(exc))
+        return
     stale = False
     for a in [assignment] if assignment else api.ASSIGNMENTS:
         try:
@@ -195,6 +274,13 @@ def data_verify(name):
         click.echo(f"{'ok  ' if ok else 'BAD '} {fname}")
     if not all(ok for _, ok in results):
         raise Failure(f"{name}: checksum mismatch; run `dlgrade data fetch {name} --force`")
+
+
+# In a student kit (the tool installed from its wheel) only the student's commands exist.
+STUDENT_COMMANDS = ("check", "submit", "data", "list")
+if STUDENT_BUILD:
+    for _name in [n for n in main.commands if n not in STUDENT_COMMANDS]:
+        del main.commands[_name]
 
 
 if __name__ == "__main__":
