@@ -207,11 +207,21 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
 @click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if assignments/ is out of sync with solutions/.")
 @click.option("--kit", type=click.Path(), help="Build the student kit archive (a .zip path or a folder to put it in).")
-def release_cmd(assignment, check_only, kit):
+@click.option("--nbgrader", "course", type=click.Path(file_okay=False),
+              help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
+def release_cmd(assignment, check_only, kit, course):
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
-    the archive students install from."""
+    the archive students install from; with --nbgrader, an nbgrader course's source notebooks."""
     from . import release as release_mod
     root = Path.cwd()
+    if course:
+        from .nbgrader import release as nb_release
+        for a in [assignment] if assignment else api.ASSIGNMENTS:
+            try:
+                click.echo(f"{a}: source notebook {nb_release(a, root, Path(course))}")
+            except release_mod.ReleaseError as exc:
+                raise Failure(str(exc))
+        return
     if kit:
         if not assignment:
             raise click.UsageError("--kit needs an ASSIGNMENT")
@@ -234,6 +244,35 @@ def release_cmd(assignment, check_only, kit):
             raise Failure(str(exc))
     if stale:
         raise Failure("assignments/ is out of sync with solutions/: run `dlgrade release`")
+
+
+@main.group("nbgrader")
+def nbgrader_cmd():
+    """nbgrader courses graded by dlgrade (needs `pip install nbgrader`)."""
+
+
+@nbgrader_cmd.command("autograde")
+@click.argument("course", type=click.Path(exists=True, file_okay=False))
+@_assignment_arg
+@click.option("--student", "students", multiple=True, help="Only these students (default: every submission).")
+@click.option("-j", "--jobs", default=2, show_default=True, help="Worker processes in parallel.")
+@click.option("--seed", default="grade", show_default=True, help="Salt for the randomized cases.")
+def nbgrader_autograde(course, assignment, students, jobs, seed):
+    """Trusted path: grade COURSE/submitted/*/ASSIGNMENT in sandboxed workers (the notebooks are
+    never executed) and write the scores into nbgrader's gradebook."""
+    try:
+        from .nbgrader import autograde
+    except ImportError as exc:
+        raise Failure(f"nbgrader is not installed ({exc}): pip install nbgrader")
+    try:
+        graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
+                           opts=api.Options(mode="grade", salt=seed))
+    except (api.GradeError, data.DataError) as exc:
+        raise Failure(str(exc))
+    for g in graded:
+        click.echo(f"{g.student}: {g.report.score:g} / {g.report.max_score:g}"
+                   + (f"  ({g.report.error})" if g.report.error else ""))
+    click.echo(f"{len(graded)} submissions graded into the gradebook of {course}", err=True)
 
 
 @main.group("data")
