@@ -2,6 +2,7 @@
 import copy
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from . import api, data, report
 
 # The tool installed from a student kit's wheel: only the student's commands (see the end).
 STUDENT_BUILD = Path(__file__).with_name("student_kit.json").is_file()
+STARTED = time.monotonic()  # Gradescope's execution_time: the whole command
 
 
 class Failure(click.ClickException):
@@ -50,7 +52,7 @@ def _render(reports, fmt):
     if fmt == "gradescope":
         if len(reports) != 1:
             raise click.UsageError("--format gradescope takes exactly one submission")
-        return report.to_gradescope(reports[0])
+        return report.to_gradescope(reports[0], execution_time=time.monotonic() - STARTED)
     return report.table(reports)
 
 
@@ -209,11 +211,19 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
 @click.option("--kit", type=click.Path(), help="Build the student kit archive (a .zip path or a folder to put it in).")
 @click.option("--nbgrader", "course", type=click.Path(file_okay=False),
               help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
-def release_cmd(assignment, check_only, kit, course):
+@click.option("--gradescope", type=click.Path(), help="Build the Gradescope autograder zip (a .zip path or a folder).")
+def release_cmd(assignment, check_only, kit, course, gradescope):
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
-    the archive students install from; with --nbgrader, an nbgrader course's source notebooks."""
+    the archive students install from; with --nbgrader, an nbgrader course's source notebooks;
+    with --gradescope, the autograder zip."""
     from . import release as release_mod
     root = Path.cwd()
+    if gradescope:
+        if not assignment:
+            raise click.UsageError("--gradescope needs an ASSIGNMENT")
+        from .gradescope import build
+        click.echo(f"{assignment}: Gradescope autograder written to {build(assignment, root, Path(gradescope))}")
+        return
     if course:
         from .nbgrader import release as nb_release
         for a in [assignment] if assignment else api.ASSIGNMENTS:
