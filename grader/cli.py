@@ -173,7 +173,9 @@ def submit(assignment, path, output, no_check):
 @main.command()
 @_assignment_arg
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write the result here instead of stdout.")
+@click.option("-o", "--output", type=click.Path(), help="Write the result to this file instead of stdout; a folder "
+              "(an existing one, or a path without a suffix) gets the class view: grades.csv, per-submission "
+              "report.json, feedback.txt, scores.png, and summary.html.")
 @click.option("-j", "--jobs", default=2, show_default=True, help="Worker processes in parallel.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "gradescope"]), default="table", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
@@ -190,7 +192,9 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
     opts = api.Options(mode="grade", salt=seed, timeout=timeout, device=device)
     reports = _grade(assignment, list(submissions), opts, jobs, list(only))
     text = _render(reports, fmt)
-    if output:
+    if output and _is_outdir(output):
+        _class_view(assignment, reports, submissions, output)
+    elif output:
         Path(output).write_text(text + "\n")
     else:
         click.echo(text)
@@ -203,6 +207,18 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
         click.echo(f"error: {r.submission}: {r.error}", err=True)
     if ungraded:
         sys.exit(1)
+
+
+def _is_outdir(output):
+    return Path(output).is_dir() or not Path(output).suffix
+
+
+def _class_view(assignment, reports, submissions, outdir):
+    """The class view (grader.classview): kept apart from the grading itself."""
+    from . import classview
+    curves = [classview.read_curves(s, assignment) for s in submissions]
+    page = classview.write(copy.deepcopy(reports), outdir, curves)
+    click.echo(f"class view of {len(reports)} submissions: {page}", err=True)
 
 
 @main.command("release")
