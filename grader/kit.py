@@ -103,7 +103,7 @@ def contract(assignment: str, root: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def readme(assignment: str, wheel: str, man: dict) -> str:
+def readme(assignment: str, wheel: str, man: dict, todo) -> str:
     its = api.items(assignment)
     public = [i for i in its if i.visibility == "public"]
     weights = man["assignments"][assignment]["weights"]
@@ -111,7 +111,7 @@ def readme(assignment: str, wheel: str, man: dict) -> str:
     trained = "\n".join(f"- `{w['file']}` ({w['item']}, {w['points']:g} points)" for w in weights)
     return f"""# The `{assignment}` assignment
 
-Your work: fill in every `raise NotImplementedError` in {', '.join(f'`{f}`' for f in man['assignments'][assignment]['files'] if f != 'train.py')}
+Your work: fill in every `raise NotImplementedError` in {', '.join(f'`{f}`' for f in todo)}
 following `CONTRACT.md`, then train a model with `train.py`.
 {len(its)} items, {sum(i.points for i in its):g} points; {len(public)} of them ({sum(i.points for i in public):g} points)
 are public: `dlgrade check` runs them on your machine. The others are graded by your instructor
@@ -154,7 +154,8 @@ def build_kit(assignment: str, root: Path, out: Path) -> Path:
         build_stubs(assignment, root, stubs)
         wheel = build_wheel(root, stubs, man)
         (stubs / "CONTRACT.md").write_text(contract(assignment, root))
-        (stubs / "README.md").write_text(readme(assignment, wheel.name, man))
+        from .nbgrader import notebook_modules  # the files with solution regions
+        (stubs / "README.md").write_text(readme(assignment, wheel.name, man, notebook_modules(assignment, root)))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             for path in sorted(stubs.rglob("*")):
