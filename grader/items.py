@@ -195,6 +195,14 @@ def as_float32(x):
 
 
 F32 = ", float32"  # tag suffix of the float32 copy of a float64 case
+# The float32 copy of a scaled case (inputs x1000) is ill-conditioned in float32 (cancellation in
+# sums of terms a thousand times larger than the result), so its values only have to be finite
+# and of the right shape; its dtype is checked as everywhere.
+SCALED_F32 = {"rtol": np.inf}
+
+
+def opts_for(tag, scaled_tags):
+    return SCALED_F32 if tag.endswith(F32) and tag[:-len(F32)] in scaled_tags else {}
 
 
 # --------------------------------------------------------------------------- layers
@@ -268,9 +276,11 @@ class LayerItem(Item):
         cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
         backward = self.part == "backward"
 
-        def pairs(keys, **opts):
-            return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=k, **opts) for i in cases for k in keys]
+        scaled = {t for t, _, _ in self.edge}
+
+        def pairs(keys):
+            return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
+                         path=k, **opts_for(calls[i].spec["tag"], scaled)) for i in cases for k in keys]
 
         integer_x = calls[0].inputs["x"].dtype.kind != "f"
         out_keys = [("0", "y")] if not backward else [("0", "dx")] * (not integer_x)
@@ -344,9 +354,11 @@ class LossItem(Item):
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "loss"]
 
+        scaled = {f"scores x{s:g}" for s in self.edge}
+
         def pairs(key):
-            return [pair(f"{key} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=(key,)) for i in cases]
+            return [pair(f"{key} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
+                         path=(key,), **opts_for(calls[i].spec["tag"], scaled)) for i in cases]
 
         results = [compare("loss matches the reference", pairs("loss")),
                    compare("dscores matches the reference", pairs("dscores"))]
@@ -749,6 +761,9 @@ class SpeedItem(Item):
 
 
 # --------------------------------------------------------------------------- recurrent steps
+LARGE_STEP = "|pre-activation| > 710 (x times 1000)"
+
+
 @dataclass(frozen=True)
 class StepItem(Item):
     """One recurrent step, forward or backward, against the reference (with a gradient check).
@@ -768,7 +783,7 @@ class StepItem(Item):
         for tag, (n, d, h), dtype, scale in (("random", (3, 4, 5), np.float64, 1.0),
                                              ("batch of 1", (1, 3, 2), np.float64, 1.0),
                                              ("float32", (2, 3, 4), np.float32, 1.0),
-                                             ("|pre-activation| > 710 (x times 1000)", (2, 3, 4), np.float64, 1000.0)):
+                                             (LARGE_STEP, (2, 3, 4), np.float64, 1000.0)):
             kwargs, inputs = self.make(rng, n, d, h, dtype)
             inputs["x"] = inputs["x"] * scale
             for key in [k for k in ("h", "h_c") if k in inputs]:
@@ -799,7 +814,8 @@ class StepItem(Item):
         def pairs():
             names = {"h_next_c": "c_next", "dh_c": "dc", "dh": "dh"}
             return [pair(f"{names.get(k[-1], label(k))} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=k) for i in cases for k in out]
+                         per_call(alternatives, i), path=k, **opts_for(calls[i].spec["tag"], {LARGE_STEP}))
+                    for i in cases for k in out]
 
         broken = [forward_broken(got[i], expected[i], calls[i].spec["tag"], ("h_next",)) for i in cases] if backward else []
         broken = next((b for b in broken if b), None)
@@ -851,7 +867,8 @@ def gradcheck(call, pert, dy, analytic, tag=""):
         msg = C.mismatch(what, grad, full, rtol=C.GRADCHECK_TOL[0], atol=max(C.GRADCHECK_TOL[1], noise),
                          check_dtype=False)
         if msg:
-            if np.array_equal(rows[0::2], rows[1::2]) and grad.reshape(-1)[index].any():
+            moved = np.abs(grad.reshape(-1)[index]).max(initial=0)
+            if moved > 0 and np.abs(numeric).max(initial=0) <= 1e-6 * moved:
                 msg = (f"{label_}{where}: your forward does not depend on {key.split('/')[-1]} (its output did not "
                        f"change when {key.split('/')[-1]} moved), but your backward returns a nonzero {label_}")
             return CheckResult(name, False, msg)

@@ -1,6 +1,6 @@
 """BatchNorm1d updates running_mean in place (state["running_mean"] *= 1 - m; += m * mean): the values are right but the caller's array is overwritten instead of replaced."""
 # file: layers.py
-# affects: mlp.batchnorm.train
+# affects: mlp.batchnorm.train, mlp.batchnorm.backward
 # clause: state-replaced
 
 _bn_forward = BatchNorm1d.forward
