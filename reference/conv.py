@@ -171,7 +171,10 @@ def _col2im_nchw(xp, Wt, dy, s, p, H, W):
     F, C, KH, KW = Wt.shape
     N, _, Ho, Wo = dy.shape
     WmT = Wt.reshape(F, C * KH * KW).T
-    dyn = xp.ascontiguousarray(dy).reshape(N, F, Ho * Wo)
+    if _channels_last(dy):  # (N, F, H'*W') as a transposed view: BLAS reads it as it is
+        dyn = dy.transpose(0, 2, 3, 1).reshape(N, Ho * Wo, F).transpose(0, 2, 1)
+    else:
+        dyn = xp.ascontiguousarray(dy).reshape(N, F, Ho * Wo)
     dxpad = xp.zeros((N, C, H + 2 * p, W + 2 * p), dtype=dy.dtype)
     blocks, nb = _blocks(xp, N, C * KH * KW * Ho * Wo * dy.itemsize)
     buf = xp.empty((nb, C * KH * KW, Ho * Wo), dtype=dy.dtype)
@@ -181,6 +184,34 @@ def _col2im_nchw(xp, Wt, dy, s, p, H, W):
         for i, j, rows, cols in _offsets(KH, KW, s, s, Ho, Wo):
             block[:, :, rows, cols] += dcols[:, :, i, j]
     return xp.ascontiguousarray(dxpad[:, :, p:p + H, p:p + W])
+
+
+def _channels_last(a):
+    """True for a 4-d array laid out (N, H, W, C) in memory (what Conv2d returns)."""
+    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+class _Work:
+    """The axis order in which an NCHW array is C-contiguous (channels-last or not), so that the
+    pooling layers read and write memory in order and return their result in the same layout."""
+
+    def __init__(self, x):
+        self.perm = (0, 2, 3, 1) if _channels_last(x) else (0, 1, 2, 3)
+        self.inverse = tuple(self.perm.index(a) for a in range(4))
+
+    def view(self, a):
+        """The NCHW array a with its axes in work order."""
+        return a.transpose(self.perm)
+
+    def nchw(self, a):
+        return a.transpose(self.inverse)
+
+    def at(self, rows, cols):
+        """Index (in work order) of the given rows and columns of every sample and channel."""
+        return tuple((slice(None), slice(None), rows, cols)[a] for a in self.perm)
+
+    def shape(self, shape):
+        return tuple(shape[a] for a in self.perm)
 
 
 class _Pool2d(Layer):
@@ -199,6 +230,11 @@ class _Pool2d(Layer):
         ho, wo = _out_size(x.shape[2], kh, sh), _out_size(x.shape[3], kw, sw)
         return _offsets(kh, kw, sh, sw, ho, wo)
 
+    def _overlap(self):
+        """True when windows overlap (stride < kernel along an axis)."""
+        k, s = _pair(self.kernel_size), _pair(self.kernel_size if self.stride is None else self.stride)
+        return s[0] < k[0] or s[1] < k[1]
+
 
 class MaxPool2d(_Pool2d):
     """Max over each KH x KW window, per channel.
@@ -208,29 +244,37 @@ class MaxPool2d(_Pool2d):
     Notes: ties: the whole gradient of a window goes to its FIRST maximum in row-major order
     (smallest row, then smallest column), never split. Windows may overlap (S < K): an input
     element then collects the gradients of every window whose maximum it is. Inputs are assumed
-    free of NaN (a NaN is never taken for a maximum, except as a window's first element).
+    free of NaN, and dy finite. y (and dx) keep the memory layout of x (and dy): channels-last
+    in, channels-last out.
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        offsets = self._offsets(x)
+        work, offsets = _Work(x), self._offsets(x)
+        xw = work.view(x)
         _, _, rows, cols = offsets[0]
-        y = x[:, :, rows, cols].copy()
+        y = xw[work.at(rows, cols)].copy()
         arg = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32)
         for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
-            window = x[:, :, rows, cols]
+            window = xw[work.at(rows, cols)]
             better = window > y  # strictly: an equal later value never replaces the first maximum
-            xp.copyto(y, window, where=better)
-            xp.copyto(arg, k, where=better)
-        return y, (arg, x.shape, offsets)
+            xp.maximum(y, window, out=y)
+            # k exceeds every earlier index: the maximum sets arg to k exactly where better.
+            # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
+            xp.maximum(arg, better * arg.dtype.type(k), out=arg)
+        return work.nchw(y), (arg, work, x.shape, offsets, self._overlap())
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        arg, shape, offsets = cache
-        dx = xp.zeros(shape, dtype=dy.dtype)
+        arg, work, shape, offsets, overlap = cache
+        dyw = work.view(dy)
+        dx = xp.zeros(work.shape(shape), dtype=dy.dtype)
         for k, (_, _, rows, cols) in enumerate(offsets):
-            dx[:, :, rows, cols] += xp.where(arg == k, dy, 0)
-        return dx, {}
+            if overlap:
+                dx[work.at(rows, cols)] += dyw * (arg == k)
+            else:  # each input element is in one window at most: assign instead of add
+                xp.multiply(dyw, arg == k, out=dx[work.at(rows, cols)])
+        return work.nchw(dx), {}
 
 
 class AvgPool2d(_Pool2d):
@@ -239,26 +283,37 @@ class AvgPool2d(_Pool2d):
     Shapes: x (N, C, H, W) -> y (N, C, H', W') with H' = (H - KH) // S + 1 (W' alike).
     dtype: that of x.
     Notes: every element of a window receives dy / (KH*KW); overlapping windows (S < K) add up.
+    y (and dx) keep the memory layout of x (and dy).
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        xp = get_array_module(x)
-        offsets = self._offsets(x)
+        work, offsets = _Work(x), self._offsets(x)
+        xw = work.view(x)
         _, _, rows, cols = offsets[0]
-        y = x[:, :, rows, cols].copy()
+        y = xw[work.at(rows, cols)].copy()
         for _, _, rows, cols in offsets[1:]:
-            y += x[:, :, rows, cols]
+            y += xw[work.at(rows, cols)]
         y *= 1.0 / len(offsets)
-        return y, (x.shape, offsets)
+        return work.nchw(y), (work, x.shape, offsets)
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        shape, offsets = cache
-        share = dy * (1.0 / len(offsets))
-        dx = xp.zeros(shape, dtype=dy.dtype)
+        work, shape, offsets = cache
+        share = work.view(dy) * (1.0 / len(offsets))
+        dx = xp.zeros(work.shape(shape), dtype=dy.dtype)
         for _, _, rows, cols in offsets:
-            dx[:, :, rows, cols] += share
-        return dx, {}
+            dx[work.at(rows, cols)] += share
+        return work.nchw(dx), {}
+
+
+def _channel_sum(xp, a):
+    """Sum of an NCHW array over (N, H, W), per channel; on channels-last memory one
+    vector-matrix product (numpy's reduction over the outer axes is several times slower)."""
+    t = a.transpose(0, 2, 3, 1)
+    if t.flags.c_contiguous:
+        t = t.reshape(-1, a.shape[1])
+        return xp.ones(t.shape[0], dtype=a.dtype) @ t
+    return a.sum(axis=(0, 2, 3))
 
 
 class BatchNorm2d(BatchNorm1d):
@@ -269,19 +324,20 @@ class BatchNorm2d(BatchNorm1d):
     Notes: as BatchNorm1d with m = N*H*W samples per channel: at train time the batch mean and
     biased variance normalise, and the running statistics are replaced in `state` (momentum
     update with the unbiased variance m/(m-1) * var, as PyTorch); at evaluation time the running
-    statistics are constants. dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).
+    statistics are constants. dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps)
+    with dxhat = gamma * dy, computed as gamma / sqrt(var + eps) * (dy - sum(dy)/m - xhat * sum(dy * xhat)/m).
+    y and dx keep the memory layout of x and dy (elementwise operations and per-channel sums only).
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        axes = (0, 2, 3)
         if train:
             m = x.shape[0] * x.shape[2] * x.shape[3]
             if m < 2:
                 raise ValueError("BatchNorm2d needs more than one value per channel at train time")
-            mean = x.mean(axis=axes)
+            mean = _channel_sum(xp, x) / m
             xc = x - mean[:, None, None]
-            var = (xc * xc).mean(axis=axes)
+            var = _channel_sum(xp, xc * xc) / m
             if state is not None:
                 mo, rm, rv = self.momentum, state["running_mean"], state["running_var"]
                 state["running_mean"] = ((1 - mo) * rm + mo * mean).astype(rm.dtype, copy=False)
@@ -291,19 +347,28 @@ class BatchNorm2d(BatchNorm1d):
                 raise ValueError("BatchNorm2d needs its state (running statistics) at evaluation time")
             xc = x - state["running_mean"].astype(x.dtype, copy=False)[:, None, None]
             var = state["running_var"].astype(x.dtype, copy=False)
-        inv_std = (1 / xp.sqrt(var + self.eps))[:, None, None]
-        xhat = xc * inv_std
-        gamma = params["gamma"].astype(x.dtype, copy=False)[:, None, None]
-        y = gamma * xhat + params["beta"].astype(x.dtype, copy=False)[:, None, None]
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        xhat = xc
+        xhat *= inv_std[:, None, None]  # xc is a fresh array: normalise it in place
+        gamma = params["gamma"].astype(x.dtype, copy=False)
+        y = xhat * gamma[:, None, None]
+        y += params["beta"].astype(x.dtype, copy=False)[:, None, None]
         return y, (xhat, inv_std, gamma, train)
 
     def backward(self, dy, cache):
+        xp = get_array_module(dy)
         xhat, inv_std, gamma, train = cache
-        axes = (0, 2, 3)
-        dxhat = dy * gamma
+        dbeta, dgamma = _channel_sum(xp, dy), _channel_sum(xp, dy * xhat)
+        scale = (gamma * inv_std)[:, None, None]
         if train:
-            dxhat = dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
-        return dxhat * inv_std, {"gamma": (dy * xhat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+            m = dy.shape[0] * dy.shape[2] * dy.shape[3]
+            dx = xhat * (-dgamma / m)[:, None, None]
+            dx += dy
+            dx -= (dbeta / m)[:, None, None]
+            dx *= scale
+        else:
+            dx = dy * scale
+        return dx, {"gamma": dgamma, "beta": dbeta}
 
 
 LAYERS = {cls.__name__: cls for cls in (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d)}
