@@ -5,10 +5,16 @@ Same contract as reference/layers.py (docs/contracts.md): keyword-only hyperpara
 outputs and gradients in the dtype of `x`, inputs never modified. Images are NCHW.
 
 Conv2d is the speed yardstick for students, so it is written for speed (see benchmarks/conv.py):
-the forward and dW are one matrix product each on an im2col patch matrix built by one copy of a
-strided view, and dx is one matrix product followed by col2im as KH*KW strided slice additions.
-Everything stays in the dtype of `x`; the same code runs on NumPy and CuPy.
+its work arrays are channels-last (N, H, W, C), so that every product has the long dimension
+(the N*H'*W' output positions) as its rows and the channels as its columns, the shape BLAS runs
+fastest; im2col is one copy of a strided view per block of samples, sized to stay in the cache;
+at stride 1, dx is the same im2col-and-product on dy (no col2im). y and dx are NCHW-shaped views
+of channels-last memory, which the pooling, batch-norm and ReLU layers keep, so in a network the
+layout changes only at the input. Everything stays in the dtype of `x`; the same code runs on
+NumPy and CuPy (where a block is the whole batch).
 """
+import os
+
 import numpy
 
 from .backend import get_array_module
@@ -115,15 +121,25 @@ class Conv2d(Layer):
             dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
         else:
             dx = _col2im_nchw(xp, Wt, dy, s, p, H, Wd)
-        return dx, {"W": dW, "b": dyt.sum(axis=0)}
+        return dx, {"W": dW, "b": xp.ones(dyt.shape[0], dtype=dyt.dtype) @ dyt}  # db: sum over rows
 
 
 # Below this many input channels (or at stride > 1), Conv2d's dx is col2im on NCHW work arrays:
 # the full-correlation product has only C output columns, slow in BLAS when C is small.
 _FULL_MIN_CHANNELS = 16
 # On NumPy, im2col and the products work on blocks of samples whose patch matrix is at most this
-# large, so that they stay in the cache instead of streaming the whole patch matrix through memory.
-_BLOCK_BYTES = 2 << 20
+# large, so that they stay in the cache instead of streaming the whole patch matrix through memory:
+# about the L2 cache with one BLAS thread; with several, a share of L3 and fewer, larger products,
+# because each product makes the BLAS threads meet, which costs dearly on a busy machine.
+def _blas_threads():
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_BLOCK_BYTES = (2 << 20) if _blas_threads() == 1 else (16 << 20)
 
 
 def _pad_channels_last(xp, x, ph, pw):
