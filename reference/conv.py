@@ -56,8 +56,8 @@ class Conv2d(Layer):
     channels-last: with the patch matrix cols (N*H'*W', KH*KW*C) (im2col, one row per output
     position, columns (i, j, c)) and Wm (KH*KW*C, F), y = cols @ Wm + b and dW = cols.T @ dy,
     dy taken as (N*H'*W', F). At stride 1, dx is the same product on the patches of dy padded
-    by K-1 with the flipped kernel (a "full" correlation); otherwise dcols = W.T @ dy per
-    sample, added back onto the windows they came from (col2im). y and dx are NCHW views of
+    by K-1 with the flipped kernel (a "full" correlation); otherwise dcols = dy @ W.T,
+    added back onto the windows they came from (col2im). y and dx are NCHW views of
     channels-last memory: valid NCHW arrays, and a channels-last dy costs no transpose.
     """
 
@@ -120,7 +120,7 @@ class Conv2d(Layer):
                 xp.matmul(cols, Wflip, out=dx[rows])
             dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
         else:
-            dx = _col2im_nchw(xp, Wt, dy, s, p, H, Wd)
+            dx = _col2im_nchw(xp, Wt, dyt, s, p, H, Wd, Ho, Wo)
         return dx, {"W": dW, "b": xp.ones(dyt.shape[0], dtype=dyt.dtype) @ dyt}  # db: sum over rows
 
 
@@ -181,24 +181,22 @@ def _patches(xp, a, KH, KW, s, Ho, Wo):
         yield slice(n0 * Ho * Wo, n1 * Ho * Wo), out.reshape(-1, KH * KW * C)
 
 
-def _col2im_nchw(xp, Wt, dy, s, p, H, W):
-    """dx of Conv2d by col2im: per sample dcols = W.T @ dy (C*KH*KW, H'*W'), then each kernel
-    offset's rows added onto the strided windows of the padded NCHW input they came from."""
+def _col2im_nchw(xp, Wt, dyt, s, p, H, W, Ho, Wo):
+    """dx of Conv2d by col2im: dcols = dy @ W (rows (n, h', w'), columns (c, i, j)) per block of
+    samples, one product each, then each kernel offset's columns added onto the strided windows
+    of the padded NCHW input they came from (runs of W' along the rows of dx)."""
     F, C, KH, KW = Wt.shape
-    N, _, Ho, Wo = dy.shape
-    WmT = Wt.reshape(F, C * KH * KW).T
-    if _channels_last(dy):  # (N, F, H'*W') as a transposed view: BLAS reads it as it is
-        dyn = dy.transpose(0, 2, 3, 1).reshape(N, Ho * Wo, F).transpose(0, 2, 1)
-    else:
-        dyn = xp.ascontiguousarray(dy).reshape(N, F, Ho * Wo)
-    dxpad = xp.zeros((N, C, H + 2 * p, W + 2 * p), dtype=dy.dtype)
-    blocks, nb = _blocks(xp, N, C * KH * KW * Ho * Wo * dy.itemsize)
-    buf = xp.empty((nb, C * KH * KW, Ho * Wo), dtype=dy.dtype)
+    N = dyt.shape[0] // (Ho * Wo)
+    Wr = Wt.reshape(F, C * KH * KW)
+    dxpad = xp.zeros((N, C, H + 2 * p, W + 2 * p), dtype=dyt.dtype)
+    blocks, nb = _blocks(xp, N, C * KH * KW * Ho * Wo * dyt.itemsize)
+    buf = xp.empty((nb * Ho * Wo, C * KH * KW), dtype=dyt.dtype)
     for n0, n1 in blocks:
-        dcols = xp.matmul(WmT, dyn[n0:n1], out=buf[:n1 - n0]).reshape(n1 - n0, C, KH, KW, Ho, Wo)
+        dcols = xp.matmul(dyt[n0 * Ho * Wo:n1 * Ho * Wo], Wr, out=buf[:(n1 - n0) * Ho * Wo])
+        dcols = dcols.reshape(n1 - n0, Ho, Wo, C, KH, KW)
         block = dxpad[n0:n1]
         for i, j, rows, cols in _offsets(KH, KW, s, s, Ho, Wo):
-            block[:, :, rows, cols] += dcols[:, :, i, j]
+            block[:, :, rows, cols] += dcols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
     return xp.ascontiguousarray(dxpad[:, :, p:p + H, p:p + W])
 
 
