@@ -105,9 +105,14 @@ class Conv2d(Layer):
             dyt = xp.empty(dyt.shape, dtype=dy.dtype)
             _copy_channels_last(xp, dyt, dy)
         dyt = dyt.reshape(-1, F)
-        dWm, part = xp.zeros(Wm.shape, dtype=dy.dtype), xp.empty(Wm.shape, dtype=dy.dtype)
+        # The longer side of dW (KH*KW*C or F) first: on these products with a very long inner
+        # dimension, multithreaded OpenBLAS is often many times slower the other way round.
+        wide = Wm.shape[0] >= F
+        dWm = xp.zeros(Wm.shape if wide else Wm.shape[::-1], dtype=dy.dtype)
+        part = xp.empty(dWm.shape, dtype=dy.dtype)
         for rows, cols in _patches(xp, xpad, KH, KW, s, Ho, Wo):
-            dWm += xp.matmul(cols.T, dyt[rows], out=part)
+            dWm += xp.matmul(cols.T, dyt[rows], out=part) if wide else xp.matmul(dyt[rows].T, cols, out=part)
+        dWm = dWm if wide else dWm.T
         dW = xp.ascontiguousarray(dWm.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
         if s == 1 and C >= _FULL_MIN_CHANNELS:
             # dxpad = full correlation of dy with the flipped kernel; dx is its interior.
