@@ -315,3 +315,17 @@ def test_conv_channels_last_inputs_give_the_same_results(c, k, s, p):
     np.testing.assert_allclose(dx2, dx, rtol=1e-6, atol=1e-6)
     for k_ in grads:
         np.testing.assert_allclose(grads2[k_], grads[k_], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, shape, train, torch_fn", CONV)
+def test_speed_yardstick_matches_conv2d(layer, shape, train, torch_fn):
+    """Im2colConv2d (the speed items' yardstick) computes what Conv2d computes."""
+    yard = L.SPEED_YARDSTICKS["Conv2d"](**{k: getattr(layer, k) for k in
+                                          ("in_channels", "out_channels", "kernel_size", "stride", "padding")})
+    x, params, state = make_inputs(layer, shape)
+    y, dy, dx, grads = forward_backward(layer, x, params, state, train)
+    y2, dy2, dx2, grads2 = forward_backward(yard, x, params, state, train)
+    assert_close(y2, y, 1e-12, 1e-12, "y")
+    assert_close(dx2, dx, 1e-12, 1e-12, "dx")
+    for k in grads:
+        assert_close(grads2[k], grads[k], 1e-12, 1e-12, f"d{k}")
