@@ -147,7 +147,6 @@ def _blas_threads():
 
 _BLAS_THREADS = _blas_threads()
 _BLOCK_BYTES = (2 << 20) if _BLAS_THREADS == 1 else (16 << 20)
-_ONE_BLOCK_BYTES = 32 << 20  # a patch matrix up to a typical last-level cache: no blocks
 
 
 def _pad_channels_last(xp, x, ph, pw):
@@ -169,11 +168,8 @@ def _copy_channels_last(xp, out, x):
 
 
 def _blocks(xp, n, per_sample_bytes):
-    """(start, stop) of blocks of samples: the whole batch on CuPy, or when its patch matrix fits
-    in _ONE_BLOCK_BYTES (then there is one product, as in a textbook im2col: the speed items'
-    16-channel layer times the same kind of code as the students'); else cache-sized blocks."""
-    whole = xp is not numpy or n * per_sample_bytes <= _ONE_BLOCK_BYTES
-    nb = n if whole else max(1, min(n, _BLOCK_BYTES // max(1, per_sample_bytes)))
+    """(start, stop) of blocks of samples: cache-sized on NumPy, the whole batch on CuPy."""
+    nb = n if xp is not numpy else max(1, min(n, _BLOCK_BYTES // max(1, per_sample_bytes)))
     return [(n0, min(n0 + nb, n)) for n0 in range(0, n, nb)], nb
 
 
