@@ -13,7 +13,10 @@ The data pipeline is timed too: `--data` adds, to every reference step, what
 horizontal flip of a preprocessed uint8 CIFAR-sized batch), so the figure is that of training.
 As in benchmarks/conv.py, PyTorch's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless
 set) and the script sleeps `--gap` seconds after each reference step, so that neither library's
-idle threads spin on the cores the other one is using.
+idle threads spin on the cores the other one is using. Like `solutions/cnn/train.py`, the
+script asks glibc to keep freed memory (`--malloc-default` to not): otherwise every step's large
+NumPy arrays are fresh mmaps whose pages the kernel faults in and zeroes again (PyTorch has its
+own caching allocator).
 """
 import argparse
 import os
@@ -34,7 +37,17 @@ def main():
                         help="seconds slept after each reference step, before the PyTorch step (0: none)")
     parser.add_argument("--no-data", dest="data", action="store_false",
                         help="leave out the data pipeline (batch gather, crop, flip) from both steps")
+    parser.add_argument("--malloc-default", dest="keep", action="store_false",
+                        help="leave glibc returning freed memory to the system (train.py does not)")
     args = parser.parse_args()
+    if args.keep:  # as solutions/cnn/train.py: reuse freed memory instead of faulting in new pages
+        import ctypes
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-4, 0)          # M_MMAP_MAX: no mmap for large blocks
+            libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: never trim the heap
+        except OSError:
+            args.keep = False
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -132,7 +145,8 @@ def main():
     print(machine())
     print(f"CNN training step, batch {args.batch_size}, float32, {args.threads} threads, "
           f"median of {args.steps} interleaved steps (gap {args.gap:g} s), "
-          f"{'with' if args.data else 'without'} the data pipeline; load average before: {load}")
+          f"{'with' if args.data else 'without'} the data pipeline; malloc keeps freed memory: {args.keep}; "
+          f"load average before: {load}")
     ref = statistics.median(times["reference"])
     print(f"  reference NumPy layers: {ref * 1e3:8.1f} ms/step  -> {ref * steps_per_epoch / 60:5.1f} min/epoch")
     if times["torch"]:
