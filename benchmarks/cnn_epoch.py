@@ -7,11 +7,25 @@ blocks 32, pool, 64, 64, pool, 128, 128, pool, linear) from `reference/` layers 
 `torch.nn`, times `--steps` training steps (forward, cross-entropy, backward, SGD update) of each
 on the same random CIFAR-sized float32 batches, interleaved, and prints the median step time,
 the time of one 49,000-image epoch at that rate, and the ratio reference / PyTorch.
+
+The data pipeline is timed too: `--data` adds, to every reference step, what
+`solutions/cnn/train.py` does per batch (a random crop with 4-pixel padding and a random
+horizontal flip of a preprocessed uint8 CIFAR-sized batch), so the figure is that of training.
+As in benchmarks/conv.py, PyTorch's OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE unless
+set) and the script sleeps `--gap` seconds after each reference step, so that neither library's
+idle threads spin on the cores the other one is using. Like `solutions/cnn/train.py`, the
+script asks glibc to keep freed memory (`--malloc-default` to not): otherwise every step's large
+NumPy arrays are fresh mmaps whose pages the kernel faults in and zeroes again (PyTorch has its
+own caching allocator).
 """
 import argparse
 import os
 import statistics
+import sys
 import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads libgomp
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main():
@@ -19,7 +33,22 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gap", type=float, default=0.2,
+                        help="seconds slept after each reference step, before the PyTorch step (0: none)")
+    parser.add_argument("--no-data", dest="data", action="store_false",
+                        help="leave out the data pipeline (batch gather, crop, flip) from both steps")
+    parser.add_argument("--malloc-default", dest="keep", action="store_false",
+                        help="leave glibc returning freed memory to the system (train.py does not)")
     args = parser.parse_args()
+    if args.keep:  # as solutions/cnn/train.py: reuse freed memory instead of faulting in new pages
+        import ctypes
+        try:
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(-4, 0)          # M_MMAP_MAX: no mmap for large blocks
+            libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD: never trim the heap
+        except OSError:
+            args.keep = False
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     import numpy as np
@@ -45,6 +74,26 @@ def main():
     loss_fn = CrossEntropyLoss()
     batches = [(rng.standard_normal((args.batch_size, 3, 32, 32), dtype=np.float32),
                 rng.integers(0, 10, args.batch_size)) for _ in range(4)]
+    pool = rng.standard_normal((4096, 3, 32, 32), dtype=np.float32)  # a preprocessed training set
+
+    def augment(x, t=4):
+        """solutions/cnn/train.py's pipeline: random 4-pixel translations and horizontal flips."""
+        n, c, h, w = x.shape
+        padded = np.zeros((n, c, h + 2 * t, w + 2 * t), dtype=x.dtype)
+        padded[:, :, t:t + h, t:t + w] = x
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (h, w), axis=(2, 3))
+        dy, dx = rng.integers(0, 2 * t + 1, size=(2, n))
+        x = windows[np.arange(n), :, dy, dx]
+        mirror = rng.random(n) < 0.5
+        x[mirror] = x[mirror, :, :, ::-1]
+        return x
+
+    def data_step(i):
+        """The batch for step i: a fresh augmented batch (--data), else one of four fixed ones."""
+        if not args.data:
+            return batches[i % len(batches)]
+        idx = rng.choice(len(pool), args.batch_size, replace=False)
+        return augment(pool[idx]), batches[i % len(batches)][1]
 
     def numpy_step(x, y):
         scores, cache = model.forward(x, params, train=True, rng=rng, state=state)
@@ -69,7 +118,6 @@ def main():
                 channels = w
         net = torch.nn.Sequential(*mods, torch.nn.Flatten(), torch.nn.Linear(channels * 16, 10))
         opt = torch.optim.SGD(net.parameters(), lr=0.01)
-        tbatches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
 
         def torch_step(x, y):
             opt.zero_grad()
@@ -78,18 +126,27 @@ def main():
 
     times = {"reference": [], "torch": []}
     for i in range(args.steps + 2):  # two warm-up steps each
-        x, y = batches[i % len(batches)]
         order = ["reference", "torch"] if i % 2 == 0 else ["torch", "reference"]
         for who in order:
             if who == "torch" and torch is None:
                 continue
             start = time.perf_counter()
-            numpy_step(x, y) if who == "reference" else torch_step(*tbatches[i % len(batches)])
+            x, y = data_step(i)
+            if who == "reference":
+                numpy_step(x, y)
+            else:
+                torch_step(torch.from_numpy(x), torch.from_numpy(y))
             if i >= 2:
                 times[who].append(time.perf_counter() - start)
+            if who == "reference" and torch is not None and args.gap:
+                time.sleep(args.gap)  # let OpenBLAS's spinning workers sleep before PyTorch runs
     steps_per_epoch = 49000 / args.batch_size
+    from benchmarks.conv import machine
+    print(machine())
     print(f"CNN training step, batch {args.batch_size}, float32, {args.threads} threads, "
-          f"median of {args.steps} interleaved steps")
+          f"median of {args.steps} interleaved steps (gap {args.gap:g} s), "
+          f"{'with' if args.data else 'without'} the data pipeline; malloc keeps freed memory: {args.keep}; "
+          f"load average before: {load}")
     ref = statistics.median(times["reference"])
     print(f"  reference NumPy layers: {ref * 1e3:8.1f} ms/step  -> {ref * steps_per_epoch / 60:5.1f} min/epoch")
     if times["torch"]:

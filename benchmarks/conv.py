@@ -17,6 +17,14 @@ the cores from the next NumPy run, which on a small machine distorts both sides.
 that other processes keep busy, multithreaded OpenBLAS loses whole scheduler slices waiting for
 its second thread at every synchronisation (a 1 ms product can take 16 ms); compare with
 `OPENBLAS_NUM_THREADS=1 python benchmarks/conv.py` to see the algorithms rather than the threads.
+
+OpenBLAS's worker threads, in turn, keep spinning for a while after each product (about 0.1 s:
+2^28 cycles), and during that time they take a core from the PyTorch step that follows: with two
+threads PyTorch then ran at half its speed. So the script sleeps `--gap` seconds (default 0.2)
+between a reference step and the next PyTorch step; `--gap 0` gives the old, unfair pairing.
+
+The header names the CPU, the date, the BLAS kernels in use (threadpoolctl, when installed) and
+the load average before the run; quote it with the figures.
 """
 import os
 
@@ -49,6 +57,28 @@ def threads():
         if os.environ.get(name):
             return int(os.environ[name])
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def machine():
+    """CPU model, date and load average, and NumPy's BLAS (kernel, threads) when threadpoolctl imports."""
+    import datetime
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "threadpoolctl not installed"
+    try:
+        import threadpoolctl
+        blas = "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
+                         for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas")
+    except ImportError:
+        pass
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    return (f"{cpu}, {os.cpu_count()} cores; {datetime.datetime.now():%Y-%m-%d %H:%M}; load average {load}; "
+            f"NumPy BLAS: {blas}")
 
 
 def timed(fn):
@@ -123,7 +153,7 @@ def naive_forward(x, W, b, s, p):
     return y
 
 
-def layer_table(torch, rate, repeats):
+def layer_table(torch, rate, repeats, gap=0.0):
     """One row per layer in LAYERS, then the geometric means."""
     print(f"{'layer':34s} {'reference':>10s} {'torch':>10s} {'ref/torch':>9s} {'GFLOP/s':>8s} {'of sgemm':>8s}")
     ratios, fractions = [], []
@@ -138,6 +168,8 @@ def layer_table(torch, rate, repeats):
                 elapsed = timed(step)
                 if run:
                     t.append(elapsed)
+                if gap and t is times[0] and len(steps) > 1:
+                    time.sleep(gap)  # let OpenBLAS's spinning workers sleep before PyTorch runs
         ours = statistics.median(times[0])
         ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         gflops = 3 * 2 * N * f * ho * wo * c * k * k / ours / 1e9
@@ -182,17 +214,20 @@ def context_rows(repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--gap", type=float, default=0.2,
+                        help="seconds slept after each reference step, before the PyTorch step (0: none)")
     args = parser.parse_args()
     try:
         import torch
         torch.set_num_threads(threads())
     except ImportError:
         torch = None
+    print(machine())
     rate = sgemm_gflops()
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'not importable'}; threads: {threads()}; "
           f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; sgemm {rate:.1f} GFLOP/s; "
-          f"median of {args.repeats} interleaved repeats, float32, N={N}")
-    layer_table(torch, rate, args.repeats)
+          f"median of {args.repeats} interleaved repeats (gap {args.gap:g} s), float32, N={N}")
+    layer_table(torch, rate, args.repeats, args.gap)
     context_rows(args.repeats)
 
 

@@ -39,6 +39,7 @@ def _load_reference():
     for sub in ("layers", "conv"):
         module = importlib.import_module(f"_dlgrade_ref.{sub}")
         names.update({k: v for k, v in vars(module).items() if isinstance(v, type)})
+        names.update(getattr(module, "SPEED_YARDSTICKS", {}))  # e.g. the textbook im2col Conv2d
     return names
 
 

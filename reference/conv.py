@@ -5,10 +5,18 @@ Same contract as reference/layers.py (docs/contracts.md): keyword-only hyperpara
 outputs and gradients in the dtype of `x`, inputs never modified. Images are NCHW.
 
 Conv2d is the speed yardstick for students, so it is written for speed (see benchmarks/conv.py):
-the forward and dW are one matrix product each on an im2col patch matrix built by one copy of a
-strided view, and dx is one matrix product followed by col2im as KH*KW strided slice additions.
-Everything stays in the dtype of `x`; the same code runs on NumPy and CuPy.
+its work arrays are channels-last (N, H, W, C), so that every product has the long dimension
+(the N*H'*W' output positions) as its rows and the channels as its columns, the shape BLAS runs
+fastest; im2col is one copy of a strided view per block of samples, sized to stay in the cache;
+at stride 1, dx is the same im2col-and-product on dy (no col2im). y and dx are NCHW-shaped views
+of channels-last memory, which the pooling, batch-norm and ReLU layers keep, so in a network the
+layout changes only at the input. Everything stays in the dtype of `x`; the same code runs on
+NumPy and CuPy (where a block is the whole batch).
 """
+import os
+
+import numpy
+
 from .backend import get_array_module
 from .init import he_normal
 from .layers import BatchNorm1d, Layer
@@ -44,9 +52,13 @@ class Conv2d(Layer):
 
     Shapes: x (N, C, H, W) -> y (N, F, H', W') with H' = (H + 2P - KH) // S + 1 (W' alike);
     W (F, C, KH, KW); b (F,). dtype: that of x.
-    Notes: zero padding P on every side, the same stride S along both axes. With the patch
-    matrix cols (C*KH*KW, N*H'*W') (im2col): y = W @ cols + b, dW = dy @ cols.T,
-    dcols = W.T @ dy, and dx adds each kernel offset's rows of dcols back where they came from.
+    Notes: zero padding P on every side, the same stride S along both axes. The work arrays are
+    channels-last: with the patch matrix cols (N*H'*W', KH*KW*C) (im2col, one row per output
+    position, columns (i, j, c)) and Wm (KH*KW*C, F), y = cols @ Wm + b and dW = cols.T @ dy,
+    dy taken as (N*H'*W', F). At stride 1, dx is the same product on the patches of dy padded
+    by K-1 with the flipped kernel (a "full" correlation); otherwise dcols = dy @ W.T,
+    added back onto the windows they came from (col2im). y and dx are NCHW views of
+    channels-last memory: valid NCHW arrays, and a channels-last dy costs no transpose.
     """
 
     def __init__(self, *, in_channels, out_channels, kernel_size, stride=1, padding=0):
@@ -64,6 +76,152 @@ class Conv2d(Layer):
         fan_in = self.in_channels * kh * kw
         W = he_normal(fan_in, self.out_channels, rng=rng).T.reshape(self.out_channels, self.in_channels, kh, kw)
         return {"W": W, "b": get_array_module(W).zeros(self.out_channels)}
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        xp = get_array_module(x)
+        N, C, H, Wd = x.shape
+        Wt = params["W"].astype(x.dtype, copy=False)
+        F, Cw, KH, KW = Wt.shape
+        if C != Cw:
+            raise ValueError(f"x has {C} channels, W expects {Cw}")
+        s, p = self.stride, self.padding
+        Ho, Wo = _out_size(H, KH, s, p), _out_size(Wd, KW, s, p)
+        xpad = _pad_channels_last(xp, x, p, p)
+        Wm = xp.ascontiguousarray(Wt.transpose(2, 3, 1, 0)).reshape(KH * KW * C, F)  # rows (i, j, c)
+        y = xp.empty((N * Ho * Wo, F), dtype=x.dtype)  # rows (n, h', w'): channels-last
+        b = params["b"].astype(x.dtype, copy=False)
+        for rows, cols in _patches(xp, xpad, KH, KW, s, Ho, Wo):
+            xp.matmul(cols, Wm, out=y[rows])
+            y[rows] += b
+        return y.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (xpad, Wt, Wm, s, p, x.shape)
+
+    def backward(self, dy, cache):
+        xp = get_array_module(dy)
+        xpad, Wt, Wm, s, p, (N, C, H, Wd) = cache
+        F, _, KH, KW = Wt.shape
+        Ho, Wo = dy.shape[2:]
+        dyt = dy.transpose(0, 2, 3, 1)  # (N, H', W', F): contiguous if dy is channels-last
+        if not dyt.flags.c_contiguous:
+            dyt = xp.empty(dyt.shape, dtype=dy.dtype)
+            _copy_channels_last(xp, dyt, dy)
+        dyt = dyt.reshape(-1, F)
+        # The longer side of dW (KH*KW*C or F) first with several BLAS threads: on these products
+        # with a long inner dimension, multithreaded OpenBLAS is often many times slower the other
+        # way round; with one thread, (K, P) @ (P, F) is the faster order.
+        wide = Wm.shape[0] >= F or _BLAS_THREADS == 1
+        dWm = xp.zeros(Wm.shape if wide else Wm.shape[::-1], dtype=dy.dtype)
+        part = xp.empty(dWm.shape, dtype=dy.dtype)
+        for rows, cols in _patches(xp, xpad, KH, KW, s, Ho, Wo):
+            dWm += xp.matmul(cols.T, dyt[rows], out=part) if wide else xp.matmul(dyt[rows].T, cols, out=part)
+        dWm = dWm if wide else dWm.T
+        dW = xp.ascontiguousarray(dWm.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
+        if s == 1 and C >= _FULL_MIN_CHANNELS:
+            # dxpad = full correlation of dy with the flipped kernel; dx is its interior.
+            dyq = xp.zeros((N, Ho + 2 * (KH - 1), Wo + 2 * (KW - 1), F), dtype=dy.dtype)
+            dyq[:, KH - 1:KH - 1 + Ho, KW - 1:KW - 1 + Wo] = dyt.reshape(N, Ho, Wo, F)
+            dyq = dyq[:, p:p + H + KH - 1, p:p + Wd + KW - 1]
+            Wflip = xp.ascontiguousarray(Wt[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(KH * KW * F, C)
+            dx = xp.empty((N * H * Wd, C), dtype=dy.dtype)
+            for rows, cols in _patches(xp, dyq, KH, KW, 1, H, Wd):
+                xp.matmul(cols, Wflip, out=dx[rows])
+            dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
+        else:
+            dx = _col2im_nchw(xp, Wt, dyt, s, p, H, Wd, Ho, Wo)
+        return dx, {"W": dW, "b": xp.ones(dyt.shape[0], dtype=dyt.dtype) @ dyt}  # db: sum over rows
+
+
+# Below this many input channels (or at stride > 1), Conv2d's dx is col2im on NCHW work arrays:
+# the full-correlation product has only C output columns, slow in BLAS when C is small.
+_FULL_MIN_CHANNELS = 16
+# On NumPy, im2col and the products work on blocks of samples whose patch matrix is at most this
+# large, so that they stay in the cache instead of streaming the whole patch matrix through memory:
+# about the L2 cache with one BLAS thread; with several, a share of L3 and fewer, larger products,
+# because each product makes the BLAS threads meet, which costs dearly on a busy machine.
+def _blas_threads():
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+_BLAS_THREADS = _blas_threads()
+_BLOCK_BYTES = (2 << 20) if _BLAS_THREADS == 1 else (16 << 20)
+
+
+def _pad_channels_last(xp, x, ph, pw):
+    """(N, C, H, W) -> zero-padded channels-last copy (N, H + 2ph, W + 2pw, C)."""
+    N, C, H, W = x.shape
+    out = xp.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype)
+    _copy_channels_last(xp, out[:, ph:ph + H, pw:pw + W], x)
+    return out
+
+
+def _copy_channels_last(xp, out, x):
+    """out (N, H, W, C) = x (N, C, H, W) transposed. When x's channel stride is a multiple of
+    4 KiB (a 32x32 float32 image), reading many channels of one pixel at once makes every read
+    fall into the same cache set; copying 8 channels at a time avoids that (2x faster here)."""
+    cstride = x.strides[1]
+    step = 8 if xp is numpy and cstride % 4096 == 0 and x.shape[1] > 8 and x.strides[3] == x.itemsize else x.shape[1]
+    for c0 in range(0, x.shape[1], step):
+        out[..., c0:c0 + step] = x[:, c0:c0 + step].transpose(0, 2, 3, 1)
+
+
+def _blocks(xp, n, per_sample_bytes):
+    """(start, stop) of blocks of samples: cache-sized on NumPy, the whole batch on CuPy."""
+    nb = n if xp is not numpy else max(1, min(n, _BLOCK_BYTES // max(1, per_sample_bytes)))
+    return [(n0, min(n0 + nb, n)) for n0 in range(0, n, nb)], nb
+
+
+def _patches(xp, a, KH, KW, s, Ho, Wo):
+    """For each block of samples: (its rows of the patch matrix, the block's patches
+    (n*Ho*Wo, KH*KW*C) copied from the strided windows of the channels-last array a)."""
+    N, C = a.shape[0], a.shape[3]
+    sn, sh, sw, sc = a.strides
+    blocks, nb = _blocks(xp, N, Ho * Wo * KH * KW * C * a.itemsize)
+    buf = xp.empty((nb, Ho, Wo, KH, KW, C), dtype=a.dtype)
+    for n0, n1 in blocks:
+        windows = xp.lib.stride_tricks.as_strided(
+            a[n0:n1], (n1 - n0, Ho, Wo, KH, KW, C), (sn, sh * s, sw * s, sh, sw, sc))
+        out = buf[:n1 - n0]
+        xp.copyto(out, windows)
+        yield slice(n0 * Ho * Wo, n1 * Ho * Wo), out.reshape(-1, KH * KW * C)
+
+
+def _col2im_nchw(xp, Wt, dyt, s, p, H, W, Ho, Wo):
+    """dx of Conv2d by col2im, channel-first: per block of samples dcols = W.T @ dy, rows
+    (c, i, j) and columns (n, h', w'), one product; each kernel offset's rows are added onto the
+    strided windows of the padded (C, n, H, W) block they came from (runs of W' both sides)."""
+    F, C, KH, KW = Wt.shape
+    N = dyt.shape[0] // (Ho * Wo)
+    WrT = Wt.reshape(F, C * KH * KW).T
+    dx = xp.empty((N, C, H, W), dtype=dyt.dtype)
+    blocks, nb = _blocks(xp, N, C * KH * KW * Ho * Wo * dyt.itemsize)
+    buf = xp.empty((C * KH * KW, nb * Ho * Wo), dtype=dyt.dtype)
+    dxpad = xp.empty((C, nb, H + 2 * p, W + 2 * p), dtype=dyt.dtype)
+    for n0, n1 in blocks:
+        n = n1 - n0
+        dcols = xp.matmul(WrT, dyt[n0 * Ho * Wo:n1 * Ho * Wo].T, out=buf[:, :n * Ho * Wo])
+        dcols = dcols.reshape(C, KH, KW, n, Ho, Wo)
+        block = dxpad[:, :n]
+        block.fill(0)
+        for i, j, rows, cols in _offsets(KH, KW, s, s, Ho, Wo):
+            block[:, :, rows, cols] += dcols[:, i, j]
+        dx[n0:n1] = block[:, :, p:p + H, p:p + W].transpose(1, 0, 2, 3)
+    return dx
+
+
+class Im2colConv2d(Conv2d):
+    """Conv2d as the textbook vectorised im2col: one copy of a strided view into the patch
+    matrix (C*KH*KW, N*H'*W'), one matrix product each for y, dW and dcols, col2im as KH*KW
+    strided slice additions. Same results as Conv2d.
+
+    The speed items' yardstick (SPEED_YARDSTICKS, which the grader's worker loads in place of
+    Conv2d): it is the kind of code a student writes, so a student's ratio to it measures the
+    algorithm and not the machine. Conv2d's cache blocking makes it faster than this code by a
+    factor that depends on how busy the memory system is (1.2x on a quiet core, 3-5x with other
+    jobs running: README, "Convolution speed"), which would make the speed bands move with the load.
+    """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
@@ -138,6 +296,37 @@ class _Layout:
         return a.reshape(F, *self.grid).transpose(self.inverse)
 
 
+SPEED_YARDSTICKS = {"Conv2d": Im2colConv2d}
+
+
+def _channels_last(a):
+    """True for a 4-d array laid out (N, H, W, C) in memory (what Conv2d returns)."""
+    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+class _Work:
+    """The axis order in which an NCHW array is C-contiguous (channels-last or not), so that the
+    pooling layers read and write memory in order and return their result in the same layout."""
+
+    def __init__(self, x):
+        self.perm = (0, 2, 3, 1) if _channels_last(x) else (0, 1, 2, 3)
+        self.inverse = tuple(self.perm.index(a) for a in range(4))
+
+    def view(self, a):
+        """The NCHW array a with its axes in work order."""
+        return a.transpose(self.perm)
+
+    def nchw(self, a):
+        return a.transpose(self.inverse)
+
+    def at(self, rows, cols):
+        """Index (in work order) of the given rows and columns of every sample and channel."""
+        return tuple((slice(None), slice(None), rows, cols)[a] for a in self.perm)
+
+    def shape(self, shape):
+        return tuple(shape[a] for a in self.perm)
+
+
 class _Pool2d(Layer):
     """Shared hyperparameters of the pooling layers: KH x KW windows every `stride` (an int or a
     pair; None, the default, means the kernel size: windows side by side)."""
@@ -154,6 +343,11 @@ class _Pool2d(Layer):
         ho, wo = _out_size(x.shape[2], kh, sh), _out_size(x.shape[3], kw, sw)
         return _offsets(kh, kw, sh, sw, ho, wo)
 
+    def _overlap(self):
+        """True when windows overlap (stride < kernel along an axis)."""
+        k, s = _pair(self.kernel_size), _pair(self.kernel_size if self.stride is None else self.stride)
+        return s[0] < k[0] or s[1] < k[1]
+
 
 class MaxPool2d(_Pool2d):
     """Max over each KH x KW window, per channel.
@@ -163,29 +357,37 @@ class MaxPool2d(_Pool2d):
     Notes: ties: the whole gradient of a window goes to its FIRST maximum in row-major order
     (smallest row, then smallest column), never split. Windows may overlap (S < K): an input
     element then collects the gradients of every window whose maximum it is. Inputs are assumed
-    free of NaN (a NaN is never taken for a maximum, except as a window's first element).
+    free of NaN, and dy finite. y (and dx) keep the memory layout of x (and dy): channels-last
+    in, channels-last out.
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        offsets = self._offsets(x)
+        work, offsets = _Work(x), self._offsets(x)
+        xw = work.view(x)
         _, _, rows, cols = offsets[0]
-        y = x[:, :, rows, cols].copy()
+        y = xw[work.at(rows, cols)].copy()
         arg = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32)
         for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
-            window = x[:, :, rows, cols]
+            window = xw[work.at(rows, cols)]
             better = window > y  # strictly: an equal later value never replaces the first maximum
-            xp.copyto(y, window, where=better)
-            xp.copyto(arg, k, where=better)
-        return y, (arg, x.shape, offsets)
+            xp.maximum(y, window, out=y)
+            # k exceeds every earlier index: the maximum sets arg to k exactly where better.
+            # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
+            xp.maximum(arg, better * arg.dtype.type(k), out=arg)
+        return work.nchw(y), (arg, work, x.shape, offsets, self._overlap())
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        arg, shape, offsets = cache
-        dx = xp.zeros(shape, dtype=dy.dtype)
+        arg, work, shape, offsets, overlap = cache
+        dyw = work.view(dy)
+        dx = xp.zeros(work.shape(shape), dtype=dy.dtype)
         for k, (_, _, rows, cols) in enumerate(offsets):
-            dx[:, :, rows, cols] += xp.where(arg == k, dy, 0)
-        return dx, {}
+            if overlap:
+                dx[work.at(rows, cols)] += dyw * (arg == k)
+            else:  # each input element is in one window at most: assign instead of add
+                xp.multiply(dyw, arg == k, out=dx[work.at(rows, cols)])
+        return work.nchw(dx), {}
 
 
 class AvgPool2d(_Pool2d):
@@ -194,26 +396,37 @@ class AvgPool2d(_Pool2d):
     Shapes: x (N, C, H, W) -> y (N, C, H', W') with H' = (H - KH) // S + 1 (W' alike).
     dtype: that of x.
     Notes: every element of a window receives dy / (KH*KW); overlapping windows (S < K) add up.
+    y (and dx) keep the memory layout of x (and dy).
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        xp = get_array_module(x)
-        offsets = self._offsets(x)
+        work, offsets = _Work(x), self._offsets(x)
+        xw = work.view(x)
         _, _, rows, cols = offsets[0]
-        y = x[:, :, rows, cols].copy()
+        y = xw[work.at(rows, cols)].copy()
         for _, _, rows, cols in offsets[1:]:
-            y += x[:, :, rows, cols]
+            y += xw[work.at(rows, cols)]
         y *= 1.0 / len(offsets)
-        return y, (x.shape, offsets)
+        return work.nchw(y), (work, x.shape, offsets)
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        shape, offsets = cache
-        share = dy * (1.0 / len(offsets))
-        dx = xp.zeros(shape, dtype=dy.dtype)
+        work, shape, offsets = cache
+        share = work.view(dy) * (1.0 / len(offsets))
+        dx = xp.zeros(work.shape(shape), dtype=dy.dtype)
         for _, _, rows, cols in offsets:
-            dx[:, :, rows, cols] += share
-        return dx, {}
+            dx[work.at(rows, cols)] += share
+        return work.nchw(dx), {}
+
+
+def _channel_sum(xp, a):
+    """Sum of an NCHW array over (N, H, W), per channel; on channels-last memory one
+    vector-matrix product (numpy's reduction over the outer axes is several times slower)."""
+    t = a.transpose(0, 2, 3, 1)
+    if t.flags.c_contiguous:
+        t = t.reshape(-1, a.shape[1])
+        return xp.ones(t.shape[0], dtype=a.dtype) @ t
+    return a.sum(axis=(0, 2, 3))
 
 
 class BatchNorm2d(BatchNorm1d):
@@ -224,19 +437,20 @@ class BatchNorm2d(BatchNorm1d):
     Notes: as BatchNorm1d with m = N*H*W samples per channel: at train time the batch mean and
     biased variance normalise, and the running statistics are replaced in `state` (momentum
     update with the unbiased variance m/(m-1) * var, as PyTorch); at evaluation time the running
-    statistics are constants. dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps).
+    statistics are constants. dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps)
+    with dxhat = gamma * dy, computed as gamma / sqrt(var + eps) * (dy - sum(dy)/m - xhat * sum(dy * xhat)/m).
+    y and dx keep the memory layout of x and dy (elementwise operations and per-channel sums only).
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        axes = (0, 2, 3)
         if train:
             m = x.shape[0] * x.shape[2] * x.shape[3]
             if m < 2:
                 raise ValueError("BatchNorm2d needs more than one value per channel at train time")
-            mean = x.mean(axis=axes)
+            mean = _channel_sum(xp, x) / m
             xc = x - mean[:, None, None]
-            var = (xc * xc).mean(axis=axes)
+            var = _channel_sum(xp, xc * xc) / m
             if state is not None:
                 mo, rm, rv = self.momentum, state["running_mean"], state["running_var"]
                 state["running_mean"] = ((1 - mo) * rm + mo * mean).astype(rm.dtype, copy=False)
@@ -246,19 +460,28 @@ class BatchNorm2d(BatchNorm1d):
                 raise ValueError("BatchNorm2d needs its state (running statistics) at evaluation time")
             xc = x - state["running_mean"].astype(x.dtype, copy=False)[:, None, None]
             var = state["running_var"].astype(x.dtype, copy=False)
-        inv_std = (1 / xp.sqrt(var + self.eps))[:, None, None]
-        xhat = xc * inv_std
-        gamma = params["gamma"].astype(x.dtype, copy=False)[:, None, None]
-        y = gamma * xhat + params["beta"].astype(x.dtype, copy=False)[:, None, None]
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        xhat = xc
+        xhat *= inv_std[:, None, None]  # xc is a fresh array: normalise it in place
+        gamma = params["gamma"].astype(x.dtype, copy=False)
+        y = xhat * gamma[:, None, None]
+        y += params["beta"].astype(x.dtype, copy=False)[:, None, None]
         return y, (xhat, inv_std, gamma, train)
 
     def backward(self, dy, cache):
+        xp = get_array_module(dy)
         xhat, inv_std, gamma, train = cache
-        axes = (0, 2, 3)
-        dxhat = dy * gamma
+        dbeta, dgamma = _channel_sum(xp, dy), _channel_sum(xp, dy * xhat)
+        scale = (gamma * inv_std)[:, None, None]
         if train:
-            dxhat = dxhat - dxhat.mean(axis=axes, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
-        return dxhat * inv_std, {"gamma": (dy * xhat).sum(axis=axes), "beta": dy.sum(axis=axes)}
+            m = dy.shape[0] * dy.shape[2] * dy.shape[3]
+            dx = xhat * (-dgamma / m)[:, None, None]
+            dx += dy
+            dx -= (dbeta / m)[:, None, None]
+            dx *= scale
+        else:
+            dx = dy * scale
+        return dx, {"gamma": dgamma, "beta": dbeta}
 
 
 LAYERS = {cls.__name__: cls for cls in (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d)}

@@ -486,6 +486,33 @@ def test_damaged_npz_is_rebuilt(cifar, tmp_path, monkeypatch):
     assert y[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1] and x.any()
 
 
+def test_altered_npz_is_not_used(cifar, tmp_path, monkeypatch):
+    """A well-formed cifar10.npz (right version, sources, shapes and CRCs) holding other pixels
+    fails the decoded arrays' sha256 and is rebuilt from the verified batches."""
+    cache = tmp_path / "altered_cache"
+    shutil.copytree(cifar / "cifar-10-batches-py", cache / "cifar-10-batches-py")
+    with np.load(cifar / "cifar10.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["x_test"][0, 0, 0, 0] ^= 1
+    with open(cache / "cifar10.npz", "wb") as f:
+        np.savez(f, **arrays)
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    x, _ = data.load_cifar10("test")
+    assert x[0, 0, 0, 0] == arrays["x_test"][0, 0, 0, 0] ^ 1  # the official pixel, from a rebuilt cache
+    with np.load(cache / "cifar10.npz", allow_pickle=False) as npz:
+        np.testing.assert_array_equal(npz["x_test"], x)
+
+
+def test_cached_test_split_loads_fast(cifar):
+    """Once decoded, the test split is read and verified from the cache, not decoded again."""
+    import time
+    data.load_cifar10("test")
+    start = time.perf_counter()
+    x, _ = data.load_cifar10("test")
+    data.cifar10_preprocess(x)
+    assert time.perf_counter() - start < 2.0  # typically ~0.1 s; 2 s leaves room for a busy machine
+
+
 # --------------------------------------------------------------------------- names, Shakespeare (real)
 
 def test_names_splits():

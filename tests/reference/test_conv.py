@@ -38,8 +38,13 @@ def conv(c, f, k, s=1, p=0):
     return L.Conv2d(in_channels=c, out_channels=f, kernel_size=k, stride=s, padding=p)
 
 
-# The layouts: W' < 16 uses Conv2d's (C, H, W, N) work arrays, W' >= 16 ("wide") its (C, N, H, W) ones.
+# Conv2d's dx: col2im below 16 input channels or at stride > 1 ("conv-..."), otherwise the full
+# correlation of dy with the flipped kernel ("conv-c16-...").
 CONV = [
+    case("conv-c16-3x3-p1", conv(16, 3, 3, 1, 1), (2, 16, 4, 5), torch_conv),
+    case("conv-c16-3x3-p0", conv(16, 2, 3), (2, 16, 5, 4), torch_conv),
+    case("conv-c16-2x3-p2-rect", conv(16, 2, (2, 3), 1, 2), (1, 16, 3, 4), torch_conv),
+    case("conv-c16-1x1-p1", conv(16, 2, 1, 1, 1), (1, 16, 3, 2), torch_conv),
     case("conv-3x3-s1-p1", conv(3, 4, 3, 1, 1), (2, 3, 6, 5), torch_conv),
     case("conv-1x1", conv(4, 3, 1), (2, 4, 3, 5), torch_conv),
     case("conv-5x5-s2-p2", conv(2, 3, 5, 2, 2), (2, 2, 9, 8), torch_conv),
@@ -108,6 +113,7 @@ def test_vs_torch(layer, shape, train, torch_fn):
 
 @pytest.mark.parametrize("shape, k, s, p", [
     pytest.param((4, 8, 32, 32), 3, 1, 1, id="8->16-32x32-3x3-p1"),
+    pytest.param((2, 32, 32, 32), 3, 1, 1, id="32->16-32x32-3x3-p1"),
     pytest.param((4, 16, 8, 8), 3, 1, 1, id="16->16-8x8-3x3-p1"),
     pytest.param((4, 3, 32, 32), 5, 2, 2, id="3->16-32x32-5x5-s2-p2"),
 ])
@@ -121,7 +127,9 @@ def test_conv_float32_vs_torch_cifar_sized(shape, k, s, p):
     yt = torch_conv(torch.nn.functional, layer, xt, **pt)
     yt.backward(torch.tensor(dy))
     assert (y.dtype, dx.dtype, grads["W"].dtype, grads["b"].dtype) == (np.float32,) * 4
-    assert y.flags.c_contiguous and dx.flags.c_contiguous
+    # NCHW arrays laid out C-contiguous or channels-last (N, H, W, C) in memory, never scattered.
+    for a in (y, dx):
+        assert a.flags.c_contiguous or a.transpose(0, 2, 3, 1).flags.c_contiguous
     assert_close(y, yt.detach().numpy(), 1e-4, 1e-4, "y")
     assert_close(dx, xt.grad.numpy(), 1e-4, 1e-4, "dx")
     for k_ in params:
@@ -292,3 +300,32 @@ def test_array_module_matches_numpy(module, layer, shape, train, torch_fn):
     assert_close(xp.asnumpy(dx_), dx, 1e-10, 1e-12, "dx")
     for k in grads:
         assert_close(xp.asnumpy(grads_[k]), grads[k], 1e-10, 1e-12, f"d{k}")
+
+
+@pytest.mark.parametrize("c, k, s, p", [(3, 3, 1, 1), (32, 3, 1, 1), (16, 5, 2, 2)], ids=["c3", "c32", "c16-s2"])
+def test_conv_channels_last_inputs_give_the_same_results(c, k, s, p):
+    """x and dy laid out channels-last in memory (as the layers after a Conv2d return them)."""
+    layer = conv(c, 8, k, s, p)
+    x, params, state = make_inputs(layer, (3, c, 32, 32), dtype=np.float32)
+    y, dy, dx, grads = forward_backward(layer, x, params, state, False)
+    last = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # noqa: E731
+    y2, cache = layer.forward(last(x), params)
+    dx2, grads2 = layer.backward(last(dy), cache)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_allclose(dx2, dx, rtol=1e-6, atol=1e-6)
+    for k_ in grads:
+        np.testing.assert_allclose(grads2[k_], grads[k_], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer, shape, train, torch_fn", CONV)
+def test_speed_yardstick_matches_conv2d(layer, shape, train, torch_fn):
+    """Im2colConv2d (the speed items' yardstick) computes what Conv2d computes."""
+    yard = L.SPEED_YARDSTICKS["Conv2d"](**{k: getattr(layer, k) for k in
+                                          ("in_channels", "out_channels", "kernel_size", "stride", "padding")})
+    x, params, state = make_inputs(layer, shape)
+    y, dy, dx, grads = forward_backward(layer, x, params, state, train)
+    y2, dy2, dx2, grads2 = forward_backward(yard, x, params, state, train)
+    assert_close(y2, y, 1e-12, 1e-12, "y")
+    assert_close(dx2, dx, 1e-12, 1e-12, "dx")
+    for k in grads:
+        assert_close(grads2[k], grads[k], 1e-12, 1e-12, f"d{k}")
