@@ -21,7 +21,7 @@ from .checks import CheckResult, WrongType
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
-from .runner import Call, Limits, run_worker
+from .runner import Call, Limits, run_worker, sandbox_problem
 
 ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
@@ -192,6 +192,7 @@ class Options:
     timeout: float = None        # overrides every item's timeout
     device: str = "cpu"
     public: dict = None          # check mode: load_public_cases(...)
+    sandbox: bool = True         # run workers inside bubblewrap (False: plain processes)
 
 
 def grade_item(item, submission: Path, opts: Options) -> ItemResult:
@@ -224,7 +225,7 @@ class _Outcome(Exception):
 
 
 def _worker(submission, calls, limits, opts, files=()):
-    result = run_worker(submission, calls, limits, extra_files=files, device=opts.device)
+    result = run_worker(submission, calls, limits, extra_files=files, device=opts.device, sandbox=opts.sandbox)
     if result.status == "ok":
         return result
     status = {"crashed": "error"}.get(result.status, result.status)
@@ -338,6 +339,8 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
     """Grade several submissions with `jobs` workers in parallel; items run in any order, except
     that timed items (`item.exclusive`) run alone, after the others of their batch."""
     opts = opts or Options()
+    if opts.sandbox and sandbox_problem():
+        raise GradeError(sandbox_problem() + "; pass --no-sandbox to grade without one")
     selected = _select(assignment, opts, only)
     tasks = [(s, i) for s in map(Path, submissions) for i in selected]
     lock = SharedExclusiveLock()

@@ -5,6 +5,8 @@ only exact `numpy.ndarray`s of plain numeric or boolean dtypes, so nothing a wor
 run code or masquerade as a number in the trusted parent. NumPy-only: the worker loads this
 module by path.
 """
+import json
+
 import numpy as np
 
 ALLOWED_KINDS = "biufc"  # bool, signed/unsigned int, float, complex; never object/void/str
@@ -53,15 +55,97 @@ def save(path, tree):
         np.savez(f, allow_pickle=False, **flat)
 
 
-def load(path):
-    """Read an .npz written by `save`, refusing pickles and anything but plain arrays."""
+MAX_NPZ_BYTES = 2 << 30  # decompressed, per .npz
+
+
+def npz_size(data) -> int:
+    """The decompressed size an open `numpy.load` .npz archive declares."""
+    return sum(info.file_size for info in data.zip.infolist())
+
+
+def load(path, max_bytes=MAX_NPZ_BYTES):
+    """Read an .npz written by `save`, refusing pickles, anything but plain arrays, and archives
+    that unpack to more than `max_bytes`."""
     out = {}
-    with np.load(path, allow_pickle=False) as data:
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise WireError("not an .npz archive")
+    with data:
         if len(data.files) > MAX_ARRAYS:
             raise WireError(f"too many arrays ({len(data.files)})")
+        if npz_size(data) > max_bytes:
+            raise WireError(f"unpacks to more than {max_bytes >> 20} MB")
         for key in data.files:
             arr = data[key]
             if type(arr) is not np.ndarray or arr.dtype.kind not in ALLOWED_KINDS:
                 raise WireError(f"{key}: not a plain numeric array (dtype {arr.dtype})")
             out[key] = arr
     return unflatten(out)
+
+
+# --------------------------------------------------------------------------- frames over pipes
+# One message: b"DLG1", the lengths of a JSON header and of an .npz body (8 bytes each, little
+# endian), then both. The parent and the sandboxed worker exchange nothing else.
+MAGIC = b"DLG1"
+HEADER = 20
+MAX_JSON = 1 << 20
+
+
+def dumps(tree) -> bytes:
+    """A nested dict of arrays as .npz bytes."""
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **{k: to_numpy(v) for k, v in flatten(tree).items()})
+    return buf.getvalue()
+
+
+def loads(data: bytes, max_bytes: int):
+    """Inverse of `dumps`, refusing pickles, non-numeric arrays and more than `max_bytes`
+    once decompressed."""
+    import io
+    return load(io.BytesIO(data), max_bytes=max_bytes)
+
+
+def frame(header: dict, tree=None) -> bytes:
+    meta = json.dumps(header).encode()
+    body = dumps(tree) if tree else b""
+    return MAGIC + len(meta).to_bytes(8, "little") + len(body).to_bytes(8, "little") + meta + body
+
+
+def parse_header(head: bytes):
+    """(json length, body length) from a frame's first 20 bytes."""
+    if len(head) != HEADER or head[:4] != MAGIC:
+        raise WireError("not a dlgrade frame")
+    n_meta, n_body = int.from_bytes(head[4:12], "little"), int.from_bytes(head[12:20], "little")
+    if n_meta > MAX_JSON:
+        raise WireError(f"frame header too large ({n_meta} bytes)")
+    return n_meta, n_body
+
+
+def read_frame(read, max_body: int):
+    """(header, tree) read with `read(n) -> bytes` (which returns b"" at end of stream), or
+    None at a clean end of stream."""
+    head = _read_exactly(read, HEADER, allow_eof=True)
+    if head is None:
+        return None
+    n_meta, n_body = parse_header(head)
+    if n_body > max_body:
+        raise WireError(f"frame body too large ({n_body} bytes)")
+    meta = json.loads(_read_exactly(read, n_meta))
+    if not isinstance(meta, dict):
+        raise WireError("frame header is not an object")
+    body = _read_exactly(read, n_body) if n_body else b""
+    return meta, (loads(body, 4 * max_body + (1 << 20)) if body else {})
+
+
+def _read_exactly(read, n, allow_eof=False):
+    chunks, got = [], 0
+    while got < n:
+        chunk = read(min(n - got, 1 << 20))
+        if not chunk:
+            if allow_eof and got == 0:
+                return None
+            raise WireError(f"stream ended inside a frame ({got} of {n} bytes)")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)

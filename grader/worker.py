@@ -1,10 +1,13 @@
 """The worker: the only process that imports student code.
 
-Run as `python -I worker.py IO_DIR` with the submission copy as working directory. It reads
-`IO_DIR/request.json` and `IO_DIR/inputs.npz`, applies resource limits, blocks imports of the
-grader's own packages and of libraries that would do the student's work, imports the student's
-modules, runs the requested drivers and writes `IO_DIR/outputs.npz` and `IO_DIR/result.json`.
-Nothing it writes is trusted: the parent validates and compares everything.
+Run as `python -I -S -B worker.py REPLY_FD SITE` (inside bubblewrap, see `runner.py`) with the
+submission copy as working directory and NumPy in SITE. It reads frames (`wire.frame`) from
+stdin: first the request (limits, the uid to become), then work: `calls` (run drivers) or, in a
+timing session, `build`/`forward`/`backward` on one layer. It drops to its own uid, applies
+resource limits, blocks imports of the grader's own packages and of libraries that would do the
+student's work (a second layer: the sandbox does not contain them), imports the student's
+modules and writes one reply frame per frame to REPLY_FD. Nothing it writes is trusted: the
+parent validates and compares everything, and times the speed items itself.
 """
 import importlib.abc
 import importlib.util
@@ -67,6 +70,16 @@ class _Blocker(importlib.abc.MetaPathFinder):
         return None
 
 
+def _drop_privileges(uid):
+    """Become `uid` for good (the sandbox started us as a capability-less root that may only
+    change its uid)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("dlgrade worker: could not drop privileges")
+
+
 def _limit(request):
     mb = 1 << 20
     limits = request["limits"]
@@ -74,6 +87,9 @@ def _limit(request):
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+    if "uid" in request:  # one uid per worker: the process count is this worker's alone
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
     # A write past RLIMIT_FSIZE then fails with an OSError instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
@@ -88,17 +104,23 @@ def _student_frames(tb_text, sub_dir):
     return "\n".join(keep[-6:]).replace(sub_dir + "/", "")
 
 
-def main(io_dir):
-    with open(os.path.join(io_dir, "request.json")) as f:
-        request = json.load(f)
+def _read(n):
+    return os.read(0, n)
+
+
+def main(reply_fd, site):
+    reply_fd = int(reply_fd)
+    sys.path.append(site)
     import numpy as np  # before the limits: importing NumPy maps a lot of address space
     wire = _load("_dlgrade_wire", "wire.py")
+    request, _ = wire.read_frame(_read, 1 << 20)
+    if "uid" in request:
+        _drop_privileges(int(request["uid"]))
     drivers = _load("_dlgrade_drivers", "drivers.py")
-    yardstick = _load_reference() if any(c["driver"] == "speed" for c in request["calls"]) else {}
-    inputs = wire.load(os.path.join(io_dir, "inputs.npz"))
+    yardstick = _load_reference() if request.get("reference") else {}
+    cupy = None
     if request.get("device") == "cuda":
         import cupy
-        inputs = wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(inputs).items()})
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
     _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")])
@@ -108,22 +130,28 @@ def main(io_dir):
     sys.path.insert(0, sub_dir)
 
     def resolve(module, name):
-        if module == "@reference":  # the speed yardstick, loaded before any student code
+        if yardstick:  # a trusted timing session: the reference, and no student code at all
             return yardstick[name]
         return getattr(importlib.import_module(module), name)
 
-    result = {"status": "ok", "calls": []}
-    outputs = {}
-    for i, call in enumerate(request["calls"]):
-        try:
-            out = drivers.DRIVERS[call["driver"]](resolve, call["spec"], inputs.get(str(i), {}))
-        except NotImplementedError:
-            result = {"status": "not_attempted", "message": f"{call['spec'].get('name')} raises NotImplementedError"}
-            break
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-            tb = _student_frames(traceback.format_exc(), sub_dir)
-            result = {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "traceback": tb[-2000:]}
-            break
+    def reply(header, tree=None):
+        data = wire.frame(header, tree)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(reply_fd, view):]
+
+    def device(tree):
+        if cupy is None:
+            return tree
+        return wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(tree).items()})
+
+    def failure(exc):
+        if isinstance(exc, NotImplementedError):
+            return {"status": "not_attempted", "message": "raises NotImplementedError"}
+        tb = _student_frames(traceback.format_exc(), sub_dir)
+        return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "traceback": tb[-2000:]}
+
+    def plain(out, prefix=""):
         flat, types = {}, {}
         for key, value in wire.flatten(out).items():
             if type(value) is not np.ndarray:
@@ -132,18 +160,57 @@ def main(io_dir):
                 value = wire.to_numpy(value)
             except Exception:
                 continue
-            if value.dtype.kind in wire.ALLOWED_KINDS:
-                flat[f"{i}/{key}"] = value
-        outputs.update(flat)
-        result["calls"].append({"types": types})
-    wire.save(os.path.join(io_dir, "outputs.tmp.npz"), wire.unflatten(outputs))
-    os.replace(os.path.join(io_dir, "outputs.tmp.npz"), os.path.join(io_dir, "outputs.npz"))
-    with open(os.path.join(io_dir, "result.tmp.json"), "w") as f:
-        json.dump(result, f)
-    os.replace(os.path.join(io_dir, "result.tmp.json"), os.path.join(io_dir, "result.json"))
+            if type(value) is np.ndarray and value.dtype.kind in wire.ALLOWED_KINDS:
+                flat[prefix + key] = value
+        return flat, types
+
+    layers, caches = {}, {}
+    while True:
+        message = wire.read_frame(_read, 1 << 31)
+        if message is None:
+            break
+        header, inputs = message
+        op = header.get("op")
+        if op == "calls":  # run drivers; stop at the first failure
+            result, outputs = {"status": "ok", "calls": []}, {}
+            for i, call in enumerate(header["calls"]):
+                try:
+                    out = drivers.DRIVERS[call["driver"]](resolve, call["spec"], device(inputs.get(str(i), {})))
+                    flat, types = plain(out, f"{i}/")
+                except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+                    result = failure(exc)
+                    if result["status"] == "not_attempted":
+                        result["message"] = f"{call['spec'].get('name')} raises NotImplementedError"
+                    outputs = {}
+                    break
+                outputs.update(flat)
+                result["calls"].append({"types": types})
+            sys.stdout.flush()
+            reply(result, wire.unflatten(outputs))
+        else:  # a timing session: build a layer, run its forward or backward on fresh inputs
+            slot = str(header.get("slot", "0"))
+            try:
+                data = device(inputs)
+                if op == "build":
+                    layers[slot] = resolve(header["module"], header["name"])(**header["kwargs"])
+                    out = {}
+                elif op == "forward":
+                    y, caches[slot] = layers[slot].forward(data["x"], data.get("params", {}))
+                    out = {"y": y} if header.get("send", True) else {}
+                elif op == "backward":
+                    dx, grads = layers[slot].backward(data["dy"], caches.pop(slot))
+                    out = {"dx": dx, "grads": dict(grads)}
+                else:
+                    raise ValueError(f"unknown op {op!r}")
+                if cupy is not None:
+                    cupy.cuda.Device().synchronize()
+                flat, types = plain(out)
+                reply({"status": "ok", "types": types}, wire.unflatten(flat))
+            except BaseException as exc:
+                reply(failure(exc))
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: student atexit hooks and __del__ must not run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])
