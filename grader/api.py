@@ -9,6 +9,9 @@ import contextlib
 import hashlib
 import importlib
 import json
+import os
+import stat
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import wire
+from . import timing, wire
 from .checks import CheckResult, WrongType
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
-from .runner import Call, Limits, run_worker, sandbox_problem
+from .runner import Call, Limits, SubmissionError, run_worker, sandbox_problem, submission_files, write_files
 
 ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
@@ -241,8 +244,15 @@ def _grade_compared(item, submission, opts, limits):
     else:
         calls = item.calls(item_rng(item.id, opts.salt))
         expected, alternatives = expected_from_reference(item, calls)
-    result = _worker(submission, calls, limits, opts, item.files)
+    timed = [k for k, c in enumerate(calls) if c.driver == "speed"]
+    result = _worker(submission, [c for c in calls if c.driver != "speed"], limits, opts, item.files)
     got = [_mark_types(o, t) for o, t in zip(result.outputs, result.types)]
+    for k in timed:  # timed here, in the parent, against a worker holding only the reference
+        try:
+            got.insert(k, timing.measure(item, submission, item_rng(item.id + "/timing", opts.salt), limits=limits,
+                                         device=opts.device, sandbox=opts.sandbox))
+        except timing.TimingError as exc:
+            raise _Outcome(exc.status, exc.message)
     return item.evaluate(calls, got, expected, alternatives)
 
 
@@ -342,13 +352,65 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
     if opts.sandbox and sandbox_problem():
         raise GradeError(sandbox_problem() + "; pass --no-sandbox to grade without one")
     selected = _select(assignment, opts, only)
-    tasks = [(s, i) for s in map(Path, submissions) for i in selected]
+    with tempfile.TemporaryDirectory(prefix="dlgrade-snap-") as snap:
+        # Everything below reads a grader-owned copy of regular files only: never a link,
+        # FIFO or device in the submission, nor anything its code creates while it runs.
+        copies, problems = [], {}
+        for k, sub in enumerate(map(Path, submissions)):
+            try:
+                copies.append(snapshot(sub, Path(snap, str(k)), assignment))
+            except GradeError as exc:
+                copies.append(None)
+                problems[k] = str(exc)
+        reports = _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions)
+    for k, report in enumerate(reports):
+        if k in problems:
+            report.error = problems[k]
+    return reports
+
+
+def data_files(assignment):
+    """The non-Python files of a submission some item reads (weights, data)."""
+    names = set()
+    for item in items(assignment):
+        names.update(getattr(item, "files", ()) or ())
+        if getattr(item, "weights", ""):
+            names.add(item.weights)
+    return sorted(names)
+
+
+def snapshot(sub: Path, into: Path, assignment: str) -> Path:
+    """Copy a submission folder's regular `.py` and data files into `into` (see
+    `runner.submission_files`); the answer keys' links between `solutions/` folders are kept."""
+    if not sub.is_dir():
+        raise GradeError(f"{sub}: not a folder")
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    within = solutions if Path(os.path.realpath(sub)).is_relative_to(solutions.resolve()) else None
+    try:
+        files = submission_files(sub, data_files(assignment), links_within=within)
+    except SubmissionError as exc:
+        raise GradeError(str(exc))
+    if not any(name.endswith(".py") for name in files):
+        raise GradeError("no .py files in the submission")
+    into.mkdir(parents=True)
+    write_files(files, into)
+    return into
+
+
+def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions):
+    tasks = [(s, i) for s in copies for i in selected]
     lock = SharedExclusiveLock()
 
     def run(task):
         sub, item = task
         with lock.hold(getattr(item, "exclusive", False)):
-            result = grade_item(item, sub, opts) if sub.is_dir() else _missing(item, "submission folder not found")
+            module = getattr(item, "module", "")
+            if sub is None:
+                result = _missing(item, "submission folder not found")
+            elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
+                result = _missing(item, f"{module}.py is missing from the submission")
+            else:
+                result = grade_item(item, sub, opts)
         if on_item:
             on_item(sub, item)
         return result
@@ -360,47 +422,99 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
     reports = []
     for k, sub in enumerate(map(Path, submissions)):
         chunk = results[k * len(selected):(k + 1) * len(selected)]
-        reports.append(Report(assignment, str(sub), chunk, error="" if sub.is_dir() else f"{sub}: not a folder"))
+        reports.append(Report(assignment, str(sub), chunk))
     return reports
 
 
 # --------------------------------------------------------------------------- submissions
 MAX_ZIP_BYTES = 200 << 20
+MAX_ZIP_MEMBERS = 5000
 
 
 def unpack(path: Path, into: Path) -> Path:
-    """A submission folder from a folder or a .zip (extracted safely into `into`)."""
+    """A submission folder from a folder or a .zip (extracted safely into `into`).
+
+    Zip members are extracted one by one, as regular files only (links, devices and FIFOs
+    stored in the archive are skipped), each path checked to stay inside `into`; an encrypted
+    or corrupt member, or more than `MAX_ZIP_BYTES` unpacked, makes the submission ungradable.
+    Single top-level folders (however deeply nested) are descended into."""
     import zipfile
+    import zlib
     path = Path(path)
     if path.is_dir():
         return path
     if not path.exists():
         raise GradeError("no such file or folder")
-    if not zipfile.is_zipfile(path):
+    if not path.is_file():  # a FIFO or a device: never opened
         raise GradeError("not a folder or a .zip file")
-    with zipfile.ZipFile(path) as zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise GradeError("not a folder or a .zip file")
         into.mkdir(parents=True, exist_ok=True)
-        for m in members:
-            target = (into / m.filename).resolve()
-            if not str(target).startswith(str(into.resolve())) or m.is_dir():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(m))
-    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
+        root = into.resolve()
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise GradeError(f"more than {MAX_ZIP_MEMBERS} files in the zip")
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+            written = 0
+            for m in members:
+                mode = m.external_attr >> 16
+                if m.is_dir() or (mode and not stat.S_ISREG(mode)):
+                    continue
+                parts = [p for p in m.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+                if not parts or ".." in parts or m.filename.startswith(("/", "\\")) or ":" in parts[0]:
+                    continue
+                if m.flag_bits & 0x1:
+                    raise GradeError(f"{m.filename}: encrypted zip members cannot be graded")
+                target = root.joinpath(*parts)
+                if not target.resolve().is_relative_to(root) or target.resolve() == root:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(target, "xb") as dst:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > MAX_ZIP_BYTES:
+                            raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+                        dst.write(chunk)
+    except GradeError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, RuntimeError,
+            NotImplementedError, ValueError) as exc:
+        raise GradeError(f"cannot unpack the zip: {exc}")
+    folder = into
+    while True:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+        if len(entries) == 1 and entries[0].is_dir():
+            folder = entries[0]
+        else:
+            return folder
 
 
 def syntax_errors(folder: Path) -> list:
-    """One line per submission file that does not compile (nothing is executed)."""
+    """One line per submission file that does not compile (nothing is executed; links, FIFOs
+    and devices are never read)."""
     errors = []
-    for path in sorted(Path(folder).rglob("*.py")):
+    try:
+        files = submission_files(Path(folder))
+    except SubmissionError:
+        return errors
+    for rel, source in sorted(files.items()):
         try:
-            compile(path.read_bytes(), str(path), "exec")
+            compile(source, rel, "exec")
         except SyntaxError as exc:
-            errors.append(f"{path.relative_to(folder)}:{exc.lineno}: SyntaxError: {exc.msg}")
+            errors.append(f"{rel}:{exc.lineno}: SyntaxError: {exc.msg}")
         except ValueError as exc:
-            errors.append(f"{path.relative_to(folder)}: {exc}")
+            errors.append(f"{rel}: {exc}")
     return errors
+
+
+def missing_modules(assignment, folder: Path, selected) -> dict:
+    """{"layers.py": number of selected items that need it} for student modules not in `folder`."""
+    out = {}
+    for item in selected:
+        module = getattr(item, "module", "")
+        if module and not getattr(item, "trusted", False) and not (Path(folder) / f"{module}.py").is_file():
+            out[f"{module}.py"] = out.get(f"{module}.py", 0) + 1
+    return out

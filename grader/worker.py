@@ -164,6 +164,7 @@ def main(reply_fd, site):
                 flat[prefix + key] = value
         return flat, types
 
+    reply({"status": "ready"})  # the parent now finds this process to read its CPU time
     layers, caches = {}, {}
     while True:
         message = wire.read_frame(_read, 1 << 31)
@@ -197,6 +198,12 @@ def main(reply_fd, site):
                 elif op == "forward":
                     y, caches[slot] = layers[slot].forward(data["x"], data.get("params", {}))
                     out = {"y": y} if header.get("send", True) else {}
+                elif op == "probe":  # `repeat` forward (and backward) passes in one exchange
+                    for _ in range(int(header.get("repeat", 1))):
+                        y, cache = layers[slot].forward(data["x"], data.get("params", {}))
+                        if header.get("part") == "backward":
+                            layers[slot].backward(data["dy"], cache)
+                    out = {}
                 elif op == "backward":
                     dx, grads = layers[slot].backward(data["dy"], caches.pop(slot))
                     out = {"dx": dx, "grads": dict(grads)}
