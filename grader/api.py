@@ -53,6 +53,7 @@ class Report:
     submission: str
     items: list
     error: str = ""
+    salt_id: str = ""  # which salt drew the cases (`secret.run_salt`): the same id, the same cases
 
     @property
     def score(self) -> float:
@@ -69,6 +70,8 @@ class Report:
                           "visibility": i.visibility, "output": i.output} for i in self.items]}
         if self.error:
             out["error"] = self.error
+        if self.salt_id:
+            out["salt_id"] = self.salt_id
         return out
 
 
@@ -345,9 +348,11 @@ class SharedExclusiveLock:
 
 
 def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int = 1, only=None,
-               on_item=None) -> list:
+               on_item=None, on_report=None) -> list:
     """Grade several submissions with `jobs` workers in parallel; items run in any order, except
-    that timed items (`item.exclusive`) run alone, after the others of their batch."""
+    that timed items (`item.exclusive`) run alone, after the others of their batch.
+    `on_item(submission, item)` is called as each item finishes, `on_report(k, report)` as the
+    k-th submission's last item does."""
     opts = opts or Options()
     if opts.sandbox and sandbox_problem():
         raise GradeError(sandbox_problem() + "; pass --no-sandbox to grade without one")
@@ -362,11 +367,7 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
             except GradeError as exc:
                 copies.append(None)
                 problems[k] = str(exc)
-        reports = _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions)
-    for k, report in enumerate(reports):
-        if k in problems:
-            report.error = problems[k]
-    return reports
+        return _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report)
 
 
 def data_files(assignment):
@@ -397,33 +398,49 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     return into
 
 
-def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions):
-    tasks = [(s, i) for s in copies for i in selected]
+def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report):
+    tasks = [(k, s, i) for k, s in enumerate(copies) for i in selected]
     lock = SharedExclusiveLock()
+    left = {k: len(selected) for k in range(len(copies))}
+    results = {}
+    done_lock = threading.Lock()
+    names = [str(s) for s in submissions]
+
+    reports = {}
+
+    def report(k):
+        if k not in reports:
+            chunk = [results[(k, n)] for n in range(len(selected))]
+            reports[k] = Report(assignment, names[k], chunk, error=problems.get(k, ""))
+        return reports[k]
 
     def run(task):
-        sub, item = task
+        k, sub, item = task
         with lock.hold(getattr(item, "exclusive", False)):
             module = getattr(item, "module", "")
             if sub is None:
-                result = _missing(item, "submission folder not found")
+                result = _missing(item, problems.get(k) or "submission folder not found")
             elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
                 result = _missing(item, f"{module}.py is missing from the submission")
             else:
                 result = grade_item(item, sub, opts)
+        with done_lock:
+            results[(k, selected.index(item))] = result
+            left[k] -= 1
+            finished = left[k] == 0
         if on_item:
             on_item(sub, item)
+        if finished and on_report:
+            on_report(k, report(k))
         return result
 
-    order = sorted(range(len(tasks)), key=lambda k: getattr(tasks[k][1], "exclusive", False))
+    for k in range(len(copies)):
+        if not selected and on_report:
+            on_report(k, report(k))
+    order = sorted(range(len(tasks)), key=lambda t: getattr(tasks[t][2], "exclusive", False))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        done = dict(zip(order, pool.map(run, [tasks[k] for k in order])))
-    results = [done[k] for k in range(len(tasks))]
-    reports = []
-    for k, sub in enumerate(map(Path, submissions)):
-        chunk = results[k * len(selected):(k + 1) * len(selected)]
-        reports.append(Report(assignment, str(sub), chunk))
-    return reports
+        list(pool.map(run, [tasks[t] for t in order]))
+    return [report(k) for k in range(len(copies))]
 
 
 # --------------------------------------------------------------------------- submissions
@@ -508,6 +525,21 @@ def syntax_errors(folder: Path) -> list:
         except ValueError as exc:
             errors.append(f"{rel}: {exc}")
     return errors
+
+
+def submission_has_python(folder: Path) -> bool:
+    try:
+        return any(name.endswith(".py") for name in submission_files(Path(folder)))
+    except SubmissionError as exc:
+        raise GradeError(str(exc))
+
+
+def content_hash(folder: Path, assignment: str) -> str:
+    """sha256 over the files grading reads (names and bytes): a changed resubmission differs."""
+    digest = hashlib.sha256()
+    for name, data in sorted(submission_files(Path(folder), data_files(assignment)).items()):
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
 
 
 def missing_modules(assignment, folder: Path, selected) -> dict:
