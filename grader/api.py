@@ -545,8 +545,12 @@ def content_hash(folder: Path, assignment: str) -> str:
 def missing_modules(assignment, folder: Path, selected) -> dict:
     """{"layers.py": number of selected items that need it} for student modules not in `folder`."""
     out = {}
+    try:
+        present = set(submission_files(Path(folder)))
+    except SubmissionError:
+        present = set()
     for item in selected:
         module = getattr(item, "module", "")
-        if module and not getattr(item, "trusted", False) and not (Path(folder) / f"{module}.py").is_file():
+        if module and not getattr(item, "trusted", False) and f"{module}.py" not in present:
             out[f"{module}.py"] = out.get(f"{module}.py", 0) + 1
     return out

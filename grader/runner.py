@@ -309,7 +309,9 @@ class Session:
         uid = UID_BASE + next(_uids) % UID_SLOTS
         request = {"limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "file_mb": limits.file_mb,
                               "processes": limits.processes, "open_files": limits.open_files},
-                   "device": device, "reference": reference}
+                   "device": device, "reference": reference,
+                   # for the audit hook (a second layer; the sandbox does not show these at all)
+                   "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
         if sandbox:
             problem = sandbox_problem()
             if problem:

@@ -123,7 +123,8 @@ def main(reply_fd, site):
         import cupy
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
-    _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")])
+    _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
+                    + [str(p) for p in request.get("forbid", [])])
     for name in [m for m in sys.modules if m.startswith("_dlgrade_")]:
         del sys.modules[name]
     sub_dir = os.getcwd()
