@@ -477,8 +477,8 @@ def unpack(path: Path, into: Path) -> Path:
                 raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
             written = 0
             for m in members:
-                mode = m.external_attr >> 16
-                if m.is_dir() or (mode and not stat.S_ISREG(mode)):
+                kind = stat.S_IFMT(m.external_attr >> 16)  # 0 when the archiver stored no type
+                if m.is_dir() or (kind and kind != stat.S_IFREG):
                     continue
                 parts = [p for p in m.filename.replace("\\", "/").split("/") if p not in ("", ".")]
                 if not parts or ".." in parts or m.filename.startswith(("/", "\\")) or ":" in parts[0]:
