@@ -38,6 +38,7 @@ INSIDE = "/sandbox"  # where the worker's files appear inside the sandbox
 UID_BASE = 200_000  # workers run as UID_BASE + k (k < UID_SLOTS): one uid per live worker
 UID_SLOTS = 10_000
 _uids = itertools.count()
+_UID_OFFSET = os.getpid() * 1009 % UID_SLOTS  # concurrent graders mostly use different uids
 
 
 class SandboxError(RuntimeError):
@@ -306,7 +307,7 @@ class Session:
             write_files(files if files is not None else submission_files(Path(submission), extra_files), sub)
         self._out = tempfile.TemporaryFile()  # student stdout/stderr: anonymous, never a path
         reply_r, reply_w = os.pipe()
-        uid = UID_BASE + next(_uids) % UID_SLOTS
+        uid = UID_BASE + (_UID_OFFSET + next(_uids)) % UID_SLOTS
         request = {"limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "file_mb": limits.file_mb,
                               "processes": limits.processes, "open_files": limits.open_files},
                    "device": device, "reference": reference,

@@ -94,6 +94,11 @@ MAX_JSON = 1 << 22
 
 
 def frame(header: dict, tree=None) -> bytes:
+    return b"".join(frame_parts(header, tree))
+
+
+def frame_parts(header: dict, tree=None) -> list:
+    """A frame as a list of buffers (the arrays' own memory, not copies): for `os.write`."""
     arrays, chunks = [], []
     for key, value in flatten(tree or {}).items():
         arr = to_numpy(value)
@@ -102,10 +107,10 @@ def frame(header: dict, tree=None) -> bytes:
         if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
             continue
         arrays.append([key, arr.dtype.str, list(arr.shape)])
-        chunks.append(arr.tobytes())
+        chunks.append(memoryview(arr).cast("B") if arr.size else b"")
     meta = json.dumps({**header, "arrays": arrays}).encode()
-    body = b"".join(chunks)
-    return MAGIC + len(meta).to_bytes(8, "little") + len(body).to_bytes(8, "little") + meta + body
+    n_body = sum(len(c) for c in chunks)
+    return [MAGIC + len(meta).to_bytes(8, "little") + n_body.to_bytes(8, "little") + meta, *chunks]
 
 
 def parse_header(head: bytes):
@@ -118,9 +123,10 @@ def parse_header(head: bytes):
     return n_meta, n_body
 
 
-def read_frame(read, max_body: int):
+def read_frame(read, max_body: int, readinto=None):
     """(header, tree) read with `read(n) -> bytes` (which returns b"" at end of stream), or
-    None at a clean end of stream. Arrays are fresh, writable, plain numeric `ndarray`s."""
+    None at a clean end of stream. Arrays are fresh, writable, plain numeric `ndarray`s.
+    `readinto(memoryview) -> n` reads the body in place (no copies)."""
     head = _read_exactly(read, HEADER, allow_eof=True)
     if head is None:
         return None
@@ -130,7 +136,16 @@ def read_frame(read, max_body: int):
     meta = json.loads(_read_exactly(read, n_meta))
     if not isinstance(meta, dict) or not isinstance(meta.get("arrays", []), list):
         raise WireError("frame header is not an object")
-    body = _read_exactly(read, n_body) if n_body else b""
+    if readinto is not None:
+        body = bytearray(n_body)
+        view, got = memoryview(body), 0
+        while got < n_body:
+            n = readinto(view[got:])
+            if not n:
+                raise WireError(f"stream ended inside a frame ({got} of {n_body} bytes)")
+            got += n
+    else:
+        body = _read_exactly(read, n_body) if n_body else b""
     flat, offset = {}, 0
     for entry in meta.pop("arrays", []):
         try:
@@ -145,8 +160,9 @@ def read_frame(read, max_body: int):
         size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if offset + size > len(body):
             raise WireError(f"{key}: frame body too short")
-        flat[key] = np.frombuffer(body, dtype=dtype, count=size // dtype.itemsize if dtype.itemsize else 0,
-                                  offset=offset).reshape(shape).copy()
+        arr = np.frombuffer(body, dtype=dtype, count=size // dtype.itemsize if dtype.itemsize else 0,
+                            offset=offset).reshape(shape)
+        flat[key] = arr if isinstance(body, bytearray) and arr.flags.aligned else arr.copy()
         offset += size
     if offset != len(body):
         raise WireError("frame body has trailing bytes")

@@ -108,6 +108,10 @@ def _read(n):
     return os.read(0, n)
 
 
+def _readinto(view):
+    return os.readv(0, [view])
+
+
 def main(reply_fd, site):
     reply_fd = int(reply_fd)
     sys.path.append(site)
@@ -136,10 +140,10 @@ def main(reply_fd, site):
         return getattr(importlib.import_module(module), name)
 
     def reply(header, tree=None):
-        data = wire.frame(header, tree)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(reply_fd, view):]
+        for part in wire.frame_parts(header, tree):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(reply_fd, view):]
 
     def device(tree):
         if cupy is None:
@@ -168,7 +172,7 @@ def main(reply_fd, site):
     reply({"status": "ready"})  # the parent now finds this process to read its CPU time
     layers, caches = {}, {}
     while True:
-        message = wire.read_frame(_read, 1 << 31)
+        message = wire.read_frame(_read, 1 << 31, readinto=_readinto)
         if message is None:
             break
         header, inputs = message

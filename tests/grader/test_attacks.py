@@ -256,18 +256,34 @@ ZEROS = ("import numpy as _np\n"
          "Linear.forward, Linear.backward = _fwd, _bwd\n")
 
 
+def _status(pid):
+    try:
+        return dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if ":\t" in line)
+    except OSError:
+        return {}
+
+
 def worker_processes():
-    """Live processes running as a worker uid."""
+    """Live processes running as a worker uid outside any live sandbox (a sandbox's processes
+    all have a bwrap ancestor; one that outlived its sandbox has none)."""
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
+        status = _status(pid)
         try:
-            uid = int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                           if line.startswith("Uid:")).split()[1])
-        except (OSError, StopIteration, ValueError):
+            uid = int(status.get("Uid", "").split()[0])
+        except (IndexError, ValueError):
             continue
-        if runner.UID_BASE <= uid < runner.UID_BASE + runner.UID_SLOTS:
+        if not runner.UID_BASE <= uid < runner.UID_BASE + runner.UID_SLOTS:
+            continue
+        ancestor, names = status.get("PPid", "0").strip(), []
+        while ancestor not in ("0", ""):
+            parent = _status(ancestor)
+            names.append(parent.get("Name", "").strip())
+            ancestor = parent.get("PPid", "0").strip()
+        if "bwrap" not in names:
             out.append(pid)
     return out
 
