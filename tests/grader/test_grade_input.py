@@ -263,3 +263,20 @@ def test_sigkill_then_resume_gives_the_uninterrupted_gradebook(tmp_path):
     # and resuming a finished run grades nothing
     r = dlgrade("grade", "mlp", *subs, *ITEMS, "--format", "csv", "-o", out, "--resume")
     assert "0 graded, 12 already done" in r.stderr and (out / "grades.csv").read_text() == expected
+
+
+# --------------------------------------------------------------------------- submitted weights
+@pytest.mark.parametrize("arch, arrays, words", [
+    ([{"type": "Conv2d", "in_channels": 3, "out_channels": 4, "kernel_size": 3, "padding": 60000}], {}, "padding"),
+    ([{"type": "MaxPool2d", "kernel_size": 4000}], {}, "kernel_size"),
+    ([{"type": "ReLU"}] * 100, {}, "more than 64"),
+    ([{"type": "ReLU"}], {"0.W": "bomb"}, "unpacks to more than"),
+], ids=["huge-padding", "huge-window", "too-many-layers", "decompression-bomb"])
+def test_hostile_weights_are_refused(tmp_path, arch, arrays, words):
+    import numpy as np
+    from grader.models import WeightsError, load_weights
+    arrays = {k: np.zeros(300 << 18, np.float32) if v == "bomb" else v for k, v in arrays.items()}
+    np.savez_compressed(tmp_path / "w.npz", arch=np.array(json.dumps(arch)), **arrays)
+    assert (tmp_path / "w.npz").stat().st_size < 1 << 20
+    with pytest.raises(WeightsError, match=words):
+        load_weights(tmp_path / "w.npz")
