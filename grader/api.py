@@ -6,6 +6,7 @@ from the public cases stored in a released assignment (student side, mode "check
 imports `reference`).
 """
 import contextlib
+import dataclasses
 import hashlib
 import importlib
 import json
@@ -24,7 +25,8 @@ from .checks import CheckResult, WrongType
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
-from .runner import Call, Limits, SubmissionError, run_worker, sandbox_problem, submission_files, write_files
+from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
+                     write_files)
 
 ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
@@ -199,6 +201,8 @@ class Options:
     device: str = "cpu"
     public: dict = None          # check mode: load_public_cases(...)
     sandbox: bool = True         # run workers inside bubblewrap (False: plain processes)
+    prestart: bool = True        # one pre-started worker per submission forks a child per item
+    pool: object = None          # set by grade_many: the runner.WorkerPool of this run
 
 
 def grade_item(item, submission: Path, opts: Options) -> ItemResult:
@@ -231,7 +235,10 @@ class _Outcome(Exception):
 
 
 def _worker(submission, calls, limits, opts, files=()):
-    result = run_worker(submission, calls, limits, extra_files=files, device=opts.device, sandbox=opts.sandbox)
+    if opts.pool is not None:
+        result = opts.pool.run(submission, calls, limits)
+    else:
+        result = run_worker(submission, calls, limits, extra_files=files, device=opts.device, sandbox=opts.sandbox)
     if result.status == "ok":
         return result
     status = {"crashed": "error"}.get(result.status, result.status)
@@ -367,7 +374,14 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
             except GradeError as exc:
                 copies.append(None)
                 problems[k] = str(exc)
-        return _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report)
+        pool = WorkerPool(extra_files=data_files(assignment), device=opts.device, sandbox=opts.sandbox) \
+            if opts.prestart else None
+        try:
+            return _grade_copies(assignment, copies, selected, dataclasses.replace(opts, pool=pool), jobs, on_item,
+                                 submissions, problems, on_report)
+        finally:
+            if pool is not None:
+                pool.close()
 
 
 def data_files(assignment):
@@ -428,6 +442,8 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions
             results[(k, selected.index(item))] = result
             left[k] -= 1
             finished = left[k] == 0
+        if finished and opts.pool is not None:
+            opts.pool.release(sub)
         if on_item:
             on_item(sub, item)
         if finished and on_report:

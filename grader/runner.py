@@ -297,7 +297,7 @@ class Session:
     `--no-sandbox`, or `dlgrade check` where bwrap is unavailable)."""
 
     def __init__(self, submission, limits: Limits = Limits(), *, extra_files=(), device="cpu",
-                 sandbox=True, reference=False, files=None):
+                 sandbox=True, reference=False, files=None, zygote=False):
         self.limits, self.device = limits, device
         self._tmp = tempfile.TemporaryDirectory(prefix="dlgrade-")
         work = Path(self._tmp.name)
@@ -310,7 +310,7 @@ class Session:
         uid = UID_BASE + (_UID_OFFSET + next(_uids)) % UID_SLOTS
         request = {"limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "file_mb": limits.file_mb,
                               "processes": limits.processes, "open_files": limits.open_files},
-                   "device": device, "reference": reference,
+                   "device": device, "reference": reference, "zygote": zygote, "sandboxed": sandbox,
                    # for the audit hook (a second layer; the sandbox does not show these at all)
                    "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
         if sandbox:
@@ -496,6 +496,105 @@ class Session:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class Zygote:
+    """A pre-started worker for one submission: NumPy imported, sandbox up, no student code.
+    `run` forks a fresh child per item that imports the student's modules and runs the calls
+    under the item's limits; afterwards the worker kills everything the child left running and
+    empties the private /tmp. One item at a time; after a timeout or a crash it is discarded."""
+
+    def __init__(self, submission, *, extra_files=(), device="cpu", sandbox=True):
+        self.session = Session(submission, Limits(timeout_s=60), extra_files=extra_files, device=device,
+                               sandbox=sandbox, zygote=True)
+        self.ok = True
+
+    def run(self, calls, limits: Limits) -> WorkerResult:
+        s = self.session
+        s.limits, s.deadline = limits, time.monotonic() + limits.timeout_s
+        s._out.seek(0, os.SEEK_END)
+        mark = s._out.tell()
+        try:
+            s._send(wire.frame({"op": "fork", "cpu_s": limits.cpu_s, "processes": limits.processes,
+                                "calls": [{"driver": c.driver, "spec": c.spec} for c in calls]},
+                               {str(i): c.inputs for i, c in enumerate(calls)}))
+            header, tree, _ = s.exchange_reply()
+            if header.get("status") == "exited":
+                return WorkerResult("crashed", message=f"the worker {_how(_code(header))} before reporting a result "
+                                    "(sys.exit/os._exit, a crash, or a resource limit)", stdout=self._stdout(mark))
+            done, _, _ = s.exchange_reply()
+            if done.get("status") != "exited":
+                self.ok = False
+                return WorkerResult("crashed", message="the worker replied more than once (a forged reply?)",
+                                    stdout=self._stdout(mark))
+            if _code(done) != 0:
+                return WorkerResult("crashed", message="the worker " + _how(_code(done)) + " after replying",
+                                    stdout=self._stdout(mark))
+            return _result(header, tree, len(calls), self._stdout(mark))
+        except WorkerFailure as failure:
+            self.ok = False
+            s.kill()
+            return WorkerResult(failure.status, message=failure.message, stdout=self._stdout(mark))
+
+    def _stdout(self, mark):
+        out = self.session._out
+        out.seek(0, os.SEEK_END)
+        size = out.tell()
+        out.seek(max(mark, size - STDOUT_TAIL))
+        text = out.read().decode("utf-8", "replace")
+        return ("[... output truncated]\n" if size - mark > STDOUT_TAIL else "") + text
+
+    def close(self):
+        self.session.close()
+
+
+def _code(header):
+    try:
+        return int(header.get("code"))
+    except (TypeError, ValueError):
+        return None
+
+
+class WorkerPool:
+    """Pre-started workers (`Zygote`) per submission, shared by the grading threads."""
+
+    def __init__(self, *, extra_files=(), device="cpu", sandbox=True):
+        self.extra_files, self.device, self.sandbox = tuple(extra_files), device, sandbox
+        self._idle, self._lock = {}, threading.Lock()
+
+    def run(self, submission, calls, limits: Limits) -> WorkerResult:
+        key = str(submission)
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            zygote = idle.pop() if idle else None
+        if zygote is None:
+            try:
+                zygote = Zygote(submission, extra_files=self.extra_files, device=self.device, sandbox=self.sandbox)
+            except WorkerFailure as failure:
+                return WorkerResult(failure.status, message=failure.message)
+        result = zygote.run(calls, limits)
+        if zygote.ok:
+            with self._lock:
+                if key in self._idle:
+                    self._idle[key].append(zygote)
+                    zygote = None
+        if zygote is not None:
+            zygote.close()
+        return result
+
+    def release(self, submission):
+        """Close the workers of a submission that is done."""
+        with self._lock:
+            idle = self._idle.pop(str(submission), [])
+        for z in idle:
+            z.close()
+
+    def close(self):
+        with self._lock:
+            idle = [z for zs in self._idle.values() for z in zs]
+            self._idle = {}
+        for z in idle:
+            z.close()
 
 
 def _big_pipe(fd):

@@ -409,7 +409,7 @@ def test_daemon_dies_with_its_item(batch):
 # --------------------------------------------------------------------------- the control
 # The routes the in-process guards (import blocker, audit hook) do not see: each fetches the
 # answer key when the worker is a plain process.
-CONTROL = ("subprocess_cp", "subprocess_cat", "shell_cat", "ctypes_open", "proc_parent_cwd", "proc_environ_pwd",
+CONTROL = ("subprocess_cp", "subprocess_cat", "shell_cat", "ctypes_open", "proc_environ_pwd",
            "unblock_and_import_torch")
 
 
