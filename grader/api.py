@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import timing, wire
-from .checks import CheckResult, WrongType
+from .checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
@@ -219,6 +219,7 @@ def grade_item(item, submission: Path, opts: Options) -> ItemResult:
     except Exception as exc:  # a bug in the grader must cost one item, not the whole run
         return ItemResult(item.id, 0.0, item.points, "error", item.visibility,
                           f"internal grader error ({type(exc).__name__}: {exc}); please report it")
+    checks = apply_gates(checks)
     fraction = sum(c.fraction for c in checks) / len(checks)
     if all(c.passed for c in checks):
         status = "passed"
@@ -283,7 +284,16 @@ def _grade_trusted(item, submission, opts, limits):
     except WeightsError as exc:
         status = "not_attempted" if "not found" in str(exc) else "error"
         raise _Outcome(status, f"{exc} (run the training script to create it)" if status == "not_attempted" else str(exc))
-    data = item.test_set()
+    try:
+        item.check_arch(arch)
+    except WeightsError as exc:
+        raise _Outcome("failed", str(exc))
+    try:
+        data = item.test_set()
+    except DataError as exc:
+        if opts.mode != "check":  # the grader's environment, not the student: stop (grade_item)
+            raise
+        raise _Outcome("error", f"not checked: {exc}")  # dlgrade check goes on with the other items
     try:
         calls = item.calls_for(arch, weights, meta, data)
         if opts.mode == "check":
@@ -301,9 +311,14 @@ def _grade_trusted(item, submission, opts, limits):
 
 def render_checks(checks) -> str:
     lines = []
+    skipped = [c.name for c in checks if c.gated and not c.passed and c.message == GATED_MESSAGE]
     for c in checks:
+        if c.name in skipped:
+            continue
         mark = "✓" if c.passed else ("~" if c.fraction > 0 else "✗")
         lines.append(f"{mark} {c.name}" + (f": {c.message}" if c.message and (not c.passed or c.credit is not None) else ""))
+    if skipped:
+        lines.append(f"✗ not graded until the values above match the reference: {'; '.join(skipped)}")
     return "\n".join(lines)
 
 

@@ -8,11 +8,17 @@ import os
 import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
 
-from . import api, data, release as release_mod, report, runner, secret
+from . import api, data, report, runner, secret
+
+
+# The tool installed from a student kit's wheel: only the student's commands (see the end).
+STUDENT_BUILD = Path(__file__).with_name("student_kit.json").is_file()
+STARTED = time.monotonic()  # Gradescope's execution_time: the whole command
 
 
 class Failure(click.ClickException):
@@ -55,7 +61,7 @@ def _assignment_arg(f):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dlgrade")
+@click.version_option(package_name="dlgrade-student" if STUDENT_BUILD else "dlgrade")
 def main():
     """dlgrade: deep learning from scratch, auto-graded."""
 
@@ -79,7 +85,7 @@ def _render(reports, fmt):
     if fmt == "gradescope":
         if len(reports) != 1:
             raise click.UsageError("--format gradescope takes exactly one submission")
-        return report.to_gradescope(reports[0])
+        return report.to_gradescope(reports[0], execution_time=time.monotonic() - STARTED)
     return report.table(reports)
 
 
@@ -140,25 +146,59 @@ def _finish(r, broken):
         r.error = r.error or "nothing could be graded: every item crashed or timed out"
 
 
-@main.command()
-@_assignment_arg
-@click.argument("path", required=False, type=click.Path())
-@click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
-def check(assignment, path, only, timeout):
-    """Check your work: run the public items on PATH (default: assignments/ASSIGNMENT)."""
-    folder = Path(path or Path("assignments", assignment))
+def _student_folder(assignment, path):
+    """The folder `check` and `submit` work on, and its assignment: PATH, else the current folder
+    when it holds a released assignment's public cases, else assignments/ASSIGNMENT."""
+    if path is None:
+        here = Path(".")
+        if (here / f"{api.PUBLIC_CASES}.json").is_file() and (
+                assignment is None or _infer(here) == assignment):
+            path = here
+        elif assignment is not None:
+            path = Path("assignments", assignment)
+        else:
+            raise click.UsageError("name the assignment, or run this in your assignment folder")
+    folder = Path(path)
+    return (assignment or _infer(folder)), folder
+
+
+def _infer(folder):
+    from .submit import infer_assignment
+    try:
+        return infer_assignment(folder)
+    except api.GradeError as exc:
+        raise Failure(str(exc))
+
+
+def _check(assignment, folder, only, timeout):
+    """Run the public items on `folder` from its public cases; never downloads data."""
     cases = folder if (folder / f"{api.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
     try:
         public = api.load_public_cases(cases)
     except api.GradeError as exc:
         raise Failure(str(exc))
+    data.DOWNLOADS_ALLOWED = False  # a missing dataset costs the items that need it, nothing more
     problem = runner.sandbox_problem()
     if problem:  # a student's own machine: their own code, so a plain worker process will do
         click.echo(f"note: running without a sandbox ({problem})", err=True)
     opts = api.Options(mode="check", public=public, timeout=timeout, sandbox=not problem)
     _check_items(assignment, opts, only)
     r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
+    if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
+        r.error = ""  # only data was missing: that is said per item
+    return r
+
+
+@main.command()
+@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("path", required=False, type=click.Path())
+@click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
+def check(assignment, path, only, timeout):
+    """Check your work: run the public items on PATH (default: this folder when it is an
+    assignment folder, else assignments/ASSIGNMENT). Never downloads anything."""
+    assignment, folder = _student_folder(assignment, path)
+    r = _check(assignment, folder, only, timeout)
     click.echo(report.table([r]))
     hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
     if hidden:
@@ -178,7 +218,8 @@ GRADEBOOK = {"table": "grades.txt", "json": "grades.json", "csv": "grades.csv", 
 
 
 def _outdir_mode(output, resume):
-    return bool(output) and (resume or output.endswith(("/", "\\")) or Path(output).is_dir())
+    return bool(output) and (resume or output.endswith(("/", "\\")) or Path(output).is_dir()
+                             or not Path(output).suffix)
 
 
 def _check_output(output, resume):
@@ -238,11 +279,41 @@ def _restore(record):
 
 
 @main.command()
+@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the zip (default: PATH/submission.zip).")
+@click.option("--no-check", is_flag=True, help="Do not run the public items first.")
+def submit(assignment, path, output, no_check):
+    """Check the files of your assignment folder and pack them into submission.zip."""
+    from . import submit as sub
+    assignment, folder = _student_folder(assignment, path)
+    try:
+        plan = sub.plan(assignment, folder)
+    except api.GradeError as exc:
+        raise Failure(str(exc))
+    for line in plan.warnings:
+        click.echo(f"warning: {line}", err=True)
+    for line in plan.errors:
+        click.echo(f"error: {line}", err=True)
+    if plan.errors:
+        raise Failure(f"{len(plan.errors)} problem(s) above; nothing written")
+    if not no_check:
+        r = _check(assignment, folder, (), None)
+        public = sum(i.max_score for i in r.items)
+        click.echo(f"public items: {r.score:g} / {public:g} points "
+                   f"({sum(i.status == 'passed' for i in r.items)} of {len(r.items)} passed; "
+                   f"`dlgrade check` shows the details)")
+    out = sub.pack(folder, plan.files, Path(output) if output else folder / "submission.zip")
+    click.echo(f"wrote {out}: {', '.join(sorted(plan.files))}")
+
+
+@main.command()
 @_assignment_arg
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--output", type=click.Path(),
-              help="A file for the result; or a folder (one that exists, or a path ending in /): each "
-                   "submission's result written as it finishes, then the gradebook.")
+              help="A file for the result; or a folder (one that exists, a path ending in / or without a "
+                   "suffix): each submission's result written as it finishes, then the class view: grades.csv, "
+                   "per-submission report.json, feedback.txt, scores.png, and summary.html.")
 @click.option("--resume", is_flag=True, help="With -o OUTDIR: skip submissions whose result there matches their content.")
 @click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes in parallel.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "gradescope"]), default="table", show_default=True)
@@ -301,9 +372,11 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
     reports = _grade(assignment, paths, opts, jobs, list(only), skip=skip, on_report=save)
     for r in reports:
         r.salt_id = salt_id
-    if outdir:
+    if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
+        _class_view(assignment, copy.deepcopy(reports), paths, outdir)
         name = GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else GRADEBOOK["json"]
-        write_atomic(outdir / name, _render(reports, "json" if name == GRADEBOOK["json"] else fmt) + "\n")
+        if fmt != "csv":  # and the chosen format beside it
+            write_atomic(outdir / name, _render(reports, "json" if name == GRADEBOOK["json"] else fmt) + "\n")
         click.echo(f"{len(reports) - len(skip)} graded, {len(skip)} already done (--resume): {outdir / name}", err=True)
     else:
         text = _render(reports, fmt)
@@ -322,12 +395,50 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         sys.exit(1)
 
 
+def _class_view(assignment, reports, submissions, outdir):
+    """The class view (grader.classview): kept apart from the grading itself."""
+    from . import classview
+    curves = [classview.read_curves(s, assignment) for s in submissions]
+    page = classview.write(copy.deepcopy(reports), outdir, curves)
+    click.echo(f"class view of {len(reports)} submissions: {page}", err=True)
+
+
 @main.command("release")
 @click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if assignments/ is out of sync with solutions/.")
-def release_cmd(assignment, check_only):
-    """Regenerate assignments/ (student stubs + public cases) from solutions/."""
+@click.option("--kit", type=click.Path(), help="Build the student kit archive (a .zip path or a folder to put it in).")
+@click.option("--nbgrader", "course", type=click.Path(file_okay=False),
+              help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
+@click.option("--gradescope", type=click.Path(), help="Build the Gradescope autograder zip (a .zip path or a folder).")
+def release_cmd(assignment, check_only, kit, course, gradescope):
+    """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
+    the archive students install from; with --nbgrader, an nbgrader course's source notebooks;
+    with --gradescope, the autograder zip."""
+    from . import release as release_mod
     root = Path.cwd()
+    if gradescope:
+        if not assignment:
+            raise click.UsageError("--gradescope needs an ASSIGNMENT")
+        from .gradescope import build
+        click.echo(f"{assignment}: Gradescope autograder written to {build(assignment, root, Path(gradescope))}")
+        return
+    if course:
+        from .nbgrader import release as nb_release
+        for a in [assignment] if assignment else api.ASSIGNMENTS:
+            try:
+                click.echo(f"{a}: source notebook {nb_release(a, root, Path(course))}")
+            except release_mod.ReleaseError as exc:
+                raise Failure(str(exc))
+        return
+    if kit:
+        if not assignment:
+            raise click.UsageError("--kit needs an ASSIGNMENT")
+        from .kit import build_kit
+        try:
+            click.echo(f"{assignment}: kit written to {build_kit(assignment, root, Path(kit))}")
+        except release_mod.ReleaseError as exc:
+            raise Failure(str(exc))
+        return
     stale = False
     for a in [assignment] if assignment else api.ASSIGNMENTS:
         try:
@@ -341,6 +452,43 @@ def release_cmd(assignment, check_only):
             raise Failure(str(exc))
     if stale:
         raise Failure("assignments/ is out of sync with solutions/: run `dlgrade release`")
+
+
+@main.group("nbgrader")
+def nbgrader_cmd():
+    """nbgrader courses graded by dlgrade (needs `pip install nbgrader`)."""
+
+
+@nbgrader_cmd.command("autograde")
+@click.argument("course", type=click.Path(exists=True, file_okay=False))
+@_assignment_arg
+@click.option("--student", "students", multiple=True, help="Only these students (default: every submission).")
+@click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes in parallel.")
+@click.option("--seed", default="grade", show_default=True,
+              help="Mixed with the course secret into the salt of the randomized cases.")
+def nbgrader_autograde(course, assignment, students, jobs, seed):
+    """Trusted path: grade COURSE/submitted/*/ASSIGNMENT in sandboxed workers (the notebooks are
+    never executed) and write the scores into nbgrader's gradebook."""
+    try:
+        from .nbgrader import autograde
+    except ImportError as exc:
+        raise Failure(f"nbgrader is not installed ({exc}): pip install nbgrader")
+    problem = runner.sandbox_problem()
+    if problem:
+        raise BadUsage(f"{problem}; refusing to run student code without a sandbox")
+    try:
+        salt, _ = secret.run_salt(seed)
+    except secret.SecretError as exc:
+        raise Failure(str(exc))
+    try:
+        graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
+                           opts=api.Options(mode="grade", salt=salt))
+    except (api.GradeError, data.DataError) as exc:
+        raise Failure(str(exc))
+    for g in graded:
+        click.echo(f"{g.student}: {g.report.score:g} / {g.report.max_score:g}"
+                   + (f"  ({g.report.error})" if g.report.error else ""))
+    click.echo(f"{len(graded)} submissions graded into the gradebook of {course}", err=True)
 
 
 @main.group("data")
@@ -381,6 +529,13 @@ def data_verify(name):
         click.echo(f"{'ok  ' if ok else 'BAD '} {fname}")
     if not all(ok for _, ok in results):
         raise Failure(f"{name}: checksum mismatch; run `dlgrade data fetch {name} --force`")
+
+
+# In a student kit (the tool installed from its wheel) only the student's commands exist.
+STUDENT_COMMANDS = ("check", "submit", "data", "list")
+if STUDENT_BUILD:
+    for _name in [n for n in main.commands if n not in STUDENT_COMMANDS]:
+        del main.commands[_name]
 
 
 if __name__ == "__main__":

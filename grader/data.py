@@ -59,6 +59,8 @@ import numpy as np
 
 DATA_ENV = "DLGRADE_DATA"
 CACHE_ENV = "DLGRADE_CACHE"
+# `dlgrade check` sets this to False: a missing dataset is then a DataError, never a download.
+DOWNLOADS_ALLOWED = True
 
 _CHUNK = 1 << 20
 
@@ -302,6 +304,9 @@ class _NoBar:
 
 
 def _download(ds: Dataset, dest: pathlib.Path, progress: bool) -> None:
+    if not DOWNLOADS_ALLOWED:
+        raise DataError(f"{ds.name} is not on this machine: run `dlgrade data fetch {ds.name}` "
+                        f"(or set {DATA_ENV} to a folder holding {ds.filename})")
     errors = []
     for url in ds.urls:
         try:

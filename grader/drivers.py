@@ -58,20 +58,33 @@ def _moved(base, i, step):
     return moved
 
 
+def _shape_ok(y, dy, res, what="y"):
+    """False (and `res["forward_shape"]` set to y's shape, [-1] for a non-array) when the forward
+    output cannot take the contract-shaped upstream gradient `dy`: backward is then not run."""
+    shape = getattr(y, "shape", None)
+    if shape is not None and tuple(shape) == tuple(dy.shape):
+        return True
+    res["forward_shape"] = np.array([-1] if shape is None else list(shape), dtype=np.int64)
+    res["forward_shape_of"] = np.array(["y", "h_next", "c_next"].index(what), dtype=np.int64)
+    return False
+
+
 # --------------------------------------------------------------------------- layers
 @driver
 def layer(resolve, spec, inputs):
     """Run forward (and backward when `dy` is given) of one layer over a list of steps.
 
     spec: {"module", "name", "kwargs", "steps": [{"x": key, "dy": key|None, "train": bool,
-    "seed": int|None}], "state": bool}. All steps share one layer object and one state dict,
+    "seed": int|None}], "empty_state": bool}; with `empty_state` and no `state` input the layer
+    gets an empty state dict (an empty dict does not survive the wire). All steps share one layer object and one state dict,
     so BatchNorm's running statistics carry from a training step to an evaluation step.
     Outputs per step i: `i/y`, `i/dx`, `i/grads/<name>`, `i/state/<name>`, and the inputs as
     they are after the call (`after/...`) for purity checks.
     """
     layer = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     params = _copy(inputs.get("params", {}))
-    state = _copy(inputs["state"]) if "state" in inputs else None
+    state = _copy(inputs["state"]) if "state" in inputs else {} if spec.get("empty_state") else None
+    given = dict(state) if state is not None else None  # the arrays given: replaced, never written into
     out = {}
     for i, step in enumerate(spec["steps"]):
         x = inputs[step["x"]]
@@ -82,7 +95,9 @@ def layer(resolve, spec, inputs):
             kwargs["state"] = state
         y, cache = layer.forward(x, params, **kwargs)
         res = {"y": y}
-        if step.get("dy") is not None:
+        if step.get("dy") is not None and not _shape_ok(y, inputs[step["dy"]], res):
+            pass  # backward is not run on a forward output of the wrong shape (the parent says so)
+        elif step.get("dy") is not None:
             dx, grads = layer.backward(inputs[step["dy"]], cache)
             res["dx"] = dx
             res["grads"] = dict(grads)
@@ -90,6 +105,8 @@ def layer(resolve, spec, inputs):
             res["state"] = dict(state)
         out[str(i)] = res
     out["after"] = {"params": params, **{k: v for k, v in inputs.items() if k not in ("params", "state")}}
+    if given is not None:
+        out["after"]["state"] = given
     return out
 
 
@@ -111,7 +128,7 @@ def layer_perturbed(resolve, spec, inputs):
             kwargs["state"] = data["state"]
         return layer.forward(data["x"], data.get("params", {}), **kwargs)[0]
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
 # --------------------------------------------------------------------------- losses
@@ -129,8 +146,7 @@ def loss(resolve, spec, inputs):
 def loss_perturbed(resolve, spec, inputs):
     """Loss values at central-difference perturbations of the scores: `f/scores` (2*size,)."""
     fn = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
-    return {"f": {"scores": _perturb_tree(lambda d: fn.forward(d["scores"], d["target"])[0],
-                                          inputs, "scores", spec["h"])}}
+    return {"f": _perturb_all(lambda d: fn.forward(d["scores"], d["target"])[0], inputs, spec)}
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -283,15 +299,20 @@ def _unpack(value, name):
 
 @driver
 def step(resolve, spec, inputs):
-    """One recurrent step and its backward: outputs `h_next` (`h_next_c`), `dx`, `dh` (`dh_c`),
-    `grads`, and `after/...` for purity. Inputs: `x`, `h` (and `h_c`), `params`, `dh_next`
-    (and `dh_next_c`)."""
+    """One recurrent step and, when `spec["backward"]`, its backward: outputs `h_next`
+    (`h_next_c`), `dx`, `dh` (`dh_c`), `grads`, and `after/...` for purity. Inputs: `x`, `h` (and
+    `h_c`), `params`, `dh_next` (and `dh_next_c`). A forward-only call never runs `step_backward`."""
     cell = resolve(spec["module"], spec["name"])(**spec.get("kwargs", {}))
     params = _copy(inputs["params"])
     h_next, cache = cell.step(inputs["x"], _pack(inputs, "h"), params)
-    dx, dh, grads = cell.step_backward(_pack(inputs, "dh_next"), cache)
-    return {**_unpack(h_next, "h_next"), "dx": dx, **_unpack(dh, "dh"), "grads": dict(grads),
-            "after": {"params": params, **{k: v for k, v in inputs.items() if k != "params"}}}
+    out = _unpack(h_next, "h_next")
+    if spec.get("backward", True) and all(
+            _shape_ok(value, inputs["dh" + key[1:]], out, "c_next" if key.endswith("_c") else "h_next")
+            for key, value in list(out.items())):
+        dx, dh, grads = cell.step_backward(_pack(inputs, "dh_next"), cache)
+        out.update({"dx": dx, **_unpack(dh, "dh"), "grads": dict(grads)})
+    out["after"] = {"params": params, **{k: v for k, v in inputs.items() if k != "params"}}
+    return out
 
 
 @driver
@@ -305,11 +326,20 @@ def step_perturbed(resolve, spec, inputs):
         parts = out if isinstance(out, (tuple, list)) else (out,)
         return xp.concatenate([xp.asarray(p).reshape(len(data["x"]), -1) for p in parts], axis=1)
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
-def _perturb_tree(f, inputs, key, h):
-    """Rows f(inputs with element i of `key` moved by +h, -h), for every element i."""
+def _perturb_all(f, inputs, spec):
+    """{key with "." for "/": rows} for every key in `spec["wrt"]`, at the flat element indices
+    `spec["index"][key]` (every element when absent)."""
+    index = spec.get("index", {})
+    return {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"], index.get(key))
+            for key in spec["wrt"]}
+
+
+def _perturb_tree(f, inputs, key, h, index=None):
+    """Rows f(inputs with element i of `key` moved by +h, -h), for every element i of `index`
+    (default: all)."""
     *parents, leaf = key.split("/")
 
     def moved(i, sign):
@@ -324,7 +354,8 @@ def _perturb_tree(f, inputs, key, h):
     for p in parents:
         node = node[p]
     xp = xp_of(node[leaf])
-    return xp.stack([xp.asarray(f(moved(i, s))) for i in range(node[leaf].size) for s in (1.0, -1.0)])
+    index = range(node[leaf].size) if index is None else index
+    return xp.stack([xp.asarray(f(moved(int(i), s))) for i in index for s in (1.0, -1.0)])
 
 
 # --------------------------------------------------------------------------- plain functions
@@ -351,7 +382,7 @@ def function_perturbed(resolve, spec, inputs):
         out = fn(*[data[a] for a in spec["args"]], **spec.get("kwargs", {}))
         return out[0] if isinstance(out, tuple) else out
 
-    return {"f": {key.replace("/", "."): _perturb_tree(f, inputs, key, spec["h"]) for key in spec["wrt"]}}
+    return {"f": _perturb_all(f, inputs, spec)}
 
 
 @driver

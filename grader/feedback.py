@@ -1,42 +1,81 @@
-"""Per-submission feedback files: the report as text and a chart of the score of every item."""
+"""Per-submission feedback: the report as a student may see it, as text and as a chart of every item."""
+import json
 from pathlib import Path
 
 from .report import table, to_gradescope
 
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
-           "timeout": "#6a1b9a", "not_attempted": "#9e9e9e"}
+           "timeout": "#1565c0", "not_attempted": "#9e9e9e"}
 
 
 def student_view(report):
     """The report as a student may see it: hidden items show which checks passed, nothing more."""
-    import json
     tests = {t["name"]: t["output"] for t in json.loads(to_gradescope(report))["tests"]}
     for item in report.items:
         item.output = tests[item.id]
     return report
 
 
+def trained_models(report) -> list:
+    """One line per trained-model item: what the submitted weights achieved (accuracy, nats/char)."""
+    lines = []
+    for i in report.items:
+        checks = [c for c in i.checks if c.message and c.name in ("test accuracy", "held-out loss")] or \
+                 [c for c in i.checks if c.credit is not None and c.message]
+        if checks:
+            lines.append(f"{i.id}: {checks[0].message.split('; samples:')[0]}")
+        elif i.id.endswith((".accuracy", ".nll")) and i.status in ("not_attempted", "error"):
+            lines.append(f"{i.id}: {i.output.splitlines()[0] if i.output else i.status}")
+    return lines
+
+
+def feedback_text(report) -> str:
+    """feedback.txt: trained models' results, the item table and details (hidden items redacted)."""
+    models = trained_models(report)
+    view = student_view(report)
+    head = ["Trained models:", *(f"  {line}" for line in models), ""] if models else []
+    return "\n".join(head) + table([view]) + "\n"
+
+
 def plot_scores(report, path):
-    """A horizontal bar per item: the fraction of its points earned, coloured by status."""
+    """A row per item, zeros included: the earned fraction in the status colour over a pale band of
+    the same colour, the status and points written at the right, hidden items hatched and marked."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     items = report.items
-    fig, ax = plt.subplots(figsize=(8, 0.22 * len(items) + 1.4))
-    y = range(len(items))[::-1]
-    ax.barh(list(y), [1.0] * len(items), color="#eeeeee")
-    ax.barh(list(y), [i.score / i.max_score if i.max_score else 0 for i in items],
-            color=[COLOURS[i.status] for i in items])
-    ax.set_yticks(list(y), [f"{i.id}  ({i.score:g}/{i.max_score:g})" for i in items], fontsize=7)
+    n = len(items)
+    fig, ax = plt.subplots(figsize=(9, 0.24 * n + 1.6))
+    y = list(range(n))[::-1]
+    for row, i in zip(y, items):
+        colour = COLOURS[i.status]
+        hidden = i.visibility == "hidden"
+        frac = i.score / i.max_score if i.max_score else 0.0
+        ax.barh(row, 1.0, color=colour, alpha=0.18, height=0.8, linewidth=0, hatch="///" if hidden else None)
+        ax.barh(row, frac, color=colour, height=0.8, hatch="///" if hidden else None,
+                edgecolor="white" if hidden else colour, linewidth=0)
+        ax.text(1.01, row, f"{round(i.score, 2):g}/{i.max_score:g}  {i.status.replace('_', ' ')}",
+                va="center", fontsize=7, color=colour)
+    ax.set_yticks(y, [f"{i.id}{'  [hidden]' if i.visibility == 'hidden' else ''}" for i in items], fontsize=7)
+    for label, i in zip(ax.get_yticklabels(), items):
+        if i.visibility == "hidden":
+            label.set_fontstyle("italic")
     ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of the item's points")
-    ax.set_title(f"{report.assignment}: {Path(report.submission).name}: {report.score:g} / {report.max_score:g}",
-                 pad=22)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"], fontsize=7)
+    ax.set_xlabel("fraction of the item's points earned", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{report.assignment}: {Path(report.submission).name}: {round(report.score, 2):g} / {report.max_score:g}",
+                 pad=24, fontsize=10)
     present = sorted({i.status for i in items}, key=list(COLOURS).index)
-    ax.legend(handles=[Patch(color=COLOURS[s], label=s) for s in present], loc="lower center",
-              bbox_to_anchor=(0.5, 1.0), ncol=len(present), fontsize=7, frameon=False)
+    handles = [Patch(color=COLOURS[s], label=s.replace("_", " ")) for s in present]
+    if any(i.visibility == "hidden" for i in items):
+        handles.append(Patch(facecolor="#777777", hatch="///", edgecolor="white", label="hidden item"))
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(handles), fontsize=7,
+              frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -53,8 +92,7 @@ def write(reports, folder):
             k += 1
             out = folder / f"{name}-{k}"
         out.mkdir(parents=True, exist_ok=True)
-        report = student_view(report)
-        (out / "feedback.txt").write_text(table([report]) + "\n")
-        plot_scores(report, out / "scores.png")
+        (out / "feedback.txt").write_text(feedback_text(report))
+        plot_scores(student_view(report), out / "scores.png")
         written.append(out)
     return written

@@ -54,21 +54,97 @@ def pair(name, got, expected, alternatives=(), path=(), **opts):
 
 
 def compare(check, pairs):
-    """Like `checks.compare`, adding a mutant's hint when the student's output matches it."""
+    """Like `checks.compare`; when the student's output matches a known bug's, its hint replaces
+    the generic pattern hint. Values only: dtypes are the `dtypes` check's business."""
     for name, got, expected, opts, alts in pairs:
-        msg = C.mismatch(name, got, expected, **opts)
+        opts = {"check_dtype": False, **opts}
+        msg = C.mismatch(name, got, expected, **opts, hints=False)
         if msg:
             for hint, alt in alts:
                 if alt is not None and C.mismatch(name, got, alt, **opts) is None:
-                    msg += f"; likely bug: {hint}"
-                    break
-            return CheckResult(check, False, msg)
+                    return CheckResult(check, False, f"{msg}; likely bug: {hint}")
+            return CheckResult(check, False, C.mismatch(name, got, expected, **opts))
     return CheckResult(check, True)
 
 
+def dtypes(check, pairs):
+    """Every output has the dtype of its expected value (float32 in, float32 out). Gated: it
+    speaks only once the values are right."""
+    for name, got, expected, _, _ in pairs:
+        if got is None or expected is None or isinstance(got, C.WrongType):
+            continue
+        g, e = np.asarray(got).dtype, np.asarray(expected).dtype
+        if g != e:
+            return CheckResult(check, False, f"{name}: dtype {g}, expected {e} (outputs and gradients keep "
+                                             "the dtype of the input: no silent float64 promotion)", gated=True)
+    return CheckResult(check, True, gated=True)
+
+
+def dig(tree, path):
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return None
+        tree = tree[key]
+    return tree
+
+
+def forward_broken(got, expected, tag, path=("0", "y")):
+    """For a backward item: why this case's failure is the forward's (an output of the wrong
+    shape, on which the grader did not run backward, or non-finite values where the reference's are
+    finite), so the backward is not blamed for it; None otherwise."""
+    node = dig(got, path[:-1]) if len(path) > 1 else got
+    shape = dig(node, ("forward_shape",))
+    if shape is not None:
+        what = ["y", "h_next", "c_next"][int(dig(node, ("forward_shape_of",)) or 0)]
+        shown = "not an array" if list(np.ravel(shape)) == [-1] else f"shape {tuple(int(v) for v in np.ravel(shape))}"
+        want = np.shape(dig(expected, path[:-1] + (what,)) if len(path) > 1 else expected.get(what))
+        return (f"[{tag}]: your forward returned {what} of {shown}, but the contract says {tuple(want)}: the "
+                "grader feeds backward an upstream gradient of the contract's shape, so fix forward first")
+    y, e = dig(got, path), dig(expected, path)
+    if y is None or e is None or isinstance(y, C.WrongType) or np.shape(y) != np.shape(e):
+        return None
+    y, e = np.asarray(y, dtype=np.float64), np.asarray(e, dtype=np.float64)
+    if np.isfinite(e).all() and not np.isfinite(y).all():
+        return f"[{tag}]: your forward pass returns non-finite values on this case; fix forward first"
+    return None
+
+
+MAX_PERTURBED = 24  # elements of each array moved in a numerical gradient check
+
+
+def perturbation(driver, spec, inputs, wrt, rng, case):
+    """A `<driver>` call (a *_perturbed driver) for central differences of case `case` at up to
+    `MAX_PERTURBED` elements of each key in `wrt` (chosen by `rng`; all of a small array)."""
+    index = {}
+    for key in wrt:
+        n = int(np.size(dig(inputs, key.split("/"))))
+        index[key] = sorted(int(i) for i in rng.choice(n, MAX_PERTURBED, replace=False)) if n > MAX_PERTURBED \
+            else list(range(n))
+    return Call(driver, {**spec, "h": H, "wrt": list(wrt), "index": index, "case": case}, inputs)
+
+
+def gradchecks(calls, got, upstream, analytic):
+    """The numerical gradient check over every perturbation call: `upstream(i)` is case i's
+    upstream gradient, `analytic(i)` its {key: student gradient}."""
+    name = "numerical gradient check (float64)"
+    for j, call in enumerate(calls):
+        if not call.driver.endswith("_perturbed"):
+            continue
+        i = call.spec["case"]
+        result = gradcheck(call, got[j], upstream(i), analytic(i), calls[i].spec.get("tag", ""))
+        if not result.passed:
+            return C.gated(result)
+    return CheckResult(name, True, gated=True)
+
+
 def label(path):
-    """A student-facing name for an output path: ("0", "grads", "W") -> "dW", ("0", "y") -> "y"."""
-    return "d" + path[-1] if len(path) > 1 and path[-2] == "grads" else path[-1]
+    """A student-facing name for an output path: ("0", "grads", "W") -> "dW", ("0", "y") -> "y",
+    ("0", "state", "c") -> 'state["c"] after the call'."""
+    if len(path) > 1 and path[-2] == "grads":
+        return "d" + path[-1]
+    if len(path) > 1 and path[-2] == "state":
+        return f'state["{path[-1]}"] after the call'
+    return path[-1]
 
 
 def per_call(alternatives, i):
@@ -80,6 +156,10 @@ def purity_of(calls, got, cases, skip=()):
     for i in cases:
         sent = {k: v for k, v in calls[i].inputs.items() if k not in skip}
         result = C.same_tree("does not modify its inputs", got[i].get("after", {}), sent, "input")
+        if not result.passed and result.message.startswith("input['state']"):
+            result = CheckResult(result.name, False, result.message.replace(
+                "(work on copies: do not write into inputs or params)",
+                "(replace the state's arrays with new ones: do not write into them)"))
         if not result.passed:
             return result
     return CheckResult("does not modify its inputs", True)
@@ -107,32 +187,60 @@ def _cast(tree, dtype):
     return {k: _cast(v, dtype) if isinstance(v, dict) else v.astype(dtype) for k, v in tree.items()}
 
 
+def as_float32(x):
+    """Floating arrays as float32; integer arrays (labels, indices) unchanged."""
+    if isinstance(x, dict):
+        return {k: as_float32(v) for k, v in x.items()}
+    return x.astype(np.float32) if np.asarray(x).dtype.kind == "f" else x
+
+
+F32 = ", float32"  # tag suffix of the float32 copy of a float64 case
+# The float32 copy of a scaled case (inputs x1000) is ill-conditioned in float32 (cancellation in
+# sums of terms a thousand times larger than the result), so its values only have to be finite
+# and of the right shape; its dtype is checked as everywhere.
+SCALED_F32 = {"rtol": np.inf}
+
+
+def opts_for(tag, scaled_tags):
+    return SCALED_F32 if tag.endswith(F32) and tag[:-len(F32)] in scaled_tags else {}
+
+
 # --------------------------------------------------------------------------- layers
 @dataclass(frozen=True)
 class LayerItem(Item):
-    """Forward or backward of a layer against the reference (and a numerical gradient check).
+    """Forward or backward of a layer against the reference, with a numerical gradient check.
 
     `make(rng, shape, dtype) -> (kwargs, x, params)` builds one case for each (tag, shape, dtype)
-    of `shapes` (the first, float64, also feeds the gradient check); `edge` adds float64 cases
-    (tag, shape, scale) with inputs scaled by `scale` (large logits and the like); `out_shape`
-    gives the output shape for the upstream gradient (default: that of x).
+    of `shapes`; `edge` adds float64 cases (tag, shape, scale) with inputs scaled by `scale` (large
+    logits and the like); `special` adds float64 cases (tag, fn(rng) -> (kwargs, x, params)) such
+    as inputs exactly at a kink. Every float64 case also runs as a float32 copy, and every float64
+    case whose tag is not in `no_gradcheck` (ties, kinks: finite differences are undefined there)
+    gets a numerical gradient check. `out_shape` gives the output shape for the upstream gradient
+    (default: that of x).
     """
     name: str = ""
     part: str = "forward"  # or "backward"
     make: object = None
     edge: tuple = ()
+    special: tuple = ()
+    no_gradcheck: tuple = ()
     module: str = "layers"
     shapes: tuple = CASES
     out_shape: object = None
     state: object = None  # (rng, kwargs, x) -> initial state dict (recurrent layers); compared after
 
     def cases(self, rng):
+        """[(tag, kwargs, x, params)]: the float64 families, then their float32 copies."""
         out = []
         for tag, shape, dtype in self.shapes:
             out.append((tag, *self.make(rng, shape, dtype)))
         for tag, shape, scale in self.edge:
             kwargs, x, params = self.make(rng, shape, np.float64)
             out.append((tag, kwargs, x * scale, params))
+        for tag, make in self.special:
+            out.append((tag, *make(rng)))
+        out += [(tag + F32, kwargs, as_float32(x), as_float32(params))
+                for tag, kwargs, x, params in list(out) if C.case_dtype({"x": x, "params": params}) == np.float64]
         return out
 
     def calls(self, rng):
@@ -141,55 +249,69 @@ class LayerItem(Item):
         for tag, kwargs, x, params in self.cases(rng):
             inputs = {"x": x, "params": params}
             if self.state:
-                inputs["state"] = self.state(rng, kwargs, x)
+                inputs["state"] = as_float32(self.state(rng, kwargs, x)) if tag.endswith(F32) \
+                    else self.state(rng, kwargs, x)
             step = {"x": "x", "dy": None, "train": False}
             if backward:
                 y_shape = self.out_shape(kwargs, x) if self.out_shape else x.shape
                 inputs["dy"] = randn(rng, y_shape, C.case_dtype(inputs))
                 step["dy"] = "dy"
             spec = {"module": self.module, "name": self.name, "kwargs": kwargs, "steps": [step], "tag": tag}
+            if self.state and not inputs["state"]:
+                spec["empty_state"] = True
             calls.append(Call("layer", spec, inputs))
         if backward:
-            base = calls[0]
-            floating = base.inputs["x"].dtype.kind == "f"
-            wrt = ["x"] * floating + [f"params/{k}" for k in base.inputs.get("params", {})]
-            spec = {"module": self.module, "name": self.name, "kwargs": base.spec["kwargs"],
-                    "h": H, "wrt": wrt}
-            calls.append(Call("layer_perturbed", spec, {k: v for k, v in base.inputs.items() if k != "dy"}))
+            for i, call in enumerate(list(calls)):
+                tag = call.spec["tag"]
+                if C.case_dtype(call.inputs) != np.float64 or tag in self.no_gradcheck \
+                        or tag in {t for t, _ in self.special}:
+                    continue
+                wrt = ["x"] * (call.inputs["x"].dtype.kind == "f") + [f"params/{k}" for k in call.inputs["params"]]
+                spec = {"module": self.module, "name": self.name, "kwargs": call.spec["kwargs"]}
+                calls.append(perturbation("layer_perturbed", spec, {k: v for k, v in call.inputs.items() if k != "dy"},
+                                          wrt, rng, i))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
-        dtype = {i: C.case_dtype(calls[i].inputs) for i in cases}
-        f64 = [i for i in cases if dtype[i] == np.float64]
-        f32 = [i for i in cases if dtype[i] == np.float32]
+        backward = self.part == "backward"
 
-        def pairs(indices, keys, **opts):
-            return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=k, **opts) for i in indices for k in keys]
+        scaled = {t for t, _, _ in self.edge}
+
+        def pairs(keys):
+            return [pair(f"{label(k)} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
+                         path=k, **opts_for(calls[i].spec["tag"], scaled)) for i in cases for k in keys]
 
         integer_x = calls[0].inputs["x"].dtype.kind != "f"
-        out_keys = [("0", "y")] if self.part == "forward" else [("0", "dx")] * (not integer_x)
-        if self.state and self.part == "forward":
+        out_keys = [("0", "y")] if not backward else [("0", "dx")] * (not integer_x)
+        if self.state and not backward:
             out_keys += [("0", "state", k) for k in calls[0].inputs["state"]]
-        grad_keys = [("0", "grads", k) for k in calls[0].inputs.get("params", {})] if self.part == "backward" else []
-        what = "output" if self.part == "forward" else ("dx" if not integer_x else "gradients")
-        results = [compare(f"{what} matches the reference", pairs(f64, out_keys or grad_keys))]
+        grad_keys = [("0", "grads", k) for k in calls[0].inputs.get("params", {})] if backward else []
+        what = "output" if not backward else ("dx" if not integer_x else "gradients")
+        results = [self._values(f"{what} matches the reference", calls, got, expected, cases, pairs(out_keys or grad_keys))]
         if grad_keys and out_keys:
-            results.append(compare("parameter gradients match the reference", pairs(f64, grad_keys)))
-        if self.part == "backward":
-            results.append(LayerItem.gradcheck(calls, got))
-        results.append(compare("float32 in, float32 out", pairs(f32, out_keys + grad_keys)))
-        results.append(purity_of(calls, got, cases, skip=("state",)))
+            results.append(self._values("parameter gradients match the reference", calls, got, expected, cases,
+                                        pairs(grad_keys)))
+        if backward:
+            results.append(gradchecks(calls, got, lambda i: calls[i].inputs["dy"], lambda i: {
+                "x": dig(got[i], ("0", "dx")),
+                **{f"params/{k}": dig(got[i], ("0", "grads", k)) for k in calls[i].inputs.get("params", {})}}))
+        results.append(dtypes("float32 in, float32 out", pairs(out_keys + grad_keys)))
+        results.append(C.gated(purity_of(calls, got, cases)))
         return results
 
-    @staticmethod
-    def gradcheck(calls, got):
-        """dx and every parameter gradient of the first case against central differences."""
-        step = got[0].get("0", {})
-        analytic = {"x": step.get("dx"), **{f"params/{k}": step.get("grads", {}).get(k)
-                                            for k in calls[0].inputs.get("params", {})}}
-        return gradcheck(calls[-1], got[-1], calls[0].inputs["dy"], analytic)
+    def _values(self, check, calls, got, expected, cases, pairs_):
+        """A value check; in a backward item, a case that fails because its forward overflowed is
+        named as such, so the backward code is not blamed for it."""
+        result = compare(check, pairs_)
+        if result.passed or self.part != "backward":
+            return result
+        for i in cases:
+            mine = [p for p in pairs_ if p[0].endswith(f"[{calls[i].spec['tag']}]")]
+            broken = forward_broken(got[i], expected[i], calls[i].spec["tag"])
+            if broken and not compare(check, mine).passed:
+                return CheckResult(check, False, broken)
+        return result
 
 
 # --------------------------------------------------------------------------- losses
@@ -197,57 +319,77 @@ class LayerItem(Item):
 class LossItem(Item):
     """Loss value and gradient against the reference, a gradient check, dtype and purity.
 
-    `make(rng, n, c, dtype) -> (scores, target)`; `edge`: float64 score scales to add.
+    `make(rng, n, c, dtype) -> (scores, target)`; `edge`: float64 score scales to add; `special`:
+    (tag, fn(rng) -> (scores, target)) float64 cases without a gradient check (kinks). Every
+    float64 case also runs as a float32 copy.
     """
     name: str = ""
     make: object = None
     kwargs: dict = field(default_factory=dict)
     edge: tuple = ()
+    special: tuple = ()
     module: str = "losses"
 
     def calls(self, rng):
         cases = [("random", 5, 4, np.float64, 1.0), ("batch of 1", 1, 3, np.float64, 1.0),
                  ("float32", 4, 3, np.float32, 1.0)]
         cases += [(f"scores x{s:g}", 4, 5, np.float64, s) for s in self.edge]
-        calls = []
+        made = []
         for tag, n, c, dtype, scale in cases:
             scores, target = self.make(rng, n, c, dtype)
+            made.append((tag, scores * scale, target, True))
+        made += [(tag, *make(rng), False) for tag, make in self.special]
+        made += [(tag + F32, as_float32(s), as_float32(t), False) for tag, s, t, _ in list(made)
+                 if s.dtype == np.float64]
+        calls = []
+        for tag, scores, target, _ in made:
             spec = {"module": self.module, "name": self.name, "kwargs": self.kwargs, "tag": tag}
-            calls.append(Call("loss", spec, {"scores": scores * scale, "target": target}))
-        base = calls[0]
-        calls.append(Call("loss_perturbed", {**base.spec, "h": H, "wrt": ["scores"]}, dict(base.inputs)))
+            calls.append(Call("loss", spec, {"scores": scores, "target": target}))
+        for i, (tag, scores, _, check) in enumerate(list(made)):
+            if check and scores.dtype == np.float64:
+                spec = {k: v for k, v in calls[i].spec.items() if k != "tag"}
+                calls.append(perturbation("loss_perturbed", spec, dict(calls[i].inputs), ["scores"], rng, i))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
-        cases = range(len(calls) - 1)
-        f64 = [i for i in cases if calls[i].inputs["scores"].dtype == np.float64]
-        f32 = [i for i in cases if calls[i].inputs["scores"].dtype == np.float32]
+        cases = [i for i, c in enumerate(calls) if c.driver == "loss"]
 
-        def pairs(indices, key):
-            return [pair(f"{key} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=(key,)) for i in indices]
+        scaled = {f"scores x{s:g}" for s in self.edge}
 
-        results = [compare("loss matches the reference", pairs(f64, "loss")),
-                   compare("dscores matches the reference", pairs(f64, "dscores"))]
-        results.append(gradcheck(calls[-1], got[-1], np.ones(()), {"scores": got[0].get("dscores")}))
-        results.append(compare("float32 in, float32 out", pairs(f32, "loss") + pairs(f32, "dscores")))
-        results.append(purity_of(calls, got, cases))
+        def pairs(key):
+            return [pair(f"{key} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
+                         path=(key,), **opts_for(calls[i].spec["tag"], scaled)) for i in cases]
+
+        results = [compare("loss matches the reference", pairs("loss")),
+                   compare("dscores matches the reference", pairs("dscores"))]
+        results.append(gradchecks(calls, got, lambda i: np.ones(()), lambda i: {"scores": got[i].get("dscores")}))
+        results.append(dtypes("float32 in, float32 out", pairs("loss") + pairs("dscores")))
+        results.append(C.gated(purity_of(calls, got, cases)))
         return results
 
 
 # --------------------------------------------------------------------------- optimizers
 @dataclass(frozen=True)
 class OptimizerItem(Item):
-    """A trajectory of several steps against the reference, with state, purity and dtype."""
+    """A trajectory of several steps against the reference, with state, purity and dtype.
+
+    Cases: float64 and float32 gradients of unit scale and, with `small_grad`, float64 gradients
+    of that scale (the optimizer's default epsilon), where the place of epsilon in the formula
+    decides the step: only the contract's placement passes, on every seed.
+    """
     name: str = ""
     kwargs: dict = field(default_factory=dict)
     steps: int = 5
+    small_grad: float = 0.0
 
     def calls(self, rng):
         calls = []
-        for tag, dtype in (("float64", np.float64), ("float32", np.float32)):
+        cases = [("float64", np.float64, 1.0), ("float32", np.float32, 1.0)]
+        if self.small_grad:
+            cases.append((f"gradients of size {self.small_grad:g} (where epsilon matters)", np.float64, self.small_grad))
+        for tag, dtype, scale in cases:
             params = {"W": randn(rng, (3, 4), dtype), "b": randn(rng, (4,), dtype)}
-            grads = [{k: randn(rng, v.shape, dtype) for k, v in params.items()} for _ in range(self.steps)]
+            grads = [{k: randn(rng, v.shape, dtype, scale) for k, v in params.items()} for _ in range(self.steps)]
             spec = {"module": "optim", "name": self.name, "kwargs": self.kwargs, "tag": tag}
             calls.append(Call("optimizer", spec, {"params": params, "grads": {str(k): g for k, g in enumerate(grads)}}))
         return calls
@@ -257,14 +399,15 @@ class OptimizerItem(Item):
             return [pair(f"{k} after step {t + 1} [{calls[i].spec['tag']}]", got[i], expected[i],
                          per_call(alternatives, i), path=("traj", str(t), k))
                     for t in range(self.steps) for k in calls[i].inputs["params"]]
+        every = [p for i in range(len(calls)) for p in pairs(i)]
         purity = C.same_tree("does not modify params, grads or state", got[0].get("after", {}),
                              {"params": calls[0].inputs["params"],
                               "grads": calls[0].inputs["grads"]}, "")
         if purity.passed:
             purity = C.same_tree(purity.name, got[0].get("state_after", {}), got[0].get("state_before", {}), "state")
-        return [compare(f"{self.steps}-step trajectory matches the reference", pairs(0)),
-                compare("float32 params stay float32", pairs(1)),
-                purity]
+        return [compare(f"{self.steps}-step trajectory matches the reference", every),
+                dtypes("float32 params stay float32", every),
+                C.gated(purity)]
 
 
 # --------------------------------------------------------------------------- initialisation
@@ -307,20 +450,21 @@ class InitItem(Item):
         got_var, mean = float(w.var()), float(w.mean())
         var_ok = abs(got_var / var - 1) < 0.05 and abs(mean) < 5 * np.sqrt(var / w.size)
         seeded = np.array_equal(w, again) and not np.array_equal(w, other)
-        return [shape,
+        return [C.gated(shape),
                 CheckResult("variance", var_ok, "" if var_ok else
                             f"variance {got_var:.4g} and mean {mean:.3g}, expected variance {var:.4g} and mean 0 "
                             f"(fan_in={fan_in}, fan_out={fan_out})"),
                 CheckResult("distribution", bool(dist_ok), "" if dist_ok else dist_msg),
                 CheckResult("uses the rng it is given", seeded, "" if seeded else
                             "the same seed must give the same draw and another seed another draw: "
-                            "draw from `rng`, not from np.random")]
+                            "draw from `rng`, not from np.random", gated=True)]
 
 
 # --------------------------------------------------------------------------- dropout
 @dataclass(frozen=True)
 class DropoutItem(Item):
-    """Inverted dropout by behaviour: kept fraction, scaling, backward mask, eval identity."""
+    """Inverted dropout by behaviour: kept fraction, scaling, backward mask, the same mask for the
+    same seed and another for another seed, eval identity."""
     part: str = "train"  # or "eval"
     p: float = 0.3
     needs_reference: bool = False
@@ -329,29 +473,38 @@ class DropoutItem(Item):
         seed = int(rng.integers(1 << 30))
         x = np.abs(randn(rng, (200, 50))) + 0.5
         dy = randn(rng, x.shape)
-        train = self.part == "train"
-        step = {"x": "x", "dy": "dy", "train": train, "seed": seed}
         spec = {"module": "layers", "name": "Dropout", "kwargs": {"p": self.p}}
-        return [Call("layer", {**spec, "steps": [step, {**step, "seed": seed + 1}]}, {"x": x, "dy": dy}),
-                Call("layer", {**spec, "steps": [{**step, "x": "x", "dy": "dy"}]},
+        train = {"x": "x", "dy": "dy", "train": True, "seed": seed}
+        steps = [train, {**train, "seed": seed + 1}, train] if self.part == "train" else \
+            [{**train, "train": False}, train]  # eval, then one train step (see `evaluate`)
+        return [Call("layer", {**spec, "steps": steps}, {"x": x, "dy": dy}),
+                Call("layer", {**spec, "steps": steps[:1]},
                      {"x": x[:4].astype(np.float32), "dy": dy[:4].astype(np.float32)})]
 
     def evaluate(self, calls, got, expected, alternatives):
         x, dy = calls[0].inputs["x"], calls[0].inputs["dy"]
-        first, second = got[0].get("0", {}), got[0].get("1", {})
-        y, dx = first.get("y"), first.get("dx")
-        if y is None or dx is None or np.shape(y) != x.shape or np.shape(dx) != x.shape:
-            fail = CheckResult("output has the input's shape", False,
-                               f"y and dx must have shape {x.shape}, got {np.shape(y)} and {np.shape(dx)}")
-            return [fail] * 4
+        steps = [got[0].get(str(k), {}) for k in range(len(calls[0].spec["steps"]))]
+        y, dx = steps[0].get("y"), steps[0].get("dx")
+        checked = steps if self.part == "train" else steps[:1]
+        if any(np.shape(s.get("y")) != x.shape or np.shape(s.get("dx")) != x.shape for s in checked):
+            shapes = ", ".join(f"{np.shape(s.get('y'))} and {np.shape(s.get('dx'))}" for s in steps)
+            fail = CheckResult("output has the input's shape", False, f"y and dx must have shape {x.shape}, got {shapes}")
+            return [fail] * (3 if self.part == "eval" else 5)
+        y, dx = np.asarray(y), np.asarray(dx)
         y32 = got[1].get("0", {}).get("y")
         dtype = CheckResult("float32 in, float32 out", y32 is not None and np.asarray(y32).dtype == np.float32,
-                            f"float32 input gave {getattr(y32, 'dtype', None)}")
+                            f"float32 input gave {getattr(y32, 'dtype', None)}", gated=True)
         if self.part == "eval":
             same = np.array_equal(y, x) and np.array_equal(dx, dy)
+            drops = not np.array_equal(np.asarray(steps[1].get("y")), x)
+            if not drops:  # code that does nothing is not an evaluation-mode Dropout
+                return [CheckResult("identity at evaluation time", False, "your Dropout returns x unchanged at "
+                                    "train time too: the evaluation-mode identity earns credit once training "
+                                    "drops units")] * 3
             return [CheckResult("identity at evaluation time", same, "" if same else
                                 "with train=False dropout must return x unchanged (and dy in backward)"),
-                    C.same_tree("does not modify its inputs", got[0].get("after", {}), calls[0].inputs, "input"),
+                    C.gated(C.same_tree("does not modify its inputs", got[0].get("after", {}), calls[0].inputs,
+                                        "input")),
                     dtype]
         keep = y != 0
         frac = float(keep.mean())
@@ -360,22 +513,39 @@ class DropoutItem(Item):
         frac_msg = f"kept fraction {frac:.3f}, expected about {1 - self.p:.2f} with p={self.p}"
         if abs(frac - self.p) < 0.02:
             frac_msg += " (p is the probability of dropping a unit, not of keeping it)"
-        scaled = np.allclose(y[keep], x[keep] * scale)
+        shared = self._shared_mask(keep)
+        mask_ok = not shared
+        scaled = keep.any() and np.allclose(y[keep], x[keep] * scale)
         scale_msg = "kept values must be x / (1 - p)"
-        if np.allclose(y[keep], x[keep]):
+        if keep.any() and np.allclose(y[keep], x[keep]):
             scale_msg = "kept values equal x: dropout is not rescaled at train time (divide by 1 - p)"
-        mask_ok = np.allclose(dx, dy * np.where(keep, y / x, 0.0))
-        mask_msg = "dx must be dy times the forward pass's mask and scale (dy * y / x)"
+        back_ok = np.allclose(dx, dy * np.where(keep, y / x, 0.0))
+        back_msg = "dx must be dy times the forward pass's mask and scale (dy * y / x)"
         if np.allclose(dx, dy):
-            mask_msg = "dx equals dy: backward ignores the dropout mask"
-        y2 = second.get("y")
-        fresh = y2 is not None and np.shape(y2) == x.shape and not np.array_equal(y2 != 0, keep)
-        return [CheckResult("drops a fraction p", frac_ok, "" if frac_ok else frac_msg),
-                CheckResult("scales kept units by 1/(1-p)", scaled, "" if scaled else scale_msg),
-                CheckResult("backward uses the forward mask", mask_ok, "" if mask_ok else mask_msg),
-                CheckResult("draws its mask from rng", fresh, "" if fresh else
-                            "another rng seed must give another mask: draw with rng.random(x.shape)"),
+            back_msg = "dx equals dy: backward ignores the dropout mask"
+        again, other = np.asarray(steps[2]["y"]) != 0, np.asarray(steps[1]["y"]) != 0
+        reproducible = np.array_equal(again, keep)
+        fresh = not np.array_equal(other, keep)
+        rng_ok = reproducible and fresh
+        rng_msg = ("the same rng seed must give the same mask: draw only from the rng you are given "
+                   "(not np.random)" if not reproducible else
+                   "another rng seed must give another mask: draw with rng.random(x.shape)")
+        return [CheckResult("drops a fraction p of the units, independently", frac_ok and mask_ok,
+                            shared or frac_msg),
+                CheckResult("scales kept units by 1/(1-p)", scaled, "" if scaled else scale_msg, gated=True),
+                CheckResult("backward uses the forward mask", back_ok, "" if back_ok else back_msg, gated=True),
+                CheckResult("draws its mask from rng (same seed, same mask)", rng_ok, "" if rng_ok else rng_msg,
+                            gated=True),
                 dtype]
+
+    @staticmethod
+    def _shared_mask(keep):
+        """A message when one mask is reused across rows (samples) or columns (features)."""
+        if (keep == keep[:1]).all():
+            return "every row has the same mask: draw one keep/drop decision per element, rng.random(x.shape)"
+        if (keep == keep[:, :1]).all():
+            return "every column has the same mask: draw one keep/drop decision per element, rng.random(x.shape)"
+        return ""
 
 
 # --------------------------------------------------------------------------- batch normalisation
@@ -383,7 +553,9 @@ class DropoutItem(Item):
 class BatchNormItem(Item):
     """Batch normalisation: train forward with running statistics, backward, or evaluation mode.
 
-    `shapes`: (tag, x shape, dtype); statistics are per axis-1 feature/channel.
+    `shapes`: (tag, x shape, dtype); statistics are per axis-1 feature/channel. Every float64 case
+    also runs as a float32 copy. The evaluation item starts from given running statistics, so it
+    grades evaluation alone, whatever the student's train step does.
     """
     part: str = "train"  # "train", "backward" or "eval"
     name: str = "BatchNorm1d"
@@ -392,58 +564,62 @@ class BatchNormItem(Item):
                      ("float32", (6, 4), np.float32))
 
     def calls(self, rng):
-        calls = []
+        made = []
         for tag, shape, dtype in self.shapes:
             d = shape[1]
             x = randn(rng, shape, dtype, 2.0) + 1.5
             params = {"gamma": randn(rng, (d,), dtype) + 1.0, "beta": randn(rng, (d,), dtype)}
             state = {"running_mean": randn(rng, (d,), dtype, 0.1),
                      "running_var": np.abs(randn(rng, (d,), dtype)) + 0.5}
-            inputs = {"x": x, "params": params, "state": state, "dy": randn(rng, shape, dtype),
-                      "x2": randn(rng, (1, *shape[1:]), dtype) * 3}
-            train_step = {"x": "x", "dy": "dy" if self.part == "backward" else None, "train": True}
-            steps = [train_step]
+            made.append((tag, {"x": x, "params": params, "state": state, "dy": randn(rng, shape, dtype),
+                               "x2": randn(rng, (1, *shape[1:]), dtype) * 3}))
+        made += [(tag + F32, as_float32(inputs)) for tag, inputs in list(made) if inputs["x"].dtype == np.float64]
+        calls = []
+        for tag, inputs in made:
+            d = inputs["x"].shape[1]
+            steps = [{"x": "x", "dy": "dy" if self.part == "backward" else None, "train": True}]
             if self.part == "eval":
-                steps = [train_step, {"x": "x2", "dy": None, "train": False},
-                         {"x": "x", "dy": "dy", "train": False}]
+                steps = [{"x": "x2", "dy": None, "train": False}, {"x": "x", "dy": "dy", "train": False}]
             spec = {"module": self.module, "name": self.name, "kwargs": {"num_features": d, "momentum": 0.2},
                     "steps": steps, "tag": tag}
             calls.append(Call("layer", spec, inputs))
         if self.part == "backward":
-            base = calls[0]
-            calls.append(Call("layer_perturbed", {"module": self.module, "name": self.name,
-                                                  "kwargs": base.spec["kwargs"], "train": True, "h": H,
-                                                  "wrt": ["x", "params/gamma", "params/beta"]},
-                              {k: base.inputs[k] for k in ("x", "params", "state")}))
+            for i, call in enumerate(list(calls)):
+                if call.inputs["x"].dtype == np.float64:
+                    spec = {"module": self.module, "name": self.name, "kwargs": call.spec["kwargs"], "train": True}
+                    calls.append(perturbation("layer_perturbed", spec,
+                                              {k: call.inputs[k] for k in ("x", "params", "state")},
+                                              ["x", "params/gamma", "params/beta"], rng, i))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "layer"]
-        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
 
-        def pairs(indices, keys):
+        def pairs(keys):
             return [pair(f"{label(k)} [{calls[i].spec['tag']}, step {k[0]}]", got[i], expected[i],
-                         per_call(alternatives, i), path=k) for i in indices for k in keys]
+                         per_call(alternatives, i), path=k) for i in cases for k in keys]
 
         all_keys = {
             "train": [("0", "y")],
             "backward": [("0", "dx"), ("0", "grads", "gamma"), ("0", "grads", "beta")],
-            "eval": [("1", "y"), ("2", "y"), ("2", "dx")],
+            "eval": [("0", "y"), ("1", "y"), ("1", "dx")],
         }[self.part]
-        results = [compare("matches the reference", pairs(f64, all_keys))]
+        results = [compare("matches the reference", pairs(all_keys))]
         if self.part == "train":
             results.append(compare("updates running statistics (train)",
-                                   pairs(f64, [("0", "state", "running_mean"), ("0", "state", "running_var")])))
-        elif self.part == "eval":  # against the student's own statistics after the train step
-            state = [(got[i].get("2", {}).get("state", {}), got[i].get("0", {}).get("state", {}), i) for i in f64]
-            results.append(compare("leaves running statistics unchanged (eval)", [
-                (f"{k} [{calls[i].spec['tag']}, after eval]", after.get(k), before.get(k), {}, [])
-                for after, before, i in state for k in ("running_mean", "running_var")]))
+                                   pairs([("0", "state", "running_mean"), ("0", "state", "running_var")])))
+        elif self.part == "eval":
+            results.append(C.gated(compare("leaves running statistics unchanged (eval)", [
+                (f'state["{k}"] [{calls[i].spec["tag"]}, after eval]', dig(got[i], ("1", "state", k)),
+                 calls[i].inputs["state"][k], {"rtol": 0.0, "atol": 0.0}, [])
+                for i in cases for k in ("running_mean", "running_var")])))
         else:
-            results.append(LayerItem.gradcheck(calls[:1] + calls[-1:], got[:1] + got[-1:]))
-        f32 = [i for i in cases if i not in f64]
-        results.append(compare("float32 in, float32 out", pairs(f32, all_keys)))
-        results.append(purity_of(calls, got, cases, skip=("state",)))
+            results.append(gradchecks(calls, got, lambda i: calls[i].inputs["dy"], lambda i: {
+                "x": dig(got[i], ("0", "dx")),
+                **{f"params/{k}": dig(got[i], ("0", "grads", k)) for k in ("gamma", "beta")}}))
+        state_keys = [("0", "state", "running_mean"), ("0", "state", "running_var")] * (self.part == "train")
+        results.append(dtypes("float32 in, float32 out", pairs(all_keys + state_keys)))
+        results.append(C.gated(purity_of(calls, got, cases)))
         return results
 
 
@@ -485,6 +661,15 @@ class AccuracyItem(Item):
     target: float = 1.0
     trusted: bool = True
     modules: tuple = ("layers",)  # where `dlgrade check` finds the student's layer classes
+    layers: tuple = ()            # the layer types this assignment's model may use
+
+    def check_arch(self, arch):
+        """Refuse a model built from layers this assignment does not teach (a CNN for the MLP)."""
+        from .models import WeightsError
+        for i, layer in enumerate(arch):
+            if layer["type"] not in self.layers:
+                raise WeightsError(f"{self.weights}: layer {i} is a {layer['type']}, which this assignment's model "
+                                   f"may not use (allowed: {', '.join(self.layers)})")
 
     def test_set(self):
         from .data import cifar10_preprocess, load_cifar10
@@ -553,8 +738,8 @@ class SpeedItem(Item):
         keys = [("0", "y")] if self.part == "forward" else \
             [("0", "dx")] + [("0", "grads", k) for k in calls[1].inputs.get("params", {})]
         # float32 sums over ~10^4 terms: a loose tolerance, enough to refuse wrong results
-        correct = compare("correct", [pair(label(k), got[1], expected[1], path=k, rtol=1e-2, atol=1e-3)
-                                      for k in keys])
+        correct = compare("correct", [pair(label(k), got[1], expected[1], path=k, rtol=1e-2, atol=1e-3,
+                                           check_dtype=True) for k in keys])
         if not correct.passed:
             return [CheckResult(name, False, "no speed credit for a wrong result: " + correct.message, credit=0.0)]
         band = f"full credit at <= {self.full_at:g}x, none at >= {self.zero_at:g}x"
@@ -578,12 +763,17 @@ class SpeedItem(Item):
 
 
 # --------------------------------------------------------------------------- recurrent steps
+LARGE_STEP = "|pre-activation| > 710 (x times 1000)"
+
+
 @dataclass(frozen=True)
 class StepItem(Item):
     """One recurrent step, forward or backward, against the reference (with a gradient check).
 
     `make(rng, n, d, h, dtype) -> (kwargs, inputs)` with inputs `x`, `h` (and `h_c` for the LSTM's
-    cell state) and `params`.
+    cell state) and `params`. A forward item never runs the student's `step_backward`. Cases:
+    random, batch of one, float32, pre-activations far beyond +-710 (where exp overflows), and a
+    float32 copy of each float64 case.
     """
     name: str = ""
     module: str = "rnn"
@@ -591,62 +781,98 @@ class StepItem(Item):
     make: object = None
 
     def calls(self, rng):
-        calls = []
-        for tag, (n, d, h), dtype in (("random", (3, 4, 5), np.float64), ("batch of 1", (1, 3, 2), np.float64),
-                                      ("float32", (2, 3, 4), np.float32)):
+        made = []
+        for tag, (n, d, h), dtype, scale in (("random", (3, 4, 5), np.float64, 1.0),
+                                             ("batch of 1", (1, 3, 2), np.float64, 1.0),
+                                             ("float32", (2, 3, 4), np.float32, 1.0),
+                                             (LARGE_STEP, (2, 3, 4), np.float64, 1000.0)):
             kwargs, inputs = self.make(rng, n, d, h, dtype)
+            inputs["x"] = inputs["x"] * scale
             for key in [k for k in ("h", "h_c") if k in inputs]:
                 inputs["dh_next" + key[1:]] = randn(rng, inputs[key].shape, dtype)
-            calls.append(Call("step", {"module": self.module, "name": self.name, "kwargs": kwargs, "tag": tag}, inputs))
-        if self.part == "backward":
-            base = calls[0]
-            data = {k: v for k, v in base.inputs.items() if not k.startswith("dh_next")}
-            wrt = [k for k in ("x", "h", "h_c") if k in data] + [f"params/{k}" for k in data["params"]]
-            calls.append(Call("step_perturbed", {**base.spec, "h": H, "wrt": wrt}, data))
+            made.append((tag, kwargs, inputs))
+        made += [(tag + F32, kwargs, as_float32(inputs)) for tag, kwargs, inputs in list(made)
+                 if inputs["x"].dtype == np.float64]
+        backward = self.part == "backward"
+        calls = [Call("step", {"module": self.module, "name": self.name, "kwargs": kwargs, "tag": tag,
+                               "backward": backward}, inputs) for tag, kwargs, inputs in made]
+        if backward:
+            for i, call in enumerate(list(calls)):
+                if call.inputs["x"].dtype != np.float64:
+                    continue
+                data = {k: v for k, v in call.inputs.items() if not k.startswith("dh_next")}
+                wrt = [k for k in ("x", "h", "h_c") if k in data] + [f"params/{k}" for k in data["params"]]
+                spec = {k: v for k, v in call.spec.items() if k not in ("tag", "backward")}
+                calls.append(perturbation("step_perturbed", spec, data, wrt, rng, i))
         return calls
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "step"]
-        f64 = [i for i in cases if calls[i].inputs["x"].dtype == np.float64]
-        f32 = [i for i in cases if i not in f64]
         lstm = "h_c" in calls[0].inputs
-        out = [("h_next",), ("h_next_c",)][:1 + lstm] if self.part == "forward" else \
+        backward = self.part == "backward"
+        out = [("h_next",), ("h_next_c",)][:1 + lstm] if not backward else \
             [("dx",), ("dh",), ("dh_c",)][:2 + lstm] + [("grads", k) for k in calls[0].inputs["params"]]
 
-        def pairs(indices):
+        def pairs():
             names = {"h_next_c": "c_next", "dh_c": "dc", "dh": "dh"}
             return [pair(f"{names.get(k[-1], label(k))} [{calls[i].spec['tag']}]", got[i], expected[i],
-                         per_call(alternatives, i), path=k) for i in indices for k in out]
+                         per_call(alternatives, i), path=k, **opts_for(calls[i].spec["tag"], {LARGE_STEP}))
+                    for i in cases for k in out]
 
-        results = [compare("matches the reference", pairs(f64))]
-        if self.part == "backward":
-            base, pert = got[0], got[-1]
-            dy = np.concatenate([calls[0].inputs["dh_next"].reshape(len(calls[0].inputs["x"]), -1)] +
-                                ([calls[0].inputs["dh_next_c"]] if lstm else []), axis=1)
-            analytic = {"x": base.get("dx"), "h": base.get("dh"), "h_c": base.get("dh_c"),
-                        **{f"params/{k}": base.get("grads", {}).get(k) for k in calls[0].inputs["params"]}}
-            results.append(gradcheck(calls[-1], pert, dy, analytic))
-        results.append(compare("float32 in, float32 out", pairs(f32)))
-        results.append(purity_of(calls, got, cases))
+        broken = [forward_broken(got[i], expected[i], calls[i].spec["tag"], ("h_next",)) for i in cases] if backward else []
+        broken = next((b for b in broken if b), None)
+        results = [CheckResult("matches the reference", False, broken) if broken else
+                   compare("matches the reference", pairs())]
+        if backward:
+            def upstream(i):
+                inputs = calls[i].inputs
+                return np.concatenate([inputs["dh_next"].reshape(len(inputs["x"]), -1)] +
+                                      ([inputs["dh_next_c"]] if lstm else []), axis=1)
+            results.append(gradchecks(calls, got, upstream, lambda i: {
+                "x": got[i].get("dx"), "h": got[i].get("dh"), "h_c": got[i].get("dh_c"),
+                **{f"params/{k}": dig(got[i], ("grads", k)) for k in calls[i].inputs["params"]}}))
+        results.append(dtypes("float32 in, float32 out", pairs()))
+        results.append(C.gated(purity_of(calls, got, cases)))
         return results
 
 
-def gradcheck(call, pert, dy, analytic):
-    """Analytic gradients (by perturbed key) against central differences of the student's forward."""
+def gradcheck(call, pert, dy, analytic, tag=""):
+    """Analytic gradients (by perturbed key) against central differences of the student's forward,
+    at the elements `call.spec["index"]` moved (all when absent)."""
     name = "numerical gradient check (float64)"
     names = {"x": "dx", "h": "dh", "h_c": "dc"}
+    where = f" [{tag}]" if tag else ""
+    dy = np.asarray(dy, dtype=np.float64)
     for key in call.spec["wrt"]:
         rows = pert.get("f", {}).get(key.replace("/", "."))
         label_ = names.get(key, "d" + key.split("/")[-1])
-        if rows is None or analytic.get(key) is None:
-            return CheckResult(name, False, f"{label_}: missing from what your code returned")
-        node = call.inputs
-        for part in key.split("/"):
-            node = node[part]
-        numeric = C.numerical_gradient(rows, dy, H).reshape(np.shape(node))
-        msg = C.mismatch(f"{label_} (your backward vs. finite differences of your forward)", analytic[key],
-                         numeric, rtol=C.GRADCHECK_TOL[0], atol=C.GRADCHECK_TOL[1], check_dtype=False)
+        node = dig(call.inputs, key.split("/"))
+        grad = analytic.get(key)
+        if rows is None or grad is None or isinstance(grad, C.WrongType):
+            return CheckResult(name, False, C.mismatch(f"{label_}{where}", grad, node) or
+                               f"{label_}{where}: missing from what your code returned")
+        if np.shape(grad) != np.shape(node):
+            return CheckResult(name, False, f"{label_}{where}: shape {np.shape(grad)}, expected {np.shape(node)} "
+                                            f"(the shape of {key.split('/')[-1]})")
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.shape[1:] != dy.shape:
+            return CheckResult(name, False, f"your forward returns shape {rows.shape[1:]}, expected {dy.shape}: "
+                                            "fix forward first")
+        index = call.spec.get("index", {}).get(key, list(range(np.size(node))))
+        numeric = C.numerical_gradient(rows, dy, H)
+        grad = np.asarray(grad, dtype=np.float64)
+        full = grad.copy()  # entries not moved agree by construction; the index shown is the real one
+        full.reshape(-1)[index] = numeric
+        what = f"{label_}{where} (your backward vs. finite differences of your forward)"
+        # rounding in the forward's values, amplified by 1/h: large outputs (logits x1000) need it
+        noise = 64 * np.finfo(np.float64).eps * float(np.abs(rows).max(initial=0)) * float(np.abs(dy).sum()) / (2 * H)
+        msg = C.mismatch(what, grad, full, rtol=C.GRADCHECK_TOL[0], atol=max(C.GRADCHECK_TOL[1], noise),
+                         check_dtype=False)
         if msg:
+            moved = np.abs(grad.reshape(-1)[index]).max(initial=0)
+            if moved > 0 and np.abs(numeric).max(initial=0) <= 1e-6 * moved:
+                msg = (f"{label_}{where}: your forward does not depend on {key.split('/')[-1]} (its output did not "
+                       f"change when {key.split('/')[-1]} moved), but your backward returns a nonzero {label_}")
             return CheckResult(name, False, msg)
     return CheckResult(name, True)
 
@@ -655,9 +881,9 @@ def gradcheck(call, pert, dy, analytic):
 @dataclass(frozen=True)
 class FunctionItem(Item):
     """A plain function against the reference: `make(rng, dtype, k) -> (args: dict, kwargs)` for
-    case k (0 and 1 float64, 2 float32); the
-    outputs are named by `outputs` (one name per element of a tuple result). With `wrt`, the first
-    output is also differentiated numerically and compared with output `grads`."""
+    case k (0 and 1 float64, 2 float32, then float32 copies of 0 and 1); the outputs are named by
+    `outputs` (one name per element of a tuple result). With `wrt`, the first output is also
+    differentiated numerically on each float64 case and compared with output `grads`."""
     name: str = ""
     module: str = ""
     make: object = None
@@ -665,14 +891,18 @@ class FunctionItem(Item):
     wrt: tuple = ()
 
     def calls(self, rng):
-        calls = []
+        made = []
         for k, (tag, dtype) in enumerate((("float64", np.float64), ("float64, second case", np.float64),
                                           ("float32", np.float32))):
             args, kwargs = self.make(rng, dtype, k)
-            spec = {"module": self.module, "name": self.name, "args": list(args), "kwargs": kwargs, "tag": tag}
-            calls.append(Call("function", spec, args))
+            made.append((tag, args, kwargs))
+        made += [(tag + F32, as_float32(args), kwargs) for tag, args, kwargs in made[:2]]
+        calls = [Call("function", {"module": self.module, "name": self.name, "args": list(args), "kwargs": kwargs,
+                                   "tag": tag}, args) for tag, args, kwargs in made]
         if self.wrt:
-            calls.append(Call("function_perturbed", {**calls[0].spec, "h": H, "wrt": list(self.wrt)}, calls[0].inputs))
+            for i in (0, 1):
+                spec = {k: v for k, v in calls[i].spec.items() if k != "tag"}
+                calls.append(perturbation("function_perturbed", spec, calls[i].inputs, list(self.wrt), rng, i))
         return calls
 
     def paths(self):
@@ -682,16 +912,12 @@ class FunctionItem(Item):
 
     def evaluate(self, calls, got, expected, alternatives):
         cases = [i for i, c in enumerate(calls) if c.driver == "function"]
-        f64 = [i for i in cases if "float64" in calls[i].spec["tag"]]
-        f32 = [i for i in cases if i not in f64]
 
-        def pairs(indices):
+        def pairs():
             out = []
-            for i in indices:
+            for i in cases:
                 for name, path in self.paths():
-                    exp = expected[i]
-                    for p in path:
-                        exp = exp.get(p, {}) if isinstance(exp, dict) else None
+                    exp = dig(expected[i], path)
                     if isinstance(exp, dict):  # a dict output (clipped gradients): one pair per entry
                         out += [pair(f"{name}[{k!r}] [{calls[i].spec['tag']}]", got[i], expected[i],
                                      per_call(alternatives, i), path=path + (k,)) for k in exp]
@@ -700,13 +926,12 @@ class FunctionItem(Item):
                                         per_call(alternatives, i), path=path))
             return out
 
-        results = [compare("matches the reference", pairs(f64))]
+        results = [compare("matches the reference", pairs())]
         if self.wrt:
-            grads = got[0].get("out", {}).get("1", {})
-            analytic = {k: grads.get(k.split("/")[-1]) for k in self.wrt}
-            results.append(gradcheck(calls[-1], got[-1], np.ones(()), analytic))
-        results.append(compare("float32 in, float32 out", pairs(f32)))
-        results.append(purity_of(calls, got, cases))
+            results.append(gradchecks(calls, got, lambda i: np.ones(()), lambda i: {
+                k: dig(got[i], ("out", "1", k.split("/")[-1])) for k in self.wrt}))
+        results.append(dtypes("float32 in, float32 out", pairs()))
+        results.append(C.gated(purity_of(calls, got, cases)))
         return results
 
 
@@ -721,13 +946,16 @@ class SamplerItem(Item):
 
     def calls(self, rng):
         logits = np.array([[2.0, 1.0, 0.5, 0.0, -1.0, 1.5]]) + rng.standard_normal((1, 6)) * 0.1
+        ties = np.array([[0.5, 2.0, 1.0, -1.0, 1.0, 0.0]])  # top_k=2: the k-th value 1.0 is tied
         base = {"module": self.module, "name": self.name, "rows": self.rows, "seed": int(rng.integers(1 << 30))}
+        sharp = np.roll(logits, 1 + int(rng.integers(4)), axis=1)  # its argmax is never token 0
         return [Call("sampler", {**base, "temperature": 1.0}, {"logits": logits}),
                 Call("sampler", {**base, "temperature": 0.5}, {"logits": logits}),
                 Call("sampler", {**base, "temperature": 2.0, "top_k": 3}, {"logits": logits}),
                 Call("sampler", {**base, "temperature": 1.0}, {"logits": logits}),
                 Call("sampler", {**base, "seed": base["seed"] + 1, "rows": 200, "temperature": 1.0},
-                     {"logits": logits.astype(np.float32) * 1000})]
+                     {"logits": sharp.astype(np.float32) * 1000}),
+                Call("sampler", {**base, "temperature": 1.0, "top_k": 2}, {"logits": ties})]
 
     @staticmethod
     def expected_probs(logits, temperature, top_k=None):
@@ -740,8 +968,10 @@ class SamplerItem(Item):
     def evaluate(self, calls, got, expected, alternatives):
         logits = calls[0].inputs["logits"]
         results = []
-        for i, what in ((0, "temperature 1"), (1, "temperature 0.5"), (2, "temperature 2, top_k=3")):
+        for i, what in ((0, "temperature 1"), (1, "temperature 0.5"), (2, "temperature 2, top_k=3"),
+                        (5, "top_k=2 with a tie at the 2nd largest logit: keep every tied token")):
             spec = calls[i].spec
+            logits = calls[i].inputs["logits"]
             samples = got[i].get("samples")
             name = f"draws follow softmax(logits / T) ({what})"
             if samples is None or np.shape(samples) != (self.rows, 1) or np.asarray(samples).dtype.kind not in "iu":
@@ -751,6 +981,7 @@ class SamplerItem(Item):
             freq = np.bincount(np.asarray(samples).ravel(), minlength=logits.shape[1])[:logits.shape[1]] / self.rows
             p = self.expected_probs(logits, spec["temperature"], spec.get("top_k"))
             sigma = np.sqrt(p * (1 - p) / self.rows)
+            dropped_tie = i == 5 and (freq[p > 0] == 0).any()
             bad = np.abs(freq - p) > 5 * sigma + 2e-3
             msg = ""
             if bad.any():
@@ -761,12 +992,15 @@ class SamplerItem(Item):
                     msg += "; the temperature has no effect: divide the logits by it before the softmax"
                 elif spec.get("top_k") and (freq[p == 0] > 0).any():
                     msg += "; tokens outside the top k were drawn"
+                elif dropped_tie:
+                    msg += "; a token tied with the k-th largest logit was never drawn: keep all tied tokens"
             results.append(CheckResult(name, not bad.any(), msg))
         same = got[0].get("samples") is not None and np.array_equal(got[0].get("samples"), got[3].get("samples"))
         results.append(CheckResult("the same seed gives the same draws", same, "" if same else
-                                   "draw only from the rng you are given"))
+                                   "draw only from the rng you are given (not np.random)", gated=True))
         sharp = got[4].get("samples")
-        ok = sharp is not None and np.all(np.asarray(sharp) == int(np.argmax(calls[4].inputs["logits"])))
+        ok = sharp is not None and np.shape(sharp) == (200, 1) and \
+            np.all(np.asarray(sharp) == int(np.argmax(calls[4].inputs["logits"])))
         results.append(CheckResult("stable for large logits (x1000, float32)", bool(ok), "" if ok else
                                    "with logits x1000 every draw must be the argmax: subtract the maximum before exp"))
         return results

@@ -2,6 +2,7 @@
 feedback names the bug. Used only in the trusted parent (and at release time, to store the
 public cases' bug outputs)."""
 from reference.backend import get_array_module
+from reference.conv import MaxPool2d
 from reference.layers import BatchNorm1d, Sequential
 from reference.losses import HingeLoss
 from reference.optim import Adam, Momentum
@@ -50,6 +51,32 @@ class SequentialDropsRng(Sequential):
         return super().forward(x, params, train=train, rng=None, state=state)
 
 
+class MaxPoolLastMax(MaxPool2d):
+    """Ties go to the last maximum of a window."""
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        y, (arg, shape, offsets) = super().forward(x[:, :, ::-1, ::-1], params)
+        return y[:, :, ::-1, ::-1], (arg, shape, offsets)
+
+    def backward(self, dy, cache):
+        dx, grads = super().backward(dy[:, :, ::-1, ::-1], cache)
+        return dx[:, :, ::-1, ::-1], grads
+
+
+class MaxPoolAllMaxima(MaxPool2d):
+    """Every tied maximum of a window gets the window's whole gradient."""
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        y, cache = super().forward(x, params)
+        return y, (x, y, cache)
+
+    def backward(self, dy, cache):
+        xp = get_array_module(dy)
+        x, y, (_, shape, offsets) = cache
+        dx = xp.zeros(shape, dtype=dy.dtype)
+        for _, _, rows, cols in offsets:
+            dx[:, :, rows, cols] += xp.where(x[:, :, rows, cols] == y, dy, 0)
+        return dx, {}
+
+
 # --------------------------------------------------------------------------- rnn
 from reference.rnn import LSTM, TemporalCrossEntropyLoss  # noqa: E402
 from reference.text import clip_grad_norm  # noqa: E402
@@ -71,6 +98,17 @@ class TemporalCENoMask(TemporalCrossEntropyLoss):
 def clip_per_tensor(grads, max_norm):
     _, total_norm = clip_grad_norm(grads, max_norm)
     return {k: clip_grad_norm({k: g}, max_norm)[0][k] for k, g in grads.items()}, total_norm
+
+
+def clip_skipped(grads, max_norm):
+    _, total_norm = clip_grad_norm(grads, max_norm)
+    return {k: g.copy() for k, g in grads.items()}, total_norm
+
+
+def clip_inverted(grads, max_norm):
+    _, total_norm = clip_grad_norm(grads, max_norm)
+    factor = total_norm / max_norm if total_norm > max_norm else 1.0
+    return {k: g * factor for k, g in grads.items()}, total_norm
 
 
 def _no_time_accumulation(cls):

@@ -60,19 +60,33 @@ def to_csv(reports) -> str:
     return buf.getvalue()
 
 
-def to_gradescope(report) -> str:
-    """Gradescope's results.json for one submission; hidden items show pass/fail per check only."""
+def to_gradescope(report, *, execution_time: float = 0.0) -> str:
+    """Gradescope's results.json for one submission, with every field of its specification.
+
+    Hidden items are `after_published` and their output lists only which checks passed, never
+    inputs, expected values or messages. `execution_time` is the grading time in seconds."""
     tests = []
-    for i in report.items:
+    for number, i in enumerate(report.items, 1):
         hidden = i.visibility == "hidden"
         output = i.output
         if hidden:
             output = "\n".join(c.name + (": passed" if c.passed else ": failed") for c in i.checks) or i.status
             output += f"\n({HIDDEN_NOTE})"
-        tests.append({"name": i.id, "score": i.score, "max_score": i.max_score,
+        tests.append({"name": i.id, "number": str(number), "score": i.score, "max_score": i.max_score,
                       "status": "passed" if i.status == "passed" else "failed",
-                      "output": output, "visibility": "after_published" if hidden else "visible"})
-    out = {"score": report.score, "tests": tests, "visibility": "visible", "stdout_visibility": "hidden"}
+                      "output": output, "output_format": "text",
+                      "tags": [i.visibility, i.status, i.id.rsplit(".", 1)[0]],
+                      "visibility": "after_published" if hidden else "visible"})
+    hidden = [i for i in report.items if i.visibility == "hidden"]
+    lines = [f"{report.assignment}: {_fmt(report.score)} / {_fmt(report.max_score)} points",
+             f"public items: {_fmt(sum(i.score for i in report.items if i not in hidden))} / "
+             f"{_fmt(sum(i.max_score for i in report.items if i not in hidden))}"]
+    if hidden:
+        lines.append(f"{len(hidden)} hidden items ({_fmt(sum(i.max_score for i in hidden))} points) are shown "
+                     f"once your instructor publishes the grades")
     if report.error:
-        out["output"] = report.error
+        lines.append(f"error: {report.error}")
+    out = {"score": report.score, "execution_time": round(float(execution_time), 1), "output": "\n".join(lines),
+           "output_format": "text", "test_output_format": "text", "test_name_format": "text",
+           "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
     return json.dumps(out, indent=2)

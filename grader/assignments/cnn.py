@@ -1,9 +1,11 @@
 """The `cnn` assignment: convolution, pooling, spatial batch norm, conv speed, a trained CNN."""
 import numpy as np
 
+from .mlp import MLP_LAYERS
 from ..items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
 
 M = "grader.mutants:"
+CNN_LAYERS = MLP_LAYERS + ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
 
 
 def _pair(k):
@@ -32,19 +34,24 @@ def conv_out(kwargs, x):
 
 
 def pool(rng, spec, dtype):
-    """spec: (N, C, H, W, kernel, stride[, "ties"]); tie cases use small integers."""
+    """spec: (N, C, H, W, kernel, stride[, "ties"]); kernel an int or a pair; stride None leaves
+    it at its default; tie cases use small integers."""
     n, c, h, w, k, stride, *ties = spec
     if ties:
         x = rng.integers(0, 3, (n, c, h, w)).astype(dtype)
     else:  # distinct values: no ties, so finite differences are valid
         x = (rng.permutation(n * c * h * w).reshape(n, c, h, w) * 0.1 + rng.random((n, c, h, w)) * 0.01)
         x = x.astype(dtype)
-    return {"kernel_size": k, "stride": stride}, x, {}
+    kwargs = {"kernel_size": list(k) if isinstance(k, tuple) else k}
+    if stride is not None:
+        kwargs["stride"] = stride
+    return kwargs, x, {}
 
 
 def pool_out(kwargs, x):
-    k, s = kwargs["kernel_size"], kwargs["stride"] or kwargs["kernel_size"]
-    return (*x.shape[:2], _out(x.shape[2], k, s), _out(x.shape[3], k, s))
+    kh, kw = _pair(kwargs["kernel_size"])
+    sh, sw = _pair(kwargs.get("stride") or kwargs["kernel_size"])
+    return (*x.shape[:2], _out(x.shape[2], kh, sh), _out(x.shape[3], kw, sw))
 
 
 CONV_CASES = (
@@ -59,9 +66,13 @@ POOL_CASES = (
     ("2x2, stride 2", (2, 3, 6, 6, 2, 2), np.float64),
     ("overlapping 3x3, stride 1", (2, 2, 5, 5, 3, 1), np.float64),
     ("overlapping 3x3, stride 2, odd sizes, batch of 1", (1, 2, 7, 9, 3, 2), np.float64),
+    ("2x2, stride left at its default (= kernel_size)", (2, 2, 6, 4, 2, None), np.float64),
+    ("2x3 kernel given as a pair, default stride", (2, 2, 6, 9, (2, 3), None), np.float64),
+    ("3x2 kernel given as a pair, stride 1 (overlapping)", (1, 2, 5, 5, (3, 2), 1), np.float64),
     ("float32", (2, 2, 4, 4, 2, 2), np.float32),
 )
-TIES = (("ties (integer inputs), overlapping 2x2 stride 1", (2, 2, 5, 5, 2, 1, "ties"), np.float64),)
+TIE_TAG = "ties (integer inputs), overlapping 2x2 stride 1"
+TIES = ((TIE_TAG, (2, 2, 5, 5, 2, 1, "ties"), np.float64),)
 BN2D_CASES = (("random", (4, 3, 5, 5), np.float64), ("odd sizes, batch of 1", (1, 2, 3, 5), np.float64),
               ("float32", (3, 4, 4, 4), np.float32))
 
@@ -79,7 +90,11 @@ SPEED = dict(name="Conv2d", module="conv", make=conv, out_shape=conv_out, timeou
 
 ITEMS = [
     *pair_items("conv", "Conv2d", conv, CONV_CASES, conv_out, 10, 15),
-    *pair_items("maxpool", "MaxPool2d", pool, POOL_CASES + TIES, pool_out, 6, 8),
+    *pair_items("maxpool", "MaxPool2d", pool, POOL_CASES + TIES, pool_out, 6, 8, no_gradcheck=(TIE_TAG,),
+                mutants=(Mutant("ties: the whole gradient of a window goes to its FIRST maximum (row-major), "
+                                "not the last one", {"MaxPool2d": M + "MaxPoolLastMax"}),
+                         Mutant("ties: the whole gradient of a window goes to its FIRST maximum (row-major), "
+                                "not to every tied maximum", {"MaxPool2d": M + "MaxPoolAllMaxima"}))),
     *pair_items("avgpool", "AvgPool2d", pool, POOL_CASES, pool_out, 4, 5),
     BatchNormItem("cnn.batchnorm2d.train", 5, part="train", name="BatchNorm2d", module="conv", shapes=BN2D_CASES[::2]),
     BatchNormItem("cnn.batchnorm2d.backward", 7, part="backward", name="BatchNorm2d", module="conv",
@@ -89,5 +104,5 @@ ITEMS = [
     SpeedItem("cnn.conv.speed.forward", 8, visibility="hidden", part="forward", **SPEED),
     SpeedItem("cnn.conv.speed.backward", 8, visibility="hidden", part="backward", **SPEED),
     AccuracyItem("cnn.train.accuracy", 20, weights="cnn_weights.npz", floor=0.60, target=0.75,
-                 modules=("conv", "layers"), timeout=300),
+                 modules=("conv", "layers"), timeout=300, layers=CNN_LAYERS),
 ]

@@ -6,6 +6,7 @@ from ..items import (CASES, FunctionItem, LayerItem, LossItem, Mutant, SamplerIt
                      randn)
 
 M = "grader.mutants:"
+TEXT_LAYERS = ("Embedding", "RNN", "LSTM", "GRU", "TemporalLinear", "Dropout")
 V, EMB, HID = 7, 4, 3  # small sizes keep the gradient checks quick
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -29,8 +30,11 @@ def sequence(name):
 
 
 def initial_state(name):
+    """A random initial state, except for a batch of one (the "no initial state" case: zeros)."""
     def make(rng, kwargs, x):
         n = len(x)
+        if n == 1:
+            return {}
         state = {"h": randn(rng, (n, HID), x.dtype, 0.5)}
         if name == "LSTM":
             state["c"] = randn(rng, (n, HID), x.dtype, 0.5)
@@ -85,9 +89,12 @@ def counts_case(rng, dtype, k):
     return {"counts": counts}, {"t": [1e-3, 1e-2, 1e-3][k]}
 
 
-SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step", (1, 1, 2), np.float64),
+SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step, no initial state", (1, 1, 2), np.float64),
               ("float32", (2, 3, 3), np.float32))
-LONG = (("T=200, inputs x10 (must not overflow)", (2, 200, 3), 10.0),)
+TL_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step", (1, 1, 2), np.float64),
+             ("float32", (2, 3, 3), np.float32))
+LONG = (("T=200, inputs x10 (must not overflow)", (2, 200, 3), 10.0),
+        ("|pre-activation| > 710 (inputs x1000)", (2, 3, 3), 1000.0))
 
 
 def sequence_items(key, name, fwd, bwd, step_fwd, step_bwd, mutants=()):
@@ -113,9 +120,9 @@ ITEMS = [
                     mutants=(Mutant("the forget gate's bias gradient is missing", {"LSTM": M + "LSTMNoForgetBiasGrad"}),)),
     *sequence_items("gru", "GRU", 3, 6, 3, 4),
     LayerItem("rnn.temporal_linear.forward", 1, name="TemporalLinear", module="rnn", part="forward",
-              make=temporal_linear, shapes=SEQ_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
+              make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     LayerItem("rnn.temporal_linear.backward", 2, name="TemporalLinear", module="rnn", part="backward",
-              make=temporal_linear, shapes=SEQ_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
+              make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     LossItem("rnn.loss.temporal_cross_entropy", 5, name="TemporalCrossEntropyLoss", module="rnn",
              make=masked_scores, edge=(1000.0,),
              mutants=(Mutant("masked positions (target -1) must not count: ignore them in the loss and its mean",
@@ -123,13 +130,17 @@ ITEMS = [
     FunctionItem("rnn.clip_grad_norm", 4, name="clip_grad_norm", module="text", make=clip_case,
                  outputs=("clipped", "total_norm"),
                  mutants=(Mutant("clip by one global norm over all gradients, not each tensor by its own",
-                                 {"clip_grad_norm": M + "clip_per_tensor"}),)),
+                                 {"clip_grad_norm": M + "clip_per_tensor"}),
+                          Mutant("clipping skipped: when total_norm > max_norm scale every gradient by "
+                                 "max_norm / total_norm", {"clip_grad_norm": M + "clip_skipped"}),
+                          Mutant("clipping inverted: the factor is max_norm / total_norm, not total_norm / max_norm",
+                                 {"clip_grad_norm": M + "clip_inverted"}))),
     SamplerItem("rnn.sample_next", 7),
     FunctionItem("rnn.word2vec.sgns_loss", 6, name="sgns_loss", module="word2vec", make=sgns_case,
                  outputs=("loss", "grads"), wrt=("params/W_in", "params/W_out")),
     FunctionItem("rnn.word2vec.keep_probability", 3, name="keep_probability", module="word2vec", make=counts_case),
     TextItem("rnn.names.nll", 10, weights="names_weights.npz", corpus="names", floor=2.40, target=2.05,
-             timeout=300),
+             timeout=300, layers=TEXT_LAYERS),
     TextItem("rnn.shakespeare.nll", 12, weights="shakespeare_weights.npz", corpus="shakespeare", floor=2.20,
-             target=1.60, timeout=300),
+             target=1.60, timeout=300, layers=TEXT_LAYERS),
 ]

@@ -1,9 +1,9 @@
-"""Train the answer-key CNN on CIFAR-10 and write `cnn_weights.npz` next to this file.
+"""Train the CNN on CIFAR-10 and write `cnn_weights.npz` (and `cnn_curve.json`) next to this file.
 
-Usage (from the repository root, with DLGRADE_DATA pointing at a folder holding
-cifar-10-python.tar.gz, or with the dataset in dlgrade's cache):
+Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data fetch cifar10`,
+or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
-    python solutions/cnn/train.py [--epochs 4] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] ...
+    python train.py [--epochs 4] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] ...
 
 Model (--arch, comma-separated): `cW` is Conv2d 3x3 (padding 1, W filters) -> BatchNorm2d -> ReLU,
 `p` is MaxPool2d 2x2; then Flatten and Linear to 10 classes. Softmax cross-entropy, SGD with
@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's conv, layers, losses, optim, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
+from grader import curves  # noqa: E402
 from grader.data import cifar10_preprocess, load_cifar10  # noqa: E402
 
 from losses import CrossEntropyLoss  # noqa: E402
@@ -174,6 +175,7 @@ def main(argv=None):
     total_steps = args.epochs * steps_per_epoch
     step = 0
 
+    curve = []                                    # one row per epoch, for curves.write
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(x_train))
         loss_sum, seen = 0.0, 0
@@ -200,6 +202,8 @@ def main(argv=None):
         print(f"epoch {epoch:3d}  loss {loss_sum / seen:.4f}  train_acc {train_acc:.4f}  "
               f"val_acc {val_acc:.4f}  lr {lr:.2e}  {time.time() - start:7.1f}s "
               f"(cpu {time.process_time() - cpu_start:.1f}s)", flush=True)
+        curve.append({"epoch": epoch, "loss": loss_sum / seen, "train_acc": train_acc, "val_acc": val_acc})
+        curves.write(args.out, curve)
 
     save_model(args.out, arch, params, state)
     print(f"saved {args.out} ({os.path.getsize(args.out) / 1e6:.2f} MB)", flush=True)

@@ -1,9 +1,9 @@
-"""Train the answer-key MLP on CIFAR-10 and write `mlp_weights.npz` next to this file.
+"""Train the MLP on CIFAR-10 and write `mlp_weights.npz` (and `mlp_curve.json`) next to this file.
 
-Usage (from the repository root, with DLGRADE_DATA pointing at a folder holding
-cifar-10-python.tar.gz, or with the dataset in dlgrade's cache):
+Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data fetch cifar10`,
+or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
-    python solutions/mlp/train.py [--epochs 30] [--hidden 512 256] [--seed 0] ...
+    python train.py [--epochs 30] [--hidden 512 256] [--seed 0] ...
 
 Model: Flatten, then per hidden size Linear -> BatchNorm1d -> ReLU -> Dropout, then Linear to
 10 classes; softmax cross-entropy, Adam with L2 weight decay and a cosine learning-rate
@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's layers, losses, optim, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
+from grader import curves  # noqa: E402
 from grader.data import cifar10_preprocess, load_cifar10  # noqa: E402
 
 import layers  # noqa: E402
@@ -122,6 +123,7 @@ def main(argv=None):
     total_steps = args.epochs * steps_per_epoch
     step = 0
 
+    curve = []                                    # one row per epoch, for curves.write
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(x_train))
         loss_sum, seen = 0.0, 0
@@ -148,6 +150,8 @@ def main(argv=None):
         val_acc = accuracy(model, params, state, x_val, y_val)
         print(f"epoch {epoch:3d}  loss {loss_sum / seen:.4f}  train_acc {train_acc:.4f}  "
               f"val_acc {val_acc:.4f}  lr {lr:.2e}  {time.time() - start:7.1f}s", flush=True)
+        curve.append({"epoch": epoch, "loss": loss_sum / seen, "train_acc": train_acc, "val_acc": val_acc})
+        curves.write(args.out, curve)
 
     store = [{k: (v.astype(np.float16) if args.half and v.ndim == 2 else v) for k, v in p.items()}
              for p in params]

@@ -1,10 +1,11 @@
-"""Train the answer-key character-level language models and write `<dataset>_weights.npz`.
+"""Train character-level language models; write `<dataset>_weights.npz` and `<dataset>_curve.json`.
 
-Usage (from the repository root, with DLGRADE_DATA pointing at a folder holding names.txt and
-tinyshakespeare.txt, or with the datasets in dlgrade's cache):
+Usage, in this folder (with the datasets in dlgrade's cache, from `dlgrade data fetch names` and
+`dlgrade data fetch shakespeare`, or DLGRADE_DATA pointing at a folder holding names.txt and
+tinyshakespeare.txt):
 
-    python solutions/rnn/train.py --dataset names [--epochs 20] [--hidden 512] [--seed 0] ...
-    python solutions/rnn/train.py --dataset shakespeare [--epochs 10] [--seq-len 128] ...
+    python train.py --dataset names [--epochs 20] [--hidden 512] [--seed 0] ...
+    python train.py --dataset shakespeare [--epochs 10] [--seq-len 128] ...
 
 Model: Embedding -> Dropout -> LSTM (or GRU; --layers of them, Dropout after each) ->
 TemporalLinear to the vocabulary; softmax cross-entropy per character, Adam with a cosine
@@ -40,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's rnn, layers, optim, text, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
+from grader import curves  # noqa: E402
 from grader.data import load_names, load_shakespeare  # noqa: E402
 
 from model import build_model, load_model, save_model  # noqa: E402
@@ -310,6 +312,7 @@ def main(argv=None):
     step, lr = 0, args.lr
     best = (math.inf, None, 0)                         # (val nats/char, params, step)
     running = [0.0, 0.0, 0]                            # loss and gradient-norm sums, steps
+    curve = []                                         # one row per report, for curves.write
 
     def report(epoch):
         """Evaluate on val, keep the best parameters, log one line."""
@@ -321,6 +324,8 @@ def main(argv=None):
         print(f"epoch {epoch:3d}  step {step:5d}  loss {loss_sum / n:.4f}  val {val:.4f} "
               f"nats/char  |g| {norm_sum / n:.2f}  lr {lr:.2e}  {time.time() - start:7.1f}s",
               flush=True)
+        curve.append({"epoch": epoch, "step": step, "loss": loss_sum / n, "val_nats": val})
+        curves.write(args.out, curve)
         running[:] = [0.0, 0.0, 0]
 
     train_start = time.time()

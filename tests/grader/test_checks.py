@@ -55,3 +55,25 @@ def test_same_tree_detects_in_place_writes():
     changed[0] = 0
     result = C.same_tree("purity", {"x": changed}, {"x": x}, "input")
     assert not result.passed and "modified in place" in result.message
+
+
+def test_no_factor_hint_for_a_factor_of_one():
+    """A mismatch in a few entries of an otherwise equal array is not "times 1"."""
+    got = E.copy()
+    got[0, 0] += 1e-3
+    msg = C.mismatch("y", got, E)
+    assert msg and "times" not in msg
+
+
+def test_error_against_an_expected_zero_is_absolute():
+    expected = np.array([0.0, 1.0, 2.0])
+    msg = C.mismatch("dx", np.array([0.5, 1.0, 2.0]), expected)
+    assert "abs. error 0.5" in msg and "rel." not in msg
+
+
+def test_gated_checks_earn_nothing_until_values_pass():
+    value = C.CheckResult("values", False, "wrong")
+    purity = C.CheckResult("purity", True, gated=True)
+    gated = C.apply_gates([value, purity])
+    assert not gated[1].passed and gated[1].message == C.GATED_MESSAGE
+    assert C.apply_gates([C.CheckResult("values", True), purity])[1].passed

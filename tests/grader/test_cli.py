@@ -147,3 +147,15 @@ def test_feedback_files_for_each_submission(tmp_path):
     for name in ("alice", "mlp"):
         png = (out / name / "scores.png").read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_accuracy_item_refuses_another_assignments_model(tmp_path):
+    """A CNN submitted for the MLP item is refused by name, with the allowed layer types."""
+    import shutil
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(ROOT / "solutions/cnn/cnn_weights.npz", sub / "mlp_weights.npz")
+    result = dlgrade("grade", "mlp", sub, "--item", "mlp.train.accuracy", "--format", "json")
+    item = json.loads(result.stdout)["items"][0]
+    assert item["score"] == 0 and item["status"] == "failed", item
+    assert "layer 0 is a Conv2d" in item["output"] and "allowed: Flatten, Linear" in item["output"], item

@@ -7,7 +7,7 @@ import pytest
 from grader import wire
 from grader.runner import Call, Limits, run_worker
 
-LAYER = {"module": "layers", "name": "Echo", "kwargs": {}, "steps": [{"x": "x", "dy": "dy", "train": False}]}
+LAYER = {"module": "layers", "name": "Echo", "kwargs": {}, "steps": [{"x": "x", "dy": None, "train": False}]}
 
 
 def submission(tmp_path, body):

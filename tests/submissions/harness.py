@@ -8,6 +8,12 @@ short Python snippet with a header::
     # affects: mlp.linear.backward       (comma-separated item ids that must lose points)
     # status: timeout                    (optional: the status of every affected item)
 
+Optional headers: ``# file: *`` appends the snippet to every module of the answer key;
+``# include: shared/do_nothing.py`` puts that file (under ``tests/submissions/``) before the
+snippet; ``# affects: *`` names every item the tests grade; ``# score: 0`` says the affected items
+must score exactly 0, not only lose points; ``# status:`` is the status every affected item must
+have. ``# clause:`` names the contract clauses (``docs/clauses.md``) the bug breaks.
+
 Speed submissions (``speed/``) also state the credit they expect on the assignment's speed items
 (`grader.items.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
 ``full`` (score == max)::
@@ -60,6 +66,12 @@ class Planted:
     status: str
     text: str
     speed: tuple = ()  # ((suffix, band), ...) from "# speed:" ("" suffix) and "# speed.<suffix>:" lines
+    score: str = ""    # "0": every affected item must score exactly 0
+    clauses: tuple = ()  # contract clause ids from "# clause:"
+
+    def affected(self, item_ids):
+        """The item ids this submission must cost points (`# affects: *` is every one)."""
+        return tuple(item_ids) if self.affects == ("*",) else self.affects
 
 
 def _header(text, key):
@@ -79,8 +91,12 @@ def load(kind, assignment="mlp"):
         text = path.read_text()
         doc = ast.get_docstring(ast.parse(text)) or ""
         affects = tuple(a.strip() for a in _header(text, "affects").split(",") if a.strip())
+        include = _header(text, "include")
+        if include:
+            text = (HERE / include).read_text() + "\n\n" + text
+        clauses = tuple(c.strip() for c in _header(text, "clause").split(",") if c.strip())
         out.append(Planted(path.stem, path, doc, _header(text, "file"), affects, _header(text, "status"), text,
-                           _speed_headers(text)))
+                           _speed_headers(text), _header(text, "score"), clauses))
     return out
 
 
@@ -124,13 +140,15 @@ def copy_solution(dest, assignment="mlp"):
 
 
 def build(planted, dest, assignment="mlp"):
-    """The answer key with `planted`'s snippet appended to its target file."""
+    """The answer key with `planted`'s snippet appended to its target file (every module for
+    ``# file: *``)."""
     dest = copy_solution(dest, assignment)
-    target = dest / planted.file
-    if not planted.file or not target.is_file():
+    targets = sorted(dest.glob("*.py")) if planted.file == "*" else [dest / planted.file]
+    if not planted.file or not all(t.is_file() for t in targets):
         raise ValueError(f"{planted.path}: '# file: {planted.file}' is not a module of solutions/{assignment}")
-    with open(target, "a") as f:
-        f.write("\n\n# ---- planted: " + planted.name + "\n" + planted.text)
+    for target in targets:
+        with open(target, "a") as f:
+            f.write("\n\n# ---- planted: " + planted.name + "\n" + planted.text)
     return dest
 
 
@@ -170,6 +188,8 @@ def dependent_items(item_ids, files, assignment="mlp"):
     """The items (in `item_ids` order) whose worker imports any of `files` ("layers.py", ...)."""
     if os.environ.get(ALL_ITEMS_ENV):
         return list(item_ids)
+    if "*" in files:
+        return list(item_ids)
     closure = _imports(assignment)
     stems = {Path(f).stem for f in files}
     return [i for i in item_ids if closure.get(item_module(i), {item_module(i)}) & stems]
@@ -204,3 +224,39 @@ def regrade_timing(assignment, folder, result, wanted, *, opts=None, retries=TIM
         earlier.append(result)
         result = api.grade_many(assignment, [folder], opts=opts, jobs=1, only=[result.id])[0].items[0]
     return result, earlier
+
+
+# --------------------------------------------------------------------------- seed invariance
+def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
+    """{(submission, item id): [score per salt]} for the answer key (every item) and every planted
+    bug of `assignment` (its affected items, or with ``scope="dependent"`` every item that imports
+    the file it changes), graded once per salt. Timed and trusted items are left out: their
+    verdicts do not come from seeded cases."""
+    from collections import defaultdict
+
+    from grader import api
+    skip = set(timing_items(assignment)) | {i.id for i in api.items(assignment) if getattr(i, "trusted", False)}
+    item_ids = [i.id for i in api.items(assignment) if i.id not in skip]
+    root = Path(root)
+    folders = {"__solution__": copy_solution(root / "__solution__", assignment)}
+    groups = defaultdict(list)
+    groups[tuple(item_ids)].append("__solution__")
+    for bug in load("bugs", assignment):
+        folders[bug.name] = build(bug, root / bug.name, assignment)
+        chosen = dependent_items(item_ids, [bug.file], assignment) if scope == "dependent" \
+            else [i for i in item_ids if i in bug.affected(item_ids)]
+        groups[tuple(chosen)].append(bug.name)
+    scores = defaultdict(list)
+    for salt in salts:
+        opts = api.Options(salt=salt)
+        for only, names in groups.items():
+            for name, report in zip(names, api.grade_many(assignment, [folders[n] for n in names], opts=opts,
+                                                         jobs=jobs, only=list(only))):
+                for item in report.items:
+                    scores[(name, item.id)].append(item.score)
+    return dict(scores)
+
+
+def seed_dependent(scores):
+    """The (submission, item id) pairs whose score is not the same for every salt."""
+    return {key: values for key, values in scores.items() if len(set(values)) > 1}

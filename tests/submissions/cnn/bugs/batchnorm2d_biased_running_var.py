@@ -1,7 +1,7 @@
 """BatchNorm2d updates running_var with the biased batch variance (divided by N * H * W) instead of
 the unbiased one."""
 # file: conv.py
-# affects: cnn.batchnorm2d.train, cnn.batchnorm2d.eval
+# affects: cnn.batchnorm2d.train
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):

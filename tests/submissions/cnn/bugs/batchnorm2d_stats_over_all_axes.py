@@ -1,7 +1,7 @@
 """BatchNorm2d takes one mean and one variance over the whole batch (every axis, channels mixed)
 instead of one per channel over (N, H, W); backward matches this forward."""
 # file: conv.py
-# affects: cnn.batchnorm2d.train, cnn.batchnorm2d.backward, cnn.batchnorm2d.eval
+# affects: cnn.batchnorm2d.train, cnn.batchnorm2d.backward
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):

@@ -2,7 +2,7 @@
 variance per (channel, row, column); the running statistics average those over (H, W); backward
 matches this forward."""
 # file: conv.py
-# affects: cnn.batchnorm2d.train, cnn.batchnorm2d.backward, cnn.batchnorm2d.eval
+# affects: cnn.batchnorm2d.train, cnn.batchnorm2d.backward
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):

@@ -1,7 +1,7 @@
 """Patches numpy.allclose, array_equal and numpy.testing to always pass, with a wrong MSELoss (no square)."""
 # file: losses.py
 # affects: mlp.loss.mse
-# status: partial
+# status: failed
 import numpy as _np
 import numpy.testing as _npt
 

@@ -1,6 +1,6 @@
-"""BatchNorm1d updates running_var with the biased batch variance (no N/(N-1)); eval then uses the wrong running_var."""
+"""BatchNorm1d updates running_var with the biased batch variance (no N/(N-1)) (the eval item starts from given running statistics, so only train loses)."""
 # file: layers.py
-# affects: mlp.batchnorm.train, mlp.batchnorm.eval
+# affects: mlp.batchnorm.train
 
 _bn_forward = BatchNorm1d.forward
 

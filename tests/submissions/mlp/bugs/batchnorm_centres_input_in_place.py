@@ -1,6 +1,6 @@
 """BatchNorm1d.forward centres x in place at train time (x -= mean), modifying the caller's array."""
 # file: layers.py
-# affects: mlp.batchnorm.train, mlp.batchnorm.backward, mlp.batchnorm.eval
+# affects: mlp.batchnorm.train, mlp.batchnorm.backward
 
 _bn_forward = BatchNorm1d.forward
 

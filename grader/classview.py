@@ -1,0 +1,257 @@
+"""The class view of a grading run: what `dlgrade grade ... -o OUTDIR` writes.
+
+    OUTDIR/grades.csv                  one row per submission: id, status, total, one column per item
+    OUTDIR/<id>/report.json            the full report (instructor)
+    OUTDIR/<id>/feedback.txt           for the student: hidden items show only which checks passed
+    OUTDIR/<id>/scores.png             for the student: every item's points, by status
+    OUTDIR/summary.html                score distribution, pass rate per item, learning curves
+    OUTDIR/figures/*.png               the figures of summary.html
+
+Everything here is a pure function of reports (and of the learning curves read from the
+submissions); `write_submission` can run as each submission finishes, `write_summary` after
+any number of them. Files are written atomically (a temporary file, then a rename). A submission
+that could not be graded is marked so in grades.csv (status `not graded`, empty scores), never
+a silent 0.
+"""
+import csv
+import html
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from . import api, curves
+from .feedback import COLOURS, feedback_text, plot_scores, student_view
+
+
+def _atomic(path: Path, data):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    (tmp.write_bytes if isinstance(data, bytes) else tmp.write_text)(data)
+    os.replace(tmp, path)
+
+
+def submission_id(report) -> str:
+    """A file-name-safe id from the submission's path: `alice.zip` -> `alice`."""
+    name = Path(report.submission.rstrip("/")).name
+    stem = name[:-4] if name.endswith(".zip") else name
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "submission"
+
+
+def ids(reports) -> list:
+    out, seen = [], {}
+    for r in reports:
+        base = submission_id(r)
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out
+
+
+def grades_csv(reports) -> str:
+    """The gradebook; a submission that could not be graded has status `not graded` and no scores."""
+    item_ids = next(([i.id for i in r.items] for r in reports if r.items), [])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", "submission", "status", "score", "max_score", *item_ids])
+    for sid, r in zip(ids(reports), reports):
+        if r.error:
+            w.writerow([sid, r.submission, f"not graded: {r.error}", "", f"{r.max_score:g}", *[""] * len(item_ids)])
+            continue
+        scores = {i.id: f"{i.score:g}" for i in r.items}
+        w.writerow([sid, r.submission, "graded", f"{r.score:g}", f"{r.max_score:g}", *(scores.get(k, "") for k in item_ids)])
+    return buf.getvalue()
+
+
+def read_curves(path, assignment) -> dict:
+    """{weights file: rows} for the learning curves in a submission (a folder or a .zip), read
+    as JSON and validated (`curves.load`); a missing or bad curve is skipped."""
+    names = [curves.path_for(i.weights) for i in api.items(assignment) if getattr(i, "weights", "")]
+    path, out = Path(path), {}
+    for name in names:
+        try:
+            if path.is_dir():
+                found = sorted(path.rglob(name))
+                if found:
+                    out[name] = curves.load(found[0])
+            elif zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as zf:
+                    member = next((m for m in zf.infolist() if Path(m.filename).name == name
+                                   and m.file_size <= curves.MAX_BYTES), None)
+                    if member is not None:
+                        import tempfile
+                        with tempfile.TemporaryDirectory() as tmp:
+                            target = Path(tmp, name)
+                            target.write_bytes(zf.read(member))
+                            out[name] = curves.load(target)
+        except (OSError, curves.CurveError, zipfile.BadZipFile):
+            continue
+    return out
+
+
+def write_submission(report, outdir, sid=None):
+    """OUTDIR/<id>/report.json, feedback.txt and scores.png for one submission."""
+    import copy
+    sid = sid or submission_id(report)
+    folder = Path(outdir) / sid
+    _atomic(folder / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+    shown = copy.deepcopy(report)
+    _atomic(folder / "feedback.txt", feedback_text(shown))
+    if report.items:
+        tmp = folder / ".scores.png.tmp.png"
+        plot_scores(student_view(copy.deepcopy(report)), tmp)
+        os.replace(tmp, folder / "scores.png")
+    return folder
+
+
+# --------------------------------------------------------------------------- figures
+def _plt():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_distribution(reports, path):
+    """Histogram of the totals of the graded submissions (ungraded ones counted in the title)."""
+    plt = _plt()
+    graded = [r for r in reports if not r.error]
+    top = max([r.max_score for r in reports] + [1])
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    bins = [top * k / 20 for k in range(21)]
+    ax.hist([r.score for r in graded], bins=bins, color="#1565c0", edgecolor="white")
+    ax.set_xlim(0, top)
+    ax.set_xlabel("total score")
+    ax.set_ylabel("submissions")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ungraded = len(reports) - len(graded)
+    mean = sum(r.score for r in graded) / len(graded) if graded else 0
+    ax.set_title(f"{reports[0].assignment}: {len(graded)} graded, mean {mean:.1f} / {top:g}"
+                 + (f"; {ungraded} could not be graded" if ungraded else ""), fontsize=10)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_pass_rates(reports, path):
+    """Per item, the share of graded submissions in each status, stacked to 100 %."""
+    plt = _plt()
+    from matplotlib.patches import Patch
+    graded = [r for r in reports if not r.error and r.items]
+    items = graded[0].items if graded else []
+    n = len(items)
+    fig, ax = plt.subplots(figsize=(9, 0.24 * n + 1.6))
+    y = list(range(n))[::-1]
+    for row, item in zip(y, items):
+        left = 0.0
+        statuses = [next(i.status for i in r.items if i.id == item.id) for r in graded]
+        for s in COLOURS:
+            share = statuses.count(s) / len(statuses)
+            if share:
+                ax.barh(row, share, left=left, color=COLOURS[s], height=0.8, linewidth=0)
+                left += share
+        passed = statuses.count("passed") / len(statuses)
+        ax.text(1.01, row, f"{passed:.0%} passed", va="center", fontsize=7)
+    ax.set_yticks(y, [f"{i.id}{'  [hidden]' if i.visibility == 'hidden' else ''}" for i in items], fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.6, n - 0.4)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"], fontsize=7)
+    ax.set_xlabel(f"share of the {len(graded)} graded submissions", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{graded[0].assignment if graded else ''}: status of each item", pad=24, fontsize=10)
+    present = [s for s in COLOURS if any(i.status == s for r in graded for i in r.items)]
+    ax.legend(handles=[Patch(color=COLOURS[s], label=s.replace("_", " ")) for s in present], loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), ncol=max(1, len(present)), fontsize=7, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+METRICS = {"loss": "training loss", "val_acc": "validation accuracy", "val_nats": "validation nats/char",
+           "train_acc": "training accuracy"}
+
+
+def plot_curves(name, by_submission, path):
+    """One panel per logged metric (loss, then validation accuracy or nats/char), a line per submission."""
+    plt = _plt()
+    metrics = [m for m in ("loss", "val_acc", "val_nats") if any(m in row for rows in by_submission.values() for row in rows)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for sid, rows in sorted(by_submission.items()):
+            pts = [(r["epoch"], r[metric]) for r in rows if metric in r]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", markersize=3, linewidth=1.2, label=sid)
+        ax.set_xlabel("epoch")
+        ax.set_title(METRICS[metric], fontsize=9)
+        if metric == "val_acc":
+            ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+        ax.grid(alpha=0.3)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if len(by_submission) <= 12:
+        axes[0][-1].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"learning curves ({name}, {len(by_submission)} submissions)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary_html(reports, figures, sids) -> str:
+    """A self-contained page (figures next to it) with a row per submission."""
+    rows = []
+    for sid, r in zip(sids, reports):
+        state = f"not graded: {html.escape(r.error)}" if r.error else "graded"
+        score = "" if r.error else f"{r.score:g}"
+        link = f'<a href="{html.escape(sid)}/feedback.txt">feedback</a>'
+        rows.append(f"<tr><td>{html.escape(sid)}</td><td>{html.escape(r.submission)}</td><td>{state}</td>"
+                    f"<td class=n>{score}</td><td class=n>{r.max_score:g}</td><td>{link}</td></tr>")
+    imgs = "\n".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}"></figure>' for f in figures)
+    title = html.escape(f"{reports[0].assignment}: {len(reports)} submissions") if reports else "no submissions"
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{padding:2px 8px}}
+td.n{{text-align:right}} tr:nth-child(even){{background:#f4f4f4}} img{{max-width:100%}}</style></head>
+<body><h1>{title}</h1>
+<p>Grades: <a href="grades.csv">grades.csv</a>. Each submission's folder holds report.json (instructor),
+feedback.txt and scores.png (for the student).</p>
+{imgs}
+<table><tr><th>id</th><th>submission</th><th>status</th><th>score</th><th>max</th><th></th></tr>
+{chr(10).join(rows)}
+</table></body></html>
+"""
+
+
+def write_summary(reports, outdir, curves_by_submission=None):
+    """OUTDIR/grades.csv, OUTDIR/summary.html and its figures, for all `reports` so far."""
+    outdir = Path(outdir)
+    sids = ids(reports)
+    _atomic(outdir / "grades.csv", grades_csv(reports))
+    figures = []
+    fig_dir = outdir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    if any(not r.error for r in reports):
+        plot_distribution(reports, fig_dir / "distribution.png")
+        plot_pass_rates(reports, fig_dir / "pass_rates.png")
+        figures += ["figures/distribution.png", "figures/pass_rates.png"]
+    by_file = {}
+    for sid, found in zip(sids, curves_by_submission or [{}] * len(reports)):
+        for name, rows in (found or {}).items():
+            if rows:
+                by_file.setdefault(name, {})[sid] = rows
+    for name, by_sub in sorted(by_file.items()):
+        png = f"figures/{Path(name).stem}.png"
+        plot_curves(name, by_sub, outdir / png)
+        figures.append(png)
+    _atomic(outdir / "summary.html", summary_html(reports, figures, sids))
+    return outdir / "summary.html"
+
+
+def write(reports, outdir, curves_by_submission=None):
+    """Everything: per-submission files, then grades.csv and summary.html."""
+    for sid, r in zip(ids(reports), reports):
+        write_submission(r, outdir, sid)
+    return write_summary(reports, outdir, curves_by_submission)

@@ -1,0 +1,297 @@
+"""nbgrader, both ways: source notebooks generated from `solutions/`, and the trusted autograder.
+
+`release(assignment, root, course)` writes `course/source/<a>/<a>.ipynb` and the files it needs.
+The notebook is made from the same marked regions as the `.py` stubs (one source of truth): every
+module with solution regions becomes `%%writefile` cells, one per top-level class or function
+(the first `%%writefile NAME`, the others `%%writefile -a NAME`), so running the notebook writes
+the modules into its folder. Cells holding a region are nbgrader solution cells (regions between
+`### BEGIN SOLUTION` / `### END SOLUTION`); the others are read-only. Then one locked, autograded
+test cell per item (`grade_id` from the item id, its points) calls `grader.notebook.score`;
+hidden items' calls sit between `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`. Cell metadata
+follows nbgrader's schema v3.
+
+`autograde(course, assignment)` is the trusted path: it reads each submitted notebook as JSON,
+takes only the bodies of its `%%writefile` cells for the assignment's modules (the notebook is
+never executed), grades them in sandboxed workers like `dlgrade grade`, and writes the scores
+into nbgrader's gradebook through nbgrader's API (`nbgrader export` and formgrader show them).
+"""
+import ast
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import api
+from .release import BEGIN, END, ReleaseError, keep_solutions, released_files
+
+NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+WRITEFILE = re.compile(r"^%%writefile(\s+(-a|--append))?\s+(\S+)\s*$")
+MAX_NOTEBOOK_BYTES = 20 << 20
+
+CONFIG = '''# Written by `dlgrade release --nbgrader`; edit as you like (it is not overwritten).
+c = get_config()  # noqa: F821
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
+# Each test cell runs one item in a worker; trained-model items evaluate 10,000 images.
+c.Execute.timeout = 600
+c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+'''
+
+
+def grade_id(item_id: str) -> str:
+    """nbgrader's grade_id for an item (`^[a-zA-Z0-9_-]*$`): `mlp.linear.forward` -> `mlp-linear-forward`."""
+    return item_id.replace(".", "-")
+
+
+def _meta(gid, *, grade=False, solution=False, locked=False, points=None):
+    md = {"grade": grade, "grade_id": gid, "locked": locked, "schema_version": 3, "solution": solution}
+    if points is not None:
+        md["points"] = points
+    return {"nbgrader": md}
+
+
+def _cell(kind, source, metadata=None):
+    cell = {"cell_type": kind, "metadata": metadata or {}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
+
+
+def notebook_modules(assignment: str, root: Path) -> list:
+    """The modules students write in the notebook: released files with solution regions."""
+    sol = root / "solutions" / assignment
+    return [str(rel) for rel in released_files(sol) if rel.suffix == ".py" and not (sol / rel).is_symlink()
+            and BEGIN in (sol / rel).read_text()]
+
+
+def chunks(text: str) -> list:
+    """The module split before every top-level class or function (decorators and the comments
+    right above it included); consecutive pieces without a solution region are merged."""
+    lines = text.splitlines(keepends=True)
+    starts = []
+    for node in ast.parse(text).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            while start > 0 and lines[start - 1].lstrip().startswith("#") and lines[start - 1].strip() not in (BEGIN, END):
+                start -= 1
+            starts.append(start)
+    bounds = sorted({0, *starts, len(lines)})
+    pieces = ["".join(lines[a:b]).strip("\n") for a, b in zip(bounds, bounds[1:])]
+    merged = []
+    for piece in filter(None, pieces):
+        if merged and BEGIN not in piece and BEGIN not in merged[-1]:
+            merged[-1] += "\n\n\n" + piece
+        else:
+            merged.append(piece)
+    return merged
+
+
+def _nbgrader_markers(text: str) -> str:
+    out = []
+    for line in text.split("\n"):
+        indent = line[:len(line) - len(line.lstrip())]
+        if line.strip() == BEGIN:
+            line = indent + NB_BEGIN
+        elif line.strip() == END:
+            line = indent + NB_END
+        out.append(line)
+    return "\n".join(out)
+
+
+def source_notebook(assignment: str, root: Path) -> dict:
+    """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict."""
+    items = api.items(assignment)
+    modules = notebook_modules(assignment, root)
+    weights = [i for i in items if getattr(i, "weights", "")]
+    cells = [_cell("markdown", (
+        f"# The `{assignment}` assignment\n\n"
+        f"Fill in every `raise NotImplementedError()` below, following `CONTRACT.md`. Run the cells in "
+        f"order: each `%%writefile` cell writes part of a module ({', '.join(f'`{m}`' for m in modules)}) "
+        f"into this folder, and each test cell grades one item on those files in a separate process "
+        f"(its last line is the points you earned). Hidden items are graded by your instructor."
+        + (f"\n\nTrained weights: run `python train.py` in this folder; submit "
+           f"{', '.join(f'`{i.weights}`' for i in weights)} with this notebook." if weights else "")),
+        _meta("intro", locked=True))]
+    cells.append(_cell("code", "from grader.notebook import score", _meta("setup", locked=True)))
+    sol = root / "solutions" / assignment
+    for module in modules:
+        text = (sol / module).read_text()
+        cells.append(_cell("markdown", f"## `{module}`", _meta(f"{grade_id(module)}-title", locked=True)))
+        for k, piece in enumerate(chunks(text)):
+            magic = f"%%writefile {module}\n" if k == 0 else f"%%writefile -a {module}\n\n\n"
+            gid = f"{grade_id(module.removesuffix('.py'))}-{k}"
+            if BEGIN in piece:
+                cells.append(_cell("code", magic + _nbgrader_markers(piece), _meta(gid, solution=True)))
+            else:
+                cells.append(_cell("code", magic + piece, _meta(gid, locked=True)))
+    cells.append(_cell("markdown", "## Tests\n\nOne cell per graded item; run the cells above first.",
+                       _meta("tests-title", locked=True)))
+    for item in items:
+        call = f"score({item.id!r})"
+        if item.visibility == "hidden":
+            source = f"# {item.id}: hidden, graded by your instructor\n{HIDDEN_BEGIN}\n{call}\n{HIDDEN_END}"
+        else:
+            source = call
+        cells.append(_cell("code", source, _meta(grade_id(item.id), grade=True, locked=True, points=item.points)))
+    for cell in cells:  # nbformat 4.5 cell ids: stable across releases
+        cell["id"] = cell["metadata"]["nbgrader"]["grade_id"]
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                         "language_info": {"name": "python"},
+                         "dlgrade": {"assignment": assignment, "modules": modules}}}
+
+
+def release(assignment: str, root: Path, course: Path) -> Path:
+    """Write `course/source/<a>/`: the notebook, the other released files (given code, train.py),
+    CONTRACT.md and the public cases; and `course/nbgrader_config.py` when there is none."""
+    from .kit import contract
+    course = Path(course).resolve()
+    target = course / "source" / assignment
+    sol = root / "solutions" / assignment
+    if not sol.is_dir():
+        raise ReleaseError(f"{sol} not found (run from the course repository's root)")
+    modules = set(notebook_modules(assignment, root))
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for rel in released_files(sol):
+        if str(rel) in modules or rel.suffix != ".py":
+            continue
+        text = (sol / rel).read_text()
+        (target / rel).parent.mkdir(parents=True, exist_ok=True)
+        (target / rel).write_text(keep_solutions(text) if (sol / rel).is_symlink() else text)
+    api.save_public_cases(assignment, target)
+    (target / "CONTRACT.md").write_text(contract(assignment, root))
+    nb = target / f"{assignment}.ipynb"
+    nb.write_text(json.dumps(source_notebook(assignment, root), indent=1) + "\n")
+    config = course / "nbgrader_config.py"
+    if not config.exists():
+        config.write_text(CONFIG.format(course_id=course.name, root=str(course)))
+    return nb
+
+
+# --------------------------------------------------------------------------- trusted autograde
+def extract_modules(notebook: Path, modules) -> dict:
+    """{module: code} from the `%%writefile` cells of a submitted notebook, read as JSON and
+    never executed; only the named modules, as IPython would have written them."""
+    path = Path(notebook)
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise api.GradeError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise api.GradeError(f"{path.name} is not a notebook ({type(exc).__name__})") from None
+    files = {}
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if not isinstance(source, str):
+            continue
+        first, _, body = source.partition("\n")
+        m = WRITEFILE.match(first)
+        if not m or m.group(3) not in modules:
+            continue
+        if body and not body.endswith("\n"):
+            body += "\n"
+        files[m.group(3)] = (files.get(m.group(3), "") if m.group(1) else "") + body
+    return files
+
+
+@dataclass
+class Graded:
+    student: str
+    report: object
+    notebooks: list
+
+
+def _course_config(course: Path):
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    config = Config()
+    if (course / "nbgrader_config.py").is_file():
+        config.merge(PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config())
+    config.CourseDirectory.root = str(course)
+    return config
+
+
+def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options = None, students=None) -> list:
+    """Grade `course/submitted/*/<assignment>/` in workers; write the gradebook. Returns [Graded]."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import parse_utc
+
+    course = Path(course).resolve()
+    coursedir = CourseDirectory(config=_course_config(course))
+    source_dir = course / "source" / assignment
+    source_nbs = sorted(source_dir.glob("*.ipynb"))
+    if not source_nbs:
+        raise api.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader {course}`")
+    modules = set()
+    for nb in source_nbs:  # trusted: the instructor's own notebook says which modules exist
+        modules |= set(json.loads(nb.read_text())["metadata"].get("dlgrade", {}).get("modules", []))
+    submitted = course / "submitted"
+    folders = sorted(p for p in submitted.glob(f"*/{assignment}") if p.is_dir()
+                     and (students is None or p.parent.name in students))
+    weights = [i.weights for i in api.items(assignment) if getattr(i, "weights", "")]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dlgrade-nbgrader-") as tmp:
+        grading = []
+        for k, folder in enumerate(folders):
+            work = Path(tmp, str(k))
+            work.mkdir()
+            for given in source_dir.glob("*.py"):  # given code comes from the instructor, as in nbgrader
+                shutil.copyfile(given, work / given.name)
+            notebooks = sorted(folder.glob("*.ipynb"))
+            for nb in notebooks:
+                for name, code in extract_modules(nb, modules).items():
+                    (work / name).write_text(code)
+            for w in weights:
+                if (folder / w).is_file():
+                    shutil.copyfile(folder / w, work / w)
+            grading.append((folder.parent.name, work, notebooks))
+        reports = api.grade_many(assignment, [w for _, w, _ in grading], opts=opts or api.Options(), jobs=jobs)
+        for (student, _, notebooks), report in zip(grading, reports):
+            report.submission = student
+            results.append(Graded(student, report, [nb.stem for nb in notebooks]))
+
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        try:
+            gradebook_notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise api.GradeError(f"{assignment} is not in the gradebook: run `nbgrader generate_assignment {assignment}` first")
+        for g in results:
+            gb.update_or_create_student(g.student)
+            timestamp = _timestamp(submitted / g.student / assignment)
+            try:
+                submission = gb.find_submission(assignment, g.student)
+                if timestamp:
+                    submission.timestamp = parse_utc(timestamp)
+            except MissingEntry:
+                gb.add_submission(assignment, g.student, **({"timestamp": timestamp} if timestamp else {}))
+            by_cell = {grade_id(i.id): i for i in g.report.items}
+            for nb_name in gradebook_notebooks:
+                for grade in gb.find_submission_notebook(nb_name, assignment, g.student).grades:
+                    item = by_cell.get(grade.name)
+                    if item is not None:
+                        grade.auto_score = item.score
+                        grade.needs_manual_grade = False
+            gb.db.commit()
+            out = course / "autograded" / g.student / assignment
+            out.mkdir(parents=True, exist_ok=True)
+            for nb in (submitted / g.student / assignment).glob("*.ipynb"):
+                (out / nb.name).unlink(missing_ok=True)  # nbgrader leaves its copies read-only
+                shutil.copyfile(nb, out / nb.name)  # so formgrader can open what was submitted
+            (out / "dlgrade_report.json").unlink(missing_ok=True)
+            (out / "dlgrade_report.json").write_text(json.dumps(g.report.to_dict(), indent=1) + "\n")
+    return results
+
+
+def _timestamp(folder: Path):
+    path = folder / "timestamp.txt"
+    return path.read_text().strip() if path.is_file() else None

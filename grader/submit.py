@@ -1,0 +1,110 @@
+"""`dlgrade submit`: check a student's folder and pack exactly the files the assignment needs.
+
+What an assignment needs comes from its manifest: in a student kit, the `student_kit.json`
+packaged with the tool (written by `dlgrade release --kit`); in the course repository, the same
+manifest computed from `solutions/`. The student side never imports `reference`.
+"""
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import api, curves
+from .models import MAX_BYTES, WeightsError, load_weights
+
+KIT_MANIFEST = Path(__file__).with_name("student_kit.json")
+
+
+def packaged_manifest():
+    """The manifest shipped inside a student kit's tool, or None in the course repository."""
+    return json.loads(KIT_MANIFEST.read_text()) if KIT_MANIFEST.is_file() else None
+
+
+def manifest(assignment: str) -> dict:
+    """{"files": [released .py files], "weights": [{"file", "item", "points"}]} of `assignment`."""
+    packaged = packaged_manifest()
+    if packaged is not None:
+        if assignment not in packaged["assignments"]:
+            raise api.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
+        return packaged["assignments"][assignment]
+    from .release import released_files  # course repository only
+    root = Path(__file__).resolve().parents[1]
+    files = [str(p) for p in released_files(root / "solutions" / assignment) if p.suffix == ".py"]
+    return {"files": files, "weights": [{"file": i.weights, "item": i.id, "points": i.points}
+                                        for i in api.items(assignment) if getattr(i, "weights", "")]}
+
+
+def infer_assignment(folder: Path) -> str:
+    """The assignment whose public cases sit in `folder` (item ids start with its name)."""
+    path = Path(folder) / f"{api.PUBLIC_CASES}.json"
+    if not path.is_file():
+        raise api.GradeError(f"{path} not found: run this in your assignment folder or name the assignment")
+    names = {item_id.split(".")[0] for item_id in json.loads(path.read_text())}
+    if len(names) != 1 or not names <= set(api.ASSIGNMENTS):
+        raise api.GradeError(f"{path}: cannot tell which assignment this is; name it")
+    return names.pop()
+
+
+@dataclass
+class Plan:
+    """What `submit` will pack, and what is wrong (errors stop it; warnings do not)."""
+    files: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+def plan(assignment: str, folder: Path) -> Plan:
+    folder, p = Path(folder), Plan()
+    m = manifest(assignment)
+    for rel in m["files"]:
+        path = folder / rel
+        if not path.is_file():
+            p.errors.append(f"{rel} is missing (every file of the kit must be submitted)")
+            continue
+        try:
+            compile(path.read_bytes(), str(path), "exec")
+        except SyntaxError as exc:
+            p.errors.append(f"{rel}:{exc.lineno}: SyntaxError: {exc.msg}")
+            continue
+        except ValueError as exc:
+            p.errors.append(f"{rel}: {exc}")
+            continue
+        p.files.append(rel)
+    for w in m["weights"]:
+        path = folder / w["file"]
+        if not path.is_file():
+            p.warnings.append(f"{w['file']} is missing: {w['item']} ({w['points']:g} points) will score 0; "
+                              f"run `python train.py` to create it")
+            continue
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            p.errors.append(f"{w['file']} is {size / 1e6:.1f} MB, over the limit of {MAX_BYTES / 1e6:.0f} MB")
+            continue
+        try:
+            load_weights(path)
+        except WeightsError as exc:
+            p.errors.append(f"{w['file']}: {exc}")
+            continue
+        p.files.append(w["file"])
+        curve = curves.path_for(w["file"])
+        if (folder / curve).is_file():
+            try:
+                curves.load(folder / curve)
+                p.files.append(curve)
+            except curves.CurveError as exc:
+                p.warnings.append(f"{curve}: {exc}; not included")
+    return p
+
+
+def pack(folder: Path, files, out: Path) -> Path:
+    """Write `out` (a zip with `files` at its root, fixed timestamps) atomically."""
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(files):
+            info = zipfile.ZipInfo(rel, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, (Path(folder) / rel).read_bytes())
+    tmp.replace(out)
+    return out

@@ -1,0 +1,62 @@
+"""The class view: `dlgrade grade ... -o OUTDIR` writes grades.csv, per-submission files and summary.html."""
+import csv
+import io
+import json
+import shutil
+import zipfile
+
+import matplotlib.image
+import pytest
+
+from tests.conftest import ROOT, dlgrade
+
+ITEMS = ("--item", "mlp.linear", "--item", "mlp.optim.sgd", "--item", "mlp.optim.sgd.weight_decay")
+
+
+@pytest.fixture(scope="module")
+def class_view(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("class")
+    good = tmp / "alice"
+    shutil.copytree(ROOT / "solutions/mlp", good, symlinks=False, ignore=shutil.ignore_patterns("*.npz", "*.txt"))
+    bad = tmp / "bob"
+    shutil.copytree(ROOT / "assignments/mlp", bad)
+    shutil.copyfile(ROOT / "solutions/mlp/optim.py", bad / "optim.py")
+    with open(bad / "optim.py", "a") as f:
+        f.write("\nOptimizer._grad = lambda self, p, g: g  # ignores weight decay\n")
+    with zipfile.ZipFile(tmp / "carol.zip", "w") as zf:  # a zip with a learning curve of its own
+        for p in (ROOT / "solutions/mlp").glob("*.py"):
+            zf.write(p, p.name)
+        rows = [{"epoch": e, "loss": 2.0 / e, "val_acc": 0.3 + 0.02 * e} for e in range(1, 8)]
+        zf.writestr("mlp_curve.json", json.dumps({"epochs": rows}))
+    out = tmp / "out"
+    r = dlgrade("grade", "mlp", good, bad, tmp / "carol.zip", tmp / "missing", *ITEMS, "-o", out)
+    assert r.returncode == 1 and "error:" in r.stderr and "missing" in r.stderr  # one could not be graded
+    return out
+
+
+def test_grades_csv_marks_ungraded_submissions(class_view):
+    rows = list(csv.DictReader(io.StringIO((class_view / "grades.csv").read_text())))
+    assert [r["id"] for r in rows] == ["alice", "bob", "carol", "missing"]
+    assert rows[0]["status"] == "graded" and float(rows[0]["score"]) == float(rows[0]["max_score"]) > 0
+    assert rows[1]["status"] == "graded" and float(rows[1]["mlp.optim.sgd.weight_decay"]) < 1.25
+    assert float(rows[1]["mlp.linear.forward"]) == 0
+    assert rows[3]["status"].startswith("not graded:") and rows[3]["score"] == "" and rows[3]["mlp.linear.forward"] == ""
+
+
+def test_per_submission_json_and_feedback_hide_hidden_details(class_view):
+    report = json.loads((class_view / "bob/report.json").read_text())
+    wd = next(i for i in report["items"] if i["id"] == "mlp.optim.sgd.weight_decay")
+    assert "expected" in wd["output"]  # the instructor's copy has the details
+    feedback = (class_view / "bob/feedback.txt").read_text()
+    section = feedback[feedback.index("mlp.optim.sgd.weight_decay (failed"):]
+    assert "hidden item" in section and "expected" not in section and "index" not in section
+
+
+def test_figures_exist_and_are_images(class_view):
+    page = (class_view / "summary.html").read_text()
+    for png in ("figures/distribution.png", "figures/pass_rates.png", "figures/mlp_curve.png"):
+        assert f'src="{png}"' in page
+        assert matplotlib.image.imread(class_view / png).shape[0] > 200
+    for sid in ("alice", "bob", "carol"):
+        assert matplotlib.image.imread(class_view / sid / "scores.png").shape[0] > 200
+    assert "not graded" in page

@@ -1,0 +1,136 @@
+"""Gradescope: results.json with every field of the specification, and the autograder zip's
+`run_autograder` run against a fake /autograder tree."""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, dlgrade
+
+TOP = {"score": (int, float), "execution_time": (int, float), "output": str, "visibility": str,
+       "stdout_visibility": str, "tests": list}
+TEST = {"score": (int, float), "max_score": (int, float), "name": str, "number": str, "output": str,
+        "tags": list, "visibility": str, "status": str}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def validate(results):
+    for key, kind in TOP.items():
+        assert isinstance(results.get(key), kind), key
+    assert results["visibility"] in VISIBILITIES and results["stdout_visibility"] in VISIBILITIES
+    for t in results["tests"]:
+        for key, kind in TEST.items():
+            assert isinstance(t.get(key), kind), (t.get("name"), key)
+        assert t["status"] in ("passed", "failed") and t["visibility"] in VISIBILITIES
+        assert 0 <= t["score"] <= t["max_score"] and all(isinstance(tag, str) for tag in t["tags"])
+    assert len({t["number"] for t in results["tests"]}) == len(results["tests"])
+
+
+def assert_hidden_reveal_nothing(results):
+    hidden = [t for t in results["tests"] if "hidden" in t["tags"]]
+    assert hidden
+    for t in hidden:
+        assert t["visibility"] == "after_published"
+        lines = t["output"].splitlines()
+        assert lines[-1].startswith("(hidden item")
+        for line in lines[:-1]:  # check names and a verdict, nothing else: no values, no messages
+            assert re.fullmatch(r"[^:=\[]+: (passed|failed)|not_attempted|error|timeout", line), line
+            assert not re.search(r"expected|got|index|shape|rel\. error|likely bug", line), line
+
+
+@pytest.fixture(scope="module")
+def answer_key_results(tmp_path_factory):
+    r = dlgrade("grade", "mlp", "solutions/mlp", "--format", "gradescope")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_answer_key_results_json_has_every_field(answer_key_results, needs_data):
+    validate(answer_key_results)
+    assert answer_key_results["score"] == 100 and answer_key_results["execution_time"] > 0
+    assert {t["status"] for t in answer_key_results["tests"]} == {"passed"}
+    assert_hidden_reveal_nothing(answer_key_results)
+
+
+def test_stub_results_json_has_every_field():
+    r = dlgrade("grade", "mlp", "assignments/mlp", "--format", "gradescope")
+    results = json.loads(r.stdout)
+    validate(results)
+    assert results["score"] == 0 and {t["status"] for t in results["tests"]} == {"failed"}
+    assert_hidden_reveal_nothing(results)
+
+
+def test_failing_hidden_item_reveals_no_values(tmp_path):
+    sub = tmp_path / "sub"
+    shutil.copytree(ROOT / "assignments/mlp", sub)
+    (sub / "optim.py").write_text((ROOT / "solutions/mlp/optim.py").read_text()
+                                  + "\nOptimizer._grad = lambda self, p, g: g  # ignores weight decay\n")
+    r = dlgrade("grade", "mlp", sub, "--format", "gradescope", "--item", "mlp.optim")
+    results = json.loads(r.stdout)
+    validate(results)
+    assert any(t["score"] < t["max_score"] for t in results["tests"] if "hidden" in t["tags"]), r.stdout
+    assert_hidden_reveal_nothing(results)
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gs") / "mlp-autograder.zip"
+    r = dlgrade("release", "mlp", "--gradescope", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_autograder_zip_layout(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as zf:
+        names = set(zf.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+        salt = zf.read("salt.txt").decode().strip()
+    assert {"setup.sh", "run_autograder", "salt.txt", "dlgrade/pyproject.toml", "dlgrade/grader/cli.py",
+            "dlgrade/reference/layers.py"} <= names
+    assert not [n for n in names if n.startswith("dlgrade/solutions")]
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert len(salt) == 32 and salt != "grade"
+    subprocess.run(["bash", "-n", "-c", zipfile.ZipFile(autograder_zip).read("setup.sh").decode()], check=True)
+
+
+def _fake_autograder(tmp_path, autograder_zip, files):
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(root / "source")
+    for name in ("run_autograder", "setup.sh"):
+        (root / "source" / name).chmod(0o755)
+    (root / "submission").mkdir()
+    for src, name in files:
+        shutil.copyfile(src, root / "submission" / name)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), DLGRADE=str(Path(sys.executable).parent / "dlgrade"))
+    r = subprocess.run([str(root / "source/run_autograder")], env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads((root / "results/results.json").read_text())
+
+
+@pytest.mark.slow
+def test_run_autograder_grades_a_fake_autograder_tree(tmp_path, autograder_zip, needs_data):
+    sol = ROOT / "solutions/mlp"
+    files = [(sol / f, f) for f in ("init.py", "layers.py", "losses.py", "model.py", "optim.py", "train.py",
+                                     "mlp_weights.npz")]
+    results = _fake_autograder(tmp_path / "a", autograder_zip, files)
+    validate(results)
+    assert results["score"] == 100, results["output"]
+    stub = ROOT / "assignments/mlp"
+    results = _fake_autograder(tmp_path / "b", autograder_zip, [(p, p.name) for p in stub.glob("*.py")])
+    validate(results)
+    assert results["score"] == 0
+    assert_hidden_reveal_nothing(results)
+
+
+def test_run_autograder_always_writes_results(tmp_path, autograder_zip):
+    (tmp_path / "not-a-zip.zip").write_text("garbage")
+    results = _fake_autograder(tmp_path, autograder_zip, [(tmp_path / "not-a-zip.zip", "submission.zip")])
+    assert results["score"] == 0 and "not a folder or a .zip" in results["output"]
