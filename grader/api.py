@@ -420,8 +420,8 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
         files = submission_files(sub, data_files(assignment), links_within=within)
     except SubmissionError as exc:
         raise GradeError(str(exc))
-    if not any(name.endswith(".py") for name in files):
-        raise GradeError("no .py files in the submission")
+    if not files:
+        raise GradeError(EMPTY)
     into.mkdir(parents=True)
     write_files(files, into)
     return into
@@ -558,9 +558,13 @@ def syntax_errors(folder: Path) -> list:
     return errors
 
 
-def submission_has_python(folder: Path) -> bool:
+EMPTY = "nothing to grade: no .py file and no weights file in the submission"
+
+
+def gradable(folder: Path, assignment: str) -> bool:
+    """Whether the folder holds any file grading reads (a `.py` file or a declared data file)."""
     try:
-        return any(name.endswith(".py") for name in submission_files(Path(folder)))
+        return bool(submission_files(Path(folder), data_files(assignment)))
     except SubmissionError as exc:
         raise GradeError(str(exc))
 

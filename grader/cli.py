@@ -97,8 +97,8 @@ def _prepare(assignment, paths, opts, only, tmp):
     for k, path in enumerate(paths):
         try:
             folder = api.unpack(Path(path), Path(tmp, str(k)))
-            if not api.submission_has_python(folder):
-                raise api.GradeError("no .py files in the submission")
+            if not api.gradable(folder, assignment):
+                raise api.GradeError(api.EMPTY)
             folders.append(folder)
         except api.GradeError as exc:
             broken[k] = str(exc)
