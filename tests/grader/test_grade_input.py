@@ -167,6 +167,9 @@ def test_ungradable_submissions_are_reported_in_every_format(tmp_path, kind):
             assert reports[0]["error"] and reports[1]["score"] == 5 and "error" not in reports[1]
         elif fmt == "table":
             assert f"({reports[0]['error']})" in r.stdout
+        else:
+            rows = r.stdout.strip().splitlines()
+            assert rows[1].endswith(f"not graded: {reports[0]['error']}") and rows[2].endswith(",graded")
 
 
 def test_missing_module_is_reported_once(tmp_path):
