@@ -45,7 +45,7 @@ class _Group(click.Group):
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
         except click.UsageError as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            click.echo("error: " + " ".join(exc.format_message().split()), err=True)  # one line
             sys.exit(2)
         except click.ClickException as exc:
             exc.show()
