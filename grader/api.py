@@ -6,9 +6,13 @@ from the public cases stored in a released assignment (student side, mode "check
 imports `reference`).
 """
 import contextlib
+import dataclasses
 import hashlib
 import importlib
 import json
+import os
+import stat
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import wire
+from . import timing, wire
 from .checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
 from .data import DataError
 from .drivers import DRIVERS, indexed
 from .models import WeightsError, load_weights
-from .runner import Call, Limits, run_worker
+from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
+                     write_files)
 
 ASSIGNMENTS = ("mlp", "cnn", "rnn")
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
@@ -50,6 +55,7 @@ class Report:
     submission: str
     items: list
     error: str = ""
+    salt_id: str = ""  # which salt drew the cases (`secret.run_salt`): the same id, the same cases
 
     @property
     def score(self) -> float:
@@ -66,6 +72,8 @@ class Report:
                           "visibility": i.visibility, "output": i.output} for i in self.items]}
         if self.error:
             out["error"] = self.error
+        if self.salt_id:
+            out["salt_id"] = self.salt_id
         return out
 
 
@@ -192,6 +200,9 @@ class Options:
     timeout: float = None        # overrides every item's timeout
     device: str = "cpu"
     public: dict = None          # check mode: load_public_cases(...)
+    sandbox: bool = True         # run workers inside bubblewrap (False: plain processes)
+    prestart: bool = True        # one pre-started worker per submission forks a child per item
+    pool: object = None          # set by grade_many: the runner.WorkerPool of this run
 
 
 def grade_item(item, submission: Path, opts: Options) -> ItemResult:
@@ -225,7 +236,10 @@ class _Outcome(Exception):
 
 
 def _worker(submission, calls, limits, opts, files=()):
-    result = run_worker(submission, calls, limits, extra_files=files, device=opts.device)
+    if opts.pool is not None:
+        result = opts.pool.run(submission, calls, limits)
+    else:
+        result = run_worker(submission, calls, limits, extra_files=files, device=opts.device, sandbox=opts.sandbox)
     if result.status == "ok":
         return result
     status = {"crashed": "error"}.get(result.status, result.status)
@@ -241,8 +255,15 @@ def _grade_compared(item, submission, opts, limits):
     else:
         calls = item.calls(item_rng(item.id, opts.salt))
         expected, alternatives = expected_from_reference(item, calls)
-    result = _worker(submission, calls, limits, opts, item.files)
+    timed = [k for k, c in enumerate(calls) if c.driver == "speed"]
+    result = _worker(submission, [c for c in calls if c.driver != "speed"], limits, opts, item.files)
     got = [_mark_types(o, t) for o, t in zip(result.outputs, result.types)]
+    for k in timed:  # timed here, in the parent, against a worker holding only the reference
+        try:
+            got.insert(k, timing.measure(item, submission, item_rng(item.id + "/timing", opts.salt), limits=limits,
+                                         device=opts.device, sandbox=opts.sandbox))
+        except timing.TimingError as exc:
+            raise _Outcome(exc.status, exc.message)
     return item.evaluate(calls, got, expected, alternatives)
 
 
@@ -349,70 +370,222 @@ class SharedExclusiveLock:
 
 
 def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int = 1, only=None,
-               on_item=None) -> list:
+               on_item=None, on_report=None) -> list:
     """Grade several submissions with `jobs` workers in parallel; items run in any order, except
-    that timed items (`item.exclusive`) run alone, after the others of their batch."""
+    that timed items (`item.exclusive`) run alone, after the others of their batch.
+    `on_item(submission, item)` is called as each item finishes, `on_report(k, report)` as the
+    k-th submission's last item does."""
     opts = opts or Options()
+    if opts.sandbox and sandbox_problem():
+        raise GradeError(sandbox_problem() + "; pass --no-sandbox to grade without one")
     selected = _select(assignment, opts, only)
-    tasks = [(s, i) for s in map(Path, submissions) for i in selected]
+    with tempfile.TemporaryDirectory(prefix="dlgrade-snap-") as snap:
+        # Everything below reads a grader-owned copy of regular files only: never a link,
+        # FIFO or device in the submission, nor anything its code creates while it runs.
+        copies, problems = [], {}
+        for k, sub in enumerate(map(Path, submissions)):
+            try:
+                copies.append(snapshot(sub, Path(snap, str(k)), assignment))
+            except GradeError as exc:
+                copies.append(None)
+                problems[k] = str(exc)
+        pool = WorkerPool(extra_files=data_files(assignment), device=opts.device, sandbox=opts.sandbox) \
+            if opts.prestart else None
+        try:
+            return _grade_copies(assignment, copies, selected, dataclasses.replace(opts, pool=pool), jobs, on_item,
+                                 submissions, problems, on_report)
+        finally:
+            if pool is not None:
+                pool.close()
+
+
+def data_files(assignment):
+    """The non-Python files of a submission some item reads (weights, data)."""
+    names = set()
+    for item in items(assignment):
+        names.update(getattr(item, "files", ()) or ())
+        if getattr(item, "weights", ""):
+            names.add(item.weights)
+    return sorted(names)
+
+
+def snapshot(sub: Path, into: Path, assignment: str) -> Path:
+    """Copy a submission folder's regular `.py` and data files into `into` (see
+    `runner.submission_files`); the answer keys' links between `solutions/` folders are kept."""
+    if not sub.is_dir():
+        raise GradeError(f"{sub}: not a folder")
+    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    within = solutions if Path(os.path.realpath(sub)).is_relative_to(solutions.resolve()) else None
+    try:
+        files = submission_files(sub, data_files(assignment), links_within=within)
+    except SubmissionError as exc:
+        raise GradeError(str(exc))
+    if not files:
+        raise GradeError(EMPTY)
+    into.mkdir(parents=True)
+    write_files(files, into)
+    return into
+
+
+def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report):
+    tasks = [(k, s, i) for k, s in enumerate(copies) for i in selected]
     lock = SharedExclusiveLock()
+    left = {k: len(selected) for k in range(len(copies))}
+    results = {}
+    done_lock = threading.Lock()
+    names = [str(s) for s in submissions]
+
+    reports = {}
+
+    def report(k):
+        if k not in reports:
+            chunk = [results[(k, n)] for n in range(len(selected))]
+            reports[k] = Report(assignment, names[k], chunk, error=problems.get(k, ""))
+        return reports[k]
 
     def run(task):
-        sub, item = task
+        k, sub, item = task
         with lock.hold(getattr(item, "exclusive", False)):
-            result = grade_item(item, sub, opts) if sub.is_dir() else _missing(item, "submission folder not found")
+            module = getattr(item, "module", "")
+            if sub is None:
+                result = _missing(item, problems.get(k) or "submission folder not found")
+            elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
+                result = _missing(item, f"{module}.py is missing from the submission")
+            else:
+                result = grade_item(item, sub, opts)
+        with done_lock:
+            results[(k, selected.index(item))] = result
+            left[k] -= 1
+            finished = left[k] == 0
+        if finished and opts.pool is not None:
+            opts.pool.release(sub)
         if on_item:
             on_item(sub, item)
+        if finished and on_report:
+            on_report(k, report(k))
         return result
 
-    order = sorted(range(len(tasks)), key=lambda k: getattr(tasks[k][1], "exclusive", False))
+    for k in range(len(copies)):
+        if not selected and on_report:
+            on_report(k, report(k))
+    order = sorted(range(len(tasks)), key=lambda t: getattr(tasks[t][2], "exclusive", False))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        done = dict(zip(order, pool.map(run, [tasks[k] for k in order])))
-    results = [done[k] for k in range(len(tasks))]
-    reports = []
-    for k, sub in enumerate(map(Path, submissions)):
-        chunk = results[k * len(selected):(k + 1) * len(selected)]
-        reports.append(Report(assignment, str(sub), chunk, error="" if sub.is_dir() else f"{sub}: not a folder"))
-    return reports
+        list(pool.map(run, [tasks[t] for t in order]))
+    return [report(k) for k in range(len(copies))]
 
 
 # --------------------------------------------------------------------------- submissions
 MAX_ZIP_BYTES = 200 << 20
+MAX_ZIP_MEMBERS = 5000
 
 
 def unpack(path: Path, into: Path) -> Path:
-    """A submission folder from a folder or a .zip (extracted safely into `into`)."""
+    """A submission folder from a folder or a .zip (extracted safely into `into`).
+
+    Zip members are extracted one by one, as regular files only (links, devices and FIFOs
+    stored in the archive are skipped), each path checked to stay inside `into`; an encrypted
+    or corrupt member, or more than `MAX_ZIP_BYTES` unpacked, makes the submission ungradable.
+    Single top-level folders (however deeply nested) are descended into."""
     import zipfile
+    import zlib
     path = Path(path)
     if path.is_dir():
         return path
     if not path.exists():
         raise GradeError("no such file or folder")
-    if not zipfile.is_zipfile(path):
+    if not path.is_file():  # a FIFO or a device: never opened
         raise GradeError("not a folder or a .zip file")
-    with zipfile.ZipFile(path) as zf:
-        members = zf.infolist()
-        if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-            raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise GradeError("not a folder or a .zip file")
         into.mkdir(parents=True, exist_ok=True)
-        for m in members:
-            target = (into / m.filename).resolve()
-            if not str(target).startswith(str(into.resolve())) or m.is_dir():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(m))
-    entries = [p for p in into.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
+        root = into.resolve()
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise GradeError(f"more than {MAX_ZIP_MEMBERS} files in the zip")
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+            written = 0
+            for m in members:
+                kind = stat.S_IFMT(m.external_attr >> 16)  # 0 when the archiver stored no type
+                if m.is_dir() or (kind and kind != stat.S_IFREG):
+                    continue
+                parts = [p for p in m.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+                if not parts or ".." in parts or m.filename.startswith(("/", "\\")) or ":" in parts[0]:
+                    continue
+                if m.flag_bits & 0x1:
+                    raise GradeError(f"{m.filename}: encrypted zip members cannot be graded")
+                target = root.joinpath(*parts)
+                if not target.resolve().is_relative_to(root) or target.resolve() == root:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(m) as src, open(target, "xb") as dst:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > MAX_ZIP_BYTES:
+                            raise GradeError(f"unpacks to more than {MAX_ZIP_BYTES >> 20} MB")
+                        dst.write(chunk)
+    except GradeError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, RuntimeError,
+            NotImplementedError, ValueError) as exc:
+        raise GradeError(f"cannot unpack the zip: {exc}")
+    folder = into
+    while True:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+        if len(entries) == 1 and entries[0].is_dir():
+            folder = entries[0]
+        else:
+            return folder
 
 
 def syntax_errors(folder: Path) -> list:
-    """One line per submission file that does not compile (nothing is executed)."""
+    """One line per submission file that does not compile (nothing is executed; links, FIFOs
+    and devices are never read)."""
     errors = []
-    for path in sorted(Path(folder).rglob("*.py")):
+    try:
+        files = submission_files(Path(folder))
+    except SubmissionError:
+        return errors
+    for rel, source in sorted(files.items()):
         try:
-            compile(path.read_bytes(), str(path), "exec")
+            compile(source, rel, "exec")
         except SyntaxError as exc:
-            errors.append(f"{path.relative_to(folder)}:{exc.lineno}: SyntaxError: {exc.msg}")
+            errors.append(f"{rel}:{exc.lineno}: SyntaxError: {exc.msg}")
         except ValueError as exc:
-            errors.append(f"{path.relative_to(folder)}: {exc}")
+            errors.append(f"{rel}: {exc}")
     return errors
+
+
+EMPTY = "nothing to grade: no .py file and no weights file in the submission"
+
+
+def gradable(folder: Path, assignment: str) -> bool:
+    """Whether the folder holds any file grading reads (a `.py` file or a declared data file)."""
+    try:
+        return bool(submission_files(Path(folder), data_files(assignment)))
+    except SubmissionError as exc:
+        raise GradeError(str(exc))
+
+
+def content_hash(folder: Path, assignment: str) -> str:
+    """sha256 over the files grading reads (names and bytes): a changed resubmission differs."""
+    digest = hashlib.sha256()
+    for name, data in sorted(submission_files(Path(folder), data_files(assignment)).items()):
+        digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+def missing_modules(assignment, folder: Path, selected) -> dict:
+    """{"layers.py": number of selected items that need it} for student modules not in `folder`."""
+    out = {}
+    try:
+        present = set(submission_files(Path(folder)))
+    except SubmissionError:
+        present = set()
+    for item in selected:
+        module = getattr(item, "module", "")
+        if module and not getattr(item, "trusted", False) and f"{module}.py" not in present:
+            out[f"{module}.py"] = out.get(f"{module}.py", 0) + 1
+    return out

@@ -1,5 +1,11 @@
 """The `dlgrade` command line: thin click wiring over `grader.api` and friends."""
+import contextlib
 import copy
+import dataclasses
+import hashlib
+import json
+import os
+import re
 import sys
 import tempfile
 import time
@@ -7,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import api, data, report
+from . import api, data, report, runner, secret
 
 
 # The tool installed from a student kit's wheel: only the student's commands (see the end).
@@ -23,11 +29,38 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.message}", err=True)
 
 
+class BadUsage(click.ClickException):
+    """A usage error: one line, `error: ...`, exit code 2, before anything is graded."""
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"error: {self.message}", err=True)
+
+
+class _Group(click.Group):
+    """Usage errors as one line (`error: ...`, exit 2) instead of click's usage block."""
+
+    def main(self, *args, **kwargs):
+        kwargs.pop("standalone_mode", None)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            click.echo("error: " + " ".join(exc.format_message().split()), err=True)  # one line
+            sys.exit(2)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 def _assignment_arg(f):
     return click.argument("assignment", type=click.Choice(api.ASSIGNMENTS))(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dlgrade-student" if STUDENT_BUILD else "dlgrade")
 def main():
     """dlgrade: deep learning from scratch, auto-graded."""
@@ -56,32 +89,61 @@ def _render(reports, fmt):
     return report.table(reports)
 
 
-def _grade(assignment, paths, opts, jobs, only, quiet=False):
+def _prepare(assignment, paths, opts, only, tmp):
+    """Unpack and check every submission before anything is graded: (folders, broken), with a
+    `warning:` line for files that do not compile and for missing modules."""
+    folders, broken = [], {}
+    selected = api._select(assignment, opts, only)
+    for k, path in enumerate(paths):
+        try:
+            folder = api.unpack(Path(path), Path(tmp, str(k)))
+            if not api.gradable(folder, assignment):
+                raise api.GradeError(api.EMPTY)
+            folders.append(folder)
+        except api.GradeError as exc:
+            broken[k] = str(exc)
+            folders.append(Path(path))
+            continue
+        for line in api.syntax_errors(folders[-1]):
+            click.echo(f"warning: {path}: {line}", err=True)
+        for name, n in api.missing_modules(assignment, folders[-1], selected).items():
+            click.echo(f"warning: {path}: {name} is missing ({n} items score 0)", err=True)
+    return folders, broken
+
+
+def _grade(assignment, paths, opts, jobs, only, quiet=False, skip=None, on_report=None):
+    """Grade `paths`; `skip` maps an index to a Report already done (--resume)."""
+    skip = skip or {}
     with tempfile.TemporaryDirectory(prefix="dlgrade-sub-") as tmp:
-        folders, broken = [], {}
-        for k, path in enumerate(paths):
-            try:
-                folders.append(api.unpack(Path(path), Path(tmp, str(k))))
-            except api.GradeError as exc:
-                broken[k] = str(exc)
-                folders.append(Path(path))
-            for line in api.syntax_errors(folders[-1]) if k not in broken else []:
-                click.echo(f"warning: {path}: {line}", err=True)
-        n = len(api._select(assignment, opts, only)) * len(folders)
-        with click.progressbar(length=n, label="grading", file=sys.stderr,
+        folders, broken = _prepare(assignment, paths, opts, only, tmp)
+        todo = [k for k in range(len(paths)) if k not in skip]
+        n = len(api._select(assignment, opts, only)) * len(todo)
+        with click.progressbar(length=n, label=f"grading {len(todo)} submission{'s' * (len(todo) != 1)}",
+                               file=sys.stderr, show_eta=True, show_pos=True,
                                hidden=quiet or not sys.stderr.isatty()) as bar:
+            def done(k, r):  # as each submission finishes
+                r.submission = str(paths[todo[k]])
+                _finish(r, broken.get(todo[k]))
+                if on_report:
+                    on_report(todo[k], r)
             try:
-                reports = api.grade_many(assignment, folders, opts=opts, jobs=jobs, only=only,
-                                         on_item=lambda *_: bar.update(1))
-            except data.DataError as exc:
+                graded = api.grade_many(assignment, [folders[k] for k in todo], opts=opts, jobs=jobs, only=only,
+                                        on_item=lambda *_: bar.update(1), on_report=done)
+            except (data.DataError, api.GradeError) as exc:
                 raise Failure(str(exc))
-    for k, r in enumerate(reports):
+    reports = dict(skip)
+    for k, r in zip(todo, graded):
         r.submission = str(paths[k])
-        if k in broken:
-            r.error = broken[k]
-        elif r.items and all(i.status in ("error", "timeout") for i in r.items):
-            r.error = r.error or "nothing could be graded: every item crashed or timed out"
-    return reports
+        _finish(r, broken.get(k))
+        reports[k] = r
+    return [reports[k] for k in range(len(paths))]
+
+
+def _finish(r, broken):
+    if broken:
+        r.error = broken
+    elif r.items and all(i.status in ("error", "timeout") for i in r.items):
+        r.error = r.error or "nothing could be graded: every item crashed or timed out"
 
 
 def _student_folder(assignment, path):
@@ -116,7 +178,11 @@ def _check(assignment, folder, only, timeout):
     except api.GradeError as exc:
         raise Failure(str(exc))
     data.DOWNLOADS_ALLOWED = False  # a missing dataset costs the items that need it, nothing more
-    opts = api.Options(mode="check", public=public, timeout=timeout)
+    problem = runner.sandbox_problem()
+    if problem:  # a student's own machine: their own code, so a plain worker process will do
+        click.echo(f"note: running without a sandbox ({problem})", err=True)
+    opts = api.Options(mode="check", public=public, timeout=timeout, sandbox=not problem)
+    _check_items(assignment, opts, only)
     r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
     if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
         r.error = ""  # only data was missing: that is said per item
@@ -127,7 +193,7 @@ def _check(assignment, folder, only, timeout):
 @click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
 @click.argument("path", required=False, type=click.Path())
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
-@click.option("--timeout", type=float, help="Seconds per item (overrides the defaults).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
 def check(assignment, path, only, timeout):
     """Check your work: run the public items on PATH (default: this folder when it is an
     assignment folder, else assignments/ASSIGNMENT). Never downloads anything."""
@@ -139,6 +205,77 @@ def check(assignment, path, only, timeout):
         click.echo(f"\n{len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your instructor.")
     if r.error:
         raise Failure(r.error)
+
+
+def _check_items(assignment, opts, only):
+    for o in only:
+        if not api._select(assignment, opts, [o]):
+            raise BadUsage(f"--item {o}: no {assignment} item has this id or prefix (see `dlgrade list {assignment}`)")
+
+
+RESULTS = "results"  # OUTDIR/results/<submission key>.json
+GRADEBOOK = {"table": "grades.txt", "json": "grades.json", "csv": "grades.csv", "gradescope": "results.json"}
+
+
+def _outdir_mode(output, resume):
+    return bool(output) and (resume or output.endswith(("/", "\\")) or Path(output).is_dir()
+                             or not Path(output).suffix)
+
+
+def _check_output(output, resume):
+    if resume and not output:
+        raise BadUsage("--resume needs -o OUTDIR")
+    if not output:
+        return
+    path = Path(output)
+    if _outdir_mode(output, resume):
+        if path.exists() and not path.is_dir():
+            raise BadUsage(f"-o {output}: not a folder")
+        if not path.exists() and not path.parent.is_dir():
+            raise BadUsage(f"-o {output}: {path.parent} does not exist")
+    else:
+        if not path.parent.is_dir():
+            raise BadUsage(f"-o {output}: folder {path.parent} does not exist")
+        if path.is_symlink():
+            raise BadUsage(f"-o {output}: is a symbolic link")
+
+
+def write_atomic(path: Path, text: str):
+    """Write `text` to `path` via a temporary file and a rename: readers see the old file or the
+    new one, never half of one, and a symbolic link at `path` is replaced, never written through."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _key(path):
+    """A result file name for a submission path: readable, unique per path."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name or "submission")[:60]
+    return f"{name}-{hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]}"
+
+
+def _record(r, content_hash, salt_id, selected):
+    d = r.to_dict()
+    d["checks"] = {i.id: [dataclasses.asdict(c) for c in i.checks] for i in r.items}
+    return {"content_hash": content_hash, "salt_id": salt_id, "items": selected, "report": d}
+
+
+def _restore(record):
+    from .checks import CheckResult
+    d = record["report"]
+    checks = record.get("checks") or d.get("checks") or {}
+    items = [api.ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
+                            [CheckResult(**c) for c in checks.get(i["id"], [])]) for i in d["items"]]
+    return api.Report(d["assignment"], d["submission"], items, error=d.get("error", ""), salt_id=d.get("salt_id", ""))
 
 
 @main.command()
@@ -173,31 +310,80 @@ def submit(assignment, path, output, no_check):
 @main.command()
 @_assignment_arg
 @click.argument("submissions", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(), help="Write the result to this file instead of stdout; a folder "
-              "(an existing one, or a path without a suffix) gets the class view: grades.csv, per-submission "
-              "report.json, feedback.txt, scores.png, and summary.html.")
-@click.option("-j", "--jobs", default=2, show_default=True, help="Worker processes in parallel.")
+@click.option("-o", "--output", type=click.Path(),
+              help="A file for the result; or a folder (one that exists, a path ending in / or without a "
+                   "suffix): each submission's result written as it finishes, then the class view: grades.csv, "
+                   "per-submission report.json, feedback.txt, scores.png, and summary.html.")
+@click.option("--resume", is_flag=True, help="With -o OUTDIR: skip submissions whose result there matches their content.")
+@click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes in parallel.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "gradescope"]), default="table", show_default=True)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--timeout", type=float, help="Seconds per item (overrides the defaults).")
-@click.option("--seed", default="grade", show_default=True, help="Salt for the randomized cases.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
+@click.option("--seed", default="grade", show_default=True,
+              help="Mixed with the course secret into the salt of the randomized cases.")
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix).")
 @click.option("--feedback", type=click.Path(file_okay=False), help="Also write per-submission feedback.txt and scores.png here.")
-def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, only, feedback):
+@click.option("--no-sandbox", is_flag=True, help="Run workers as plain processes, without bubblewrap (trusted code only).")
+def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, seed, only, feedback, no_sandbox):
     """Grade SUBMISSIONS (folders or .zip files) against the reference."""
+    if fmt == "gradescope" and len(submissions) != 1 and not _outdir_mode(output, resume):
+        raise BadUsage("--format gradescope takes exactly one submission")
+    _check_output(output, resume)
+    if feedback and Path(feedback).exists() and not Path(feedback).is_dir():
+        raise BadUsage(f"--feedback {feedback}: not a folder")
     if device == "cuda":
         from reference.backend import cupy_available
         if not cupy_available():
-            raise Failure("--device cuda needs CuPy and a CUDA device")
-    opts = api.Options(mode="grade", salt=seed, timeout=timeout, device=device)
-    reports = _grade(assignment, list(submissions), opts, jobs, list(only))
-    text = _render(reports, fmt)
-    if output and _is_outdir(output):
-        _class_view(assignment, reports, submissions, output)
-    elif output:
-        Path(output).write_text(text + "\n")
+            raise BadUsage("--device cuda needs CuPy and a CUDA device")
+    problem = "" if no_sandbox else runner.sandbox_problem()
+    if problem:
+        raise BadUsage(f"{problem}; refusing to run student code without a sandbox (--no-sandbox to do it anyway)")
+    try:
+        salt, salt_id = secret.run_salt(seed)
+    except secret.SecretError as exc:
+        raise Failure(str(exc))
+    opts = api.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
+    _check_items(assignment, opts, only)
+    selected = [i.id for i in api._select(assignment, opts, list(only))]
+    paths = list(submissions)
+    outdir = Path(output) if _outdir_mode(output, resume) else None
+    skip, hashes = {}, {}
+    if outdir:
+        (outdir / RESULTS).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="dlgrade-hash-") as tmp:
+            for k, path in enumerate(paths):
+                try:
+                    hashes[k] = api.content_hash(api.unpack(Path(path), Path(tmp, str(k))), assignment)
+                except (api.GradeError, runner.SubmissionError):
+                    hashes[k] = ""
+                record_path = outdir / RESULTS / f"{_key(path)}.json"
+                if resume and hashes[k] and record_path.is_file():
+                    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
+                        record = json.loads(record_path.read_text())
+                        if (record["content_hash"], record["salt_id"], record["items"]) == (hashes[k], salt_id, selected):
+                            skip[k] = _restore(record)
+
+    def save(k, r):
+        r.salt_id = salt_id
+        if outdir and hashes.get(k):
+            write_atomic(outdir / RESULTS / f"{_key(paths[k])}.json",
+                         json.dumps(_record(r, hashes[k], salt_id, selected), indent=1) + "\n")
+
+    reports = _grade(assignment, paths, opts, jobs, list(only), skip=skip, on_report=save)
+    for r in reports:
+        r.salt_id = salt_id
+    if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
+        _class_view(assignment, copy.deepcopy(reports), paths, outdir)
+        name = GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else GRADEBOOK["json"]
+        if fmt != "csv":  # and the chosen format beside it
+            write_atomic(outdir / name, _render(reports, "json" if name == GRADEBOOK["json"] else fmt) + "\n")
+        click.echo(f"{len(reports) - len(skip)} graded, {len(skip)} already done (--resume): {outdir / name}", err=True)
     else:
-        click.echo(text)
+        text = _render(reports, fmt)
+        if output:
+            write_atomic(Path(output), text + "\n")
+        else:
+            click.echo(text)
     if feedback:
         from .feedback import write
         written = write(copy.deepcopy(reports), feedback)
@@ -207,10 +393,6 @@ def grade(assignment, submissions, output, jobs, fmt, device, timeout, seed, onl
         click.echo(f"error: {r.submission}: {r.error}", err=True)
     if ungraded:
         sys.exit(1)
-
-
-def _is_outdir(output):
-    return Path(output).is_dir() or not Path(output).suffix
 
 
 def _class_view(assignment, reports, submissions, outdir):
@@ -281,8 +463,9 @@ def nbgrader_cmd():
 @click.argument("course", type=click.Path(exists=True, file_okay=False))
 @_assignment_arg
 @click.option("--student", "students", multiple=True, help="Only these students (default: every submission).")
-@click.option("-j", "--jobs", default=2, show_default=True, help="Worker processes in parallel.")
-@click.option("--seed", default="grade", show_default=True, help="Salt for the randomized cases.")
+@click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes in parallel.")
+@click.option("--seed", default="grade", show_default=True,
+              help="Mixed with the course secret into the salt of the randomized cases.")
 def nbgrader_autograde(course, assignment, students, jobs, seed):
     """Trusted path: grade COURSE/submitted/*/ASSIGNMENT in sandboxed workers (the notebooks are
     never executed) and write the scores into nbgrader's gradebook."""
@@ -290,9 +473,16 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
         from .nbgrader import autograde
     except ImportError as exc:
         raise Failure(f"nbgrader is not installed ({exc}): pip install nbgrader")
+    problem = runner.sandbox_problem()
+    if problem:
+        raise BadUsage(f"{problem}; refusing to run student code without a sandbox")
+    try:
+        salt, _ = secret.run_salt(seed)
+    except secret.SecretError as exc:
+        raise Failure(str(exc))
     try:
         graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
-                           opts=api.Options(mode="grade", salt=seed))
+                           opts=api.Options(mode="grade", salt=salt))
     except (api.GradeError, data.DataError) as exc:
         raise Failure(str(exc))
     for g in graded:

@@ -12,11 +12,9 @@ the worker loads it by path, before any student code is imported.
 """
 import copy
 import json
-import time
 
 import numpy as np
 
-_clock = time.perf_counter  # bound before any student code runs
 
 DRIVERS = {}
 
@@ -283,54 +281,8 @@ def predict(resolve, spec, inputs):
 
 
 # --------------------------------------------------------------------------- speed
-@driver
-def speed(resolve, spec, inputs):
-    """Time the forward or backward pass of a layer against the reference's, interleaved.
-
-    spec: {"module", "name", "kwargs", "probe_kwargs", "part": "forward"|"backward", "repeats",
-    "budget_s", "probe_limit"}. A small probe first (inputs `probe/...`, layers built with
-    `probe_kwargs`) stops early when the student's code stays more than `probe_limit` times
-    slower than the reference over up to three warm runs (loops over pixels), so such code costs
-    seconds, not minutes. Outputs: `times/student`, `times/reference` (seconds), and the
-    student's outputs on the timed inputs (`out/...`) so the parent can insist on a correct result.
-    """
-    def build(where, kwargs):
-        return resolve(where, spec["name"])(**kwargs)
-
-    def run(layer, data):
-        x, params = data["x"], data.get("params", {})
-        if spec["part"] == "forward":
-            start = _clock()
-            y, _ = layer.forward(x, params)
-            return _clock() - start, {"y": y}
-        y, cache = layer.forward(x, params)
-        start = _clock()
-        dx, grads = layer.backward(data["dy"], cache)
-        return _clock() - start, {"dx": dx, "grads": dict(grads)}
-
-    probe = inputs["probe"]
-    student, reference = build(spec["module"], spec["probe_kwargs"]), build("@reference", spec["probe_kwargs"])
-    run(reference, probe)
-    probe_ref = min(run(reference, probe)[0] for _ in range(3))
-    run(student, probe)  # warm-up
-    probe_student = float("inf")
-    for _ in range(3):
-        probe_student = min(probe_student, run(student, probe)[0])
-        if probe_student <= spec["probe_limit"] * probe_ref:
-            break
-    else:
-        return {"probe": {"student": probe_student, "reference": probe_ref}}
-    student, reference = build(spec["module"], spec["kwargs"]), build("@reference", spec["kwargs"])
-    _, out = run(student, inputs)  # warm-up, and the result checked for correctness
-    run(reference, inputs)
-    times = {"student": [], "reference": []}
-    start = _clock()
-    for r in range(spec["repeats"]):
-        for who in (("student", "reference") if r % 2 == 0 else ("reference", "student")):
-            times[who].append(run(student if who == "student" else reference, inputs)[0])
-        if _clock() - start > spec["budget_s"] and r >= 2:
-            break
-    return {"times": {k: np.array(v) for k, v in times.items()}, "out": out}
+# Speed items are timed by the parent (`grader/timing.py`): the worker runs `build`, `forward`
+# and `backward` messages on one layer (`worker.py`), never a timer.
 
 
 # --------------------------------------------------------------------------- recurrent steps

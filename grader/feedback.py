@@ -1,5 +1,6 @@
 """Per-submission feedback: the report as a student may see it, as text and as a chart of every item."""
 import json
+import os
 from pathlib import Path
 
 from .report import table, to_gradescope
@@ -91,8 +92,13 @@ def write(reports, folder):
         while out in written:
             k += 1
             out = folder / f"{name}-{k}"
+        if out.is_symlink():  # never write through a link
+            out.unlink()
         out.mkdir(parents=True, exist_ok=True)
-        (out / "feedback.txt").write_text(feedback_text(report))
-        plot_scores(student_view(report), out / "scores.png")
+        tmp = out / ".feedback.txt.tmp"  # atomic: a temporary file, then a rename over the old one
+        tmp.write_text(feedback_text(report))
+        os.replace(tmp, out / "feedback.txt")
+        plot_scores(student_view(report), out / ".scores.tmp.png")
+        os.replace(out / ".scores.tmp.png", out / "scores.png")
         written.append(out)
     return written

@@ -40,6 +40,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SOURCE="$ROOT/source"
 DLGRADE="${{DLGRADE:-/autograder/venv/bin/dlgrade}}"
 export DLGRADE_CACHE="${{DLGRADE_CACHE:-$SOURCE/data-cache}}"
+export DLGRADE_SECRET="$(cat "$SOURCE/salt.txt")"  # the course secret: the same cases on every regrade
 mkdir -p "$ROOT/results"
 SUBMISSION="$ROOT/submission"
 # A student who uploaded submission.zip (from `dlgrade submit`): grade the zip.

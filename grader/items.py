@@ -743,6 +743,8 @@ class SpeedItem(Item):
         if not correct.passed:
             return [CheckResult(name, False, "no speed credit for a wrong result: " + correct.message, credit=0.0)]
         band = f"full credit at <= {self.full_at:g}x, none at >= {self.zero_at:g}x"
+        if got[0].get("wrong") is not None:  # timing.measure: a timed run disagreed with the reference
+            return [CheckResult(name, False, "no speed credit for a wrong result: " + str(got[0]["wrong"]), credit=0.0)]
         probe = got[0].get("probe")
         if probe is not None:
             ratio = float(probe["student"]) / max(float(probe["reference"]), 1e-9)

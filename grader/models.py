@@ -16,6 +16,10 @@ LAYER_TYPES = {
     "Embedding", "RNN", "LSTM", "GRU", "TemporalLinear",
 }
 MAX_VOCAB = 10_000
+MAX_UNPACKED = 256 << 20  # decompressed bytes of a weights .npz
+MAX_LAYERS = 64
+MAX_WINDOW = 16  # kernel_size, stride, padding and pooling windows: beyond this, no CIFAR model needs it
+WINDOW_KEYS = {"kernel_size", "stride", "padding", "pool_size", "size"}
 
 
 class WeightsError(ValueError):
@@ -33,7 +37,11 @@ def load_weights(path: Path):
         raise WeightsError(f"{path.name} is larger than {MAX_BYTES >> 20} MB")
     try:
         with np.load(path, allow_pickle=False) as data:
+            if sum(info.file_size for info in data.zip.infolist()) > MAX_UNPACKED:
+                raise WeightsError(f"{path.name} unpacks to more than {MAX_UNPACKED >> 20} MB")
             arrays = {k: data[k] for k in data.files}
+    except WeightsError:
+        raise
     except Exception as exc:
         raise WeightsError(f"{path.name} is not a readable .npz without pickles ({exc})") from None
     arch = arrays.pop("arch", None)
@@ -69,6 +77,8 @@ def load_weights(path: Path):
 def _check_arch(arch):
     if not isinstance(arch, list) or not arch:
         raise WeightsError("'arch' must be a non-empty list of layers")
+    if len(arch) > MAX_LAYERS:
+        raise WeightsError(f"'arch' has {len(arch)} layers, more than {MAX_LAYERS}")
     for i, layer in enumerate(arch):
         if not isinstance(layer, dict) or layer.get("type") not in LAYER_TYPES:
             raise WeightsError(f"layer {i}: type must be one of {sorted(LAYER_TYPES)}")
@@ -78,6 +88,8 @@ def _check_arch(arch):
             if not key.isidentifier() or isinstance(value, bool) or not isinstance(value, (int, float)) \
                     or not abs(value) <= MAX_WIDTH:
                 raise WeightsError(f"layer {i} ({layer['type']}): bad hyperparameter {key}={value!r}")
+            if key in WINDOW_KEYS and not 0 <= value <= MAX_WINDOW:
+                raise WeightsError(f"layer {i} ({layer['type']}): {key}={value!r} is outside 0..{MAX_WINDOW}")
 
 
 def accuracy(pred, labels) -> float:

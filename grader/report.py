@@ -49,14 +49,19 @@ def to_json(reports) -> str:
 
 
 def to_csv(reports) -> str:
-    """A gradebook: one row per submission, total then one column per item."""
+    """A gradebook: one row per submission, total then one column per item, and a status: a
+    submission that could not be graded says `not graded: <why>` and has no scores, never 0."""
     ids = [i.id for i in reports[0].items] if reports else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *ids])
+    writer.writerow(["submission", "score", "max_score", *ids, "status"])
     for r in reports:
+        if r.error:
+            writer.writerow([r.submission, "", _fmt(r.max_score), *[""] * len(ids), f"not graded: {r.error}"])
+            continue
         scores = {i.id: i.score for i in r.items}
-        writer.writerow([r.submission, _fmt(r.score), _fmt(r.max_score), *(_fmt(scores.get(k, 0)) for k in ids)])
+        writer.writerow([r.submission, _fmt(r.score), _fmt(r.max_score), *(_fmt(scores.get(k, 0)) for k in ids),
+                         "graded"])
     return buf.getvalue()
 
 

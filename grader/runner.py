@@ -1,24 +1,48 @@
-"""Run drivers on student code in an isolated worker process (the trusted side of the boundary).
+"""Run drivers on student code in a sandboxed worker process (the trusted side of the boundary).
 
-Each call to `run_worker` copies the submission's Python files into a fresh temporary folder,
-starts `python -I grader/worker.py` there in its own process group with a scrubbed environment
-and resource limits, kills the whole group on timeout, and reads back only `.npz` arrays
-(`allow_pickle=False`) and a small JSON status.
+Each worker is `python -I -S -B worker.py` inside bubblewrap (`bwrap`): a fresh mount namespace
+that holds only the interpreter and its libraries (read-only, with every site-packages folder
+hidden), NumPy (read-only), the worker's own three modules (read-only), a read-only copy of the
+submission's files and a small private `/tmp`; no network, its own PID, IPC and UTS namespaces,
+no capabilities, an unprivileged uid of its own (so `RLIMIT_NPROC` counts only its processes),
+and resource limits. It dies with the grader.
+
+The parent sends one request frame (`wire.frame`) on the worker's stdin and reads replies from a
+pipe whose write end is the only thing the worker gets besides: nothing the worker reports is
+read from a file it could have written. Student output goes to an anonymous temporary file.
+`Session` keeps one worker for an exchange of several frames (the speed items time each
+exchange here, in the parent, where student code cannot reach the clock).
 """
-import json
+import functools
+import itertools
 import os
+import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import wire
 
-WORKER = Path(__file__).with_name("worker.py")
+HERE = Path(__file__).resolve().parent
+WORKER_FILES = ("worker.py", "wire.py", "drivers.py")
 STDOUT_TAIL = 2000  # characters of student output kept for feedback
+MAX_REPLY = 512 << 20  # bytes of one reply frame's body
+INSIDE = "/sandbox"  # where the worker's files appear inside the sandbox
+UID_BASE = 200_000  # workers run as UID_BASE + k (k < UID_SLOTS): one uid per live worker
+UID_SLOTS = 10_000
+_uids = itertools.count()
+_UID_OFFSET = os.getpid() * 1009 % UID_SLOTS  # concurrent graders mostly use different uids
+
+
+class SandboxError(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces here."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +52,9 @@ class Limits:
     memory_mb: int = 4096
     file_mb: int = 64
     threads: int = 1
+    processes: int = 64     # RLIMIT_NPROC (threads count too), enforced per worker uid
+    open_files: int = 256
+    tmp_mb: int = 64        # the private /tmp
 
     @property
     def cpu_s(self) -> int:
@@ -52,28 +79,120 @@ class WorkerResult:
     stdout: str = ""
 
 
-def _copy_sources(src: Path, dst: Path, extra=()):
-    """Copy the submission's .py files (and the named extra files) into `dst`."""
-    for path in src.rglob("*.py"):
-        rel = path.relative_to(src)
-        if "__pycache__" in rel.parts or any(p.startswith(".") for p in rel.parts):
+# --------------------------------------------------------------------------- the sandbox
+def bwrap_path():
+    return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def sandbox_problem() -> str:
+    """Why workers cannot be sandboxed here ("" when they can): one line."""
+    if not bwrap_path():
+        return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    with tempfile.TemporaryDirectory(prefix="dlgrade-probe-") as tmp:
+        Path(tmp, "sub").mkdir()
+        try:
+            proc = subprocess.run(_bwrap_args(Path(tmp), Limits(), "cpu", uid=UID_BASE + UID_SLOTS)
+                                  + [_python(), "-I", "-S", "-c", "import os; print(os.getuid())"],
+                                  capture_output=True, text=True, timeout=30, env=_env(Limits(), "cpu"),
+                                  stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap cannot start: {exc}"
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            return "bubblewrap cannot create a sandbox here: " + (lines[-1] if lines else f"exit {proc.returncode}")
+    return ""
+
+
+def _python():
+    """The real interpreter (a venv's `python` is a symlink to it)."""
+    return os.path.realpath(sys.executable)
+
+
+def _site_dirs():
+    """Folders of third-party packages the interpreter would see: hidden in the sandbox."""
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [Path(sys.base_prefix, "lib", ver, "site-packages"), Path(sys.base_prefix, "lib", ver, "dist-packages"),
+                  Path("/usr/lib/python3/dist-packages"), Path("/usr/local/lib", ver, "dist-packages"),
+                  Path("/usr/local/lib", ver, "site-packages"), Path("/usr/lib", ver, "site-packages")]
+    return [p for p in dict.fromkeys(candidates) if p.is_dir()]
+
+
+def _packages(device):
+    """(name, path) of the third-party packages a worker may import: NumPy (and CuPy for cuda)."""
+    import importlib.util
+    wanted = ("numpy",) + (("cupy", "cupy_backends", "fastrlock", "nvidia") if device == "cuda" else ())
+    out = {}
+    for name in wanted:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
             continue
-        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dst / rel)
-    for name in extra:
-        if (src / name).is_file():
-            shutil.copyfile(src / name, dst / name)
+        site = Path(list(spec.submodule_search_locations)[0]).resolve().parent
+        for entry in site.iterdir():  # the package and its bundled libraries (numpy.libs)
+            if entry.name == name or entry.name.startswith((name + ".", name + "_")) and not entry.name.endswith("-info"):
+                out[entry.name] = entry
+    return sorted(out.items())
 
 
-def _env(home: Path, limits: Limits, device: str):
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "MPLBACKEND": "Agg",
-    }
+def _bwrap_args(work: Path, limits: Limits, device: str, *, uid: int, reference=False):
+    """The bwrap command line for a worker whose submission copy is `work/sub`."""
+    root = os.geteuid() == 0
+    args = [bwrap_path(), "--die-with-parent", "--new-session",
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-drop", "ALL"]
+    if root:  # privileged bwrap: keep just enough to drop to an unprivileged uid of our own
+        args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:     # an unprivileged user: a user namespace maps it to "nobody"
+        args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    prefix = os.path.realpath(sys.base_prefix)
+    if not prefix.startswith("/usr/"):
+        args += ["--ro-bind", prefix, prefix]
+    for site in _site_dirs():  # no third-party package is visible unless bound below
+        args += ["--tmpfs", str(site)]
+    if os.path.exists("/etc/ld.so.cache"):
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
+    for name in WORKER_FILES:
+        args += ["--ro-bind", str(HERE / name), f"{INSIDE}/worker/{name}"]
+    for name, path in _packages(device):
+        args += ["--ro-bind", str(path), f"{INSIDE}/site/{name}"]
+    if reference:  # trusted sessions only: the speed yardstick
+        args += ["--ro-bind", str(HERE.parent / "reference"), f"{INSIDE}/reference"]
+    if device == "cuda":
+        for dev in sorted(Path("/dev").glob("nvidia*")):
+            args += ["--dev-bind", str(dev), str(dev)]
+        for extra in ("/usr/local/cuda", "/proc/driver/nvidia", "/sys/module/nvidia"):
+            if os.path.exists(extra):
+                args += ["--ro-bind", extra, extra]
+    args += ["--ro-bind", str(work / "sub"), f"{INSIDE}/sub", "--chdir", f"{INSIDE}/sub", "--"]
+    return _with_parents(args)
+
+
+def _with_parents(args):
+    """Create the folders above every mount point world-readable (bwrap makes them 0700, which
+    the unprivileged worker could not traverse)."""
+    made, dirs = {"/", "/usr", "/proc", "/dev", "/tmp"}, []
+    for i, a in enumerate(args):
+        if a in ("--ro-bind", "--dev-bind", "--symlink", "--tmpfs") and i + 2 <= len(args):
+            dest = args[i + 1] if a == "--tmpfs" else args[i + 2]
+            for parent in reversed(Path(dest).parents):
+                p = str(parent)
+                if p not in made and not p.startswith("/usr/"):
+                    made.add(p)
+                    dirs += ["--perms", "0755", "--dir", p]
+    cut = args.index("--ro-bind")
+    return args[:cut] + dirs + args[cut:]
+
+
+def _env(limits: Limits, device: str):
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg"}
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(limits.threads)
     if device == "cuda" and "CUDA_VISIBLE_DEVICES" in os.environ:
@@ -81,76 +200,449 @@ def _env(home: Path, limits: Limits, device: str):
     return env
 
 
-def run_worker(submission: Path, calls: list, limits: Limits = Limits(), *, extra_files=(),
-               device: str = "cpu") -> WorkerResult:
-    """Run `calls` on the student code in `submission` and return the validated outputs."""
-    with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
-        io_dir, sub_dir = Path(tmp, "io"), Path(tmp, "sub")
-        io_dir.mkdir()
-        sub_dir.mkdir()
-        _copy_sources(Path(submission), sub_dir, extra_files)
-        request = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
-                   "device": device,
-                   "limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s,
-                              "file_mb": limits.file_mb}}
-        (io_dir / "request.json").write_text(json.dumps(request))
-        wire.save(io_dir / "inputs.npz", {str(i): c.inputs for i, c in enumerate(calls)})
-        with open(io_dir / "stdout.txt", "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-I", str(WORKER), str(io_dir)],
-                                    cwd=sub_dir, env=_env(sub_dir, limits, device),
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+# --------------------------------------------------------------------------- submission files
+MAX_FILE = 64 << 20        # per copied file
+MAX_SOURCE = 2 << 20       # per .py file
+MAX_TOTAL = 256 << 20      # per submission
+MAX_FILES = 500
+
+
+class SubmissionError(ValueError):
+    """A submission folder that cannot be copied safely (one-line message)."""
+
+
+def _read_regular(path: Path, cap: int) -> bytes:
+    """The bytes of `path` if it is a regular file (never a symlink, FIFO or device) of at most
+    `cap` bytes; raises SubmissionError otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SubmissionError(f"{path.name}: cannot be read ({exc.strerror})")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise SubmissionError(f"{path.name}: not a regular file")
+        if st.st_size > cap:
+            raise SubmissionError(f"{path.name}: larger than {cap >> 20} MB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(cap + 1)
+        if len(data) > cap:
+            raise SubmissionError(f"{path.name}: larger than {cap >> 20} MB")
+        return data
+    finally:
+        os.close(fd)
+
+
+def submission_files(src: Path, extra=(), *, links_within=None, skipped=None):
+    """{relative path: bytes} of a submission's `.py` files and of the named data files.
+
+    Walks without following links; symbolic links, FIFOs, devices, dot-folders and
+    `__pycache__` are skipped (their names appended to `skipped`), except links to regular
+    files when both the link and its target lie inside `links_within` (the course's own
+    `solutions/`, whose later assignments link to earlier ones); files and the submission are
+    capped in size and count."""
+    src = Path(src)
+    skipped = [] if skipped is None else skipped
+    out, total = {}, 0
+    for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+                             and not os.path.islink(os.path.join(dirpath, d)))
+        rel_dir = Path(dirpath).relative_to(src)
+        for name in sorted(filenames):
+            rel = rel_dir / name
+            if not name.endswith(".py") and str(rel) not in extra:
+                continue
+            if name.startswith("."):
+                continue
+            path = Path(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode) and links_within is not None and _inside(path, links_within):
+                path = Path(os.path.realpath(path))
+            elif not stat.S_ISREG(st.st_mode):  # a link, FIFO or device: never read
+                skipped.append(str(rel))
+                continue
+            data = _read_regular(path, MAX_SOURCE if name.endswith(".py") else MAX_FILE)
+            total += len(data)
+            if len(out) >= MAX_FILES or total > MAX_TOTAL:
+                raise SubmissionError(f"more than {MAX_FILES} files or {MAX_TOTAL >> 20} MB")
+            out[str(rel)] = data
+    return out
+
+
+def _inside(link: Path, root: Path) -> bool:
+    root = Path(os.path.realpath(root))
+    return (Path(os.path.realpath(link.parent)).is_relative_to(root)
+            and Path(os.path.realpath(link)).is_relative_to(root))
+
+
+def write_files(files: dict, dst: Path):
+    for rel, data in files.items():
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dst / rel).write_bytes(data)
+
+
+# --------------------------------------------------------------------------- a worker process
+class WorkerFailure(Exception):
+    """The worker died, timed out or broke the protocol."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Session:
+    """One worker process: `exchange` sends a frame and waits for one reply frame.
+
+    `sandbox=False` runs the worker as a plain child process (the instructor's explicit
+    `--no-sandbox`, or `dlgrade check` where bwrap is unavailable)."""
+
+    def __init__(self, submission, limits: Limits = Limits(), *, extra_files=(), device="cpu",
+                 sandbox=True, reference=False, files=None, zygote=False):
+        self.limits, self.device = limits, device
+        self._tmp = tempfile.TemporaryDirectory(prefix="dlgrade-")
+        work = Path(self._tmp.name)
+        sub = work / "sub"
+        sub.mkdir()
+        if submission is not None:
+            write_files(files if files is not None else submission_files(Path(submission), extra_files), sub)
+        self._out = tempfile.TemporaryFile()  # student stdout/stderr: anonymous, never a path
+        reply_r, reply_w = os.pipe()
+        uid = UID_BASE + (_UID_OFFSET + next(_uids)) % UID_SLOTS
+        request = {"limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "file_mb": limits.file_mb,
+                              "processes": limits.processes, "open_files": limits.open_files},
+                   "device": device, "reference": reference, "zygote": zygote, "sandboxed": sandbox,
+                   # for the audit hook (a second layer; the sandbox does not show these at all)
+                   "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
+        if sandbox:
+            problem = sandbox_problem()
+            if problem:
+                raise SandboxError(problem)
+            cmd = _bwrap_args(work, limits, device, uid=uid, reference=reference) + [
+                _python(), "-I", "-S", "-B", f"{INSIDE}/worker/worker.py", str(reply_w), f"{INSIDE}/site"]
+            if os.geteuid() == 0:
+                request["uid"] = uid
+            cwd = None
+        else:
+            link = work / "worker"
+            link.mkdir()
+            for name in WORKER_FILES:
+                shutil.copyfile(HERE / name, link / name)
+            if reference:
+                shutil.copytree(HERE.parent / "reference", work / "reference",
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            site = str(Path(_packages(device)[0][1]).parent)
+            cmd = [_python(), "-I", "-S", "-B", str(link / "worker.py"), str(reply_w), site]
+            cwd = sub
+        env = _env(limits, device)
+        try:
+            self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=self._out,
+                                         stderr=subprocess.STDOUT, pass_fds=(reply_w,), start_new_session=True)
+        finally:
+            os.close(reply_w)
+        self._reply = reply_r
+        self._pid = None
+        for fd in (reply_r, self.proc.stdin.fileno()):
+            _big_pipe(fd)
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        self.started = time.monotonic()
+        self.deadline = self.started + limits.timeout_s
+        try:
+            self._send(wire.frame(request))
+            ready, _, _ = self.exchange_reply()
+            if ready.get("status") != "ready":
+                raise WorkerFailure("crashed", "the worker did not start")
+            self._pid = self.worker_pid()
+        except WorkerFailure as failure:
+            failure.message += ("\n" + self.stdout()) if self.stdout().strip() else ""
+            self.close()
+            raise
+
+    # -- protocol
+    def _send(self, data: bytes):
+        """Write `data` to the worker's stdin within the deadline."""
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise WorkerFailure("timeout", self._timeout_message())
             try:
-                code = proc.wait(timeout=limits.timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                _kill_group(proc)
-        stdout = _tail(io_dir / "stdout.txt")
-        if timed_out:
-            return WorkerResult("timeout", message=f"timed out after {limits.timeout_s:g} s "
-                                "(an infinite loop, or far too slow)", stdout=stdout)
-        return _read_result(io_dir, code, stdout, len(calls))
+                n = os.write(fd, view[:1 << 16])
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise WorkerFailure("crashed", self._death_message())
+            view = view[n:]
+
+    def _read(self, n: int) -> bytes:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or not select.select([self._reply], [], [], left)[0]:
+            raise WorkerFailure("timeout", self._timeout_message())
+        return os.read(self._reply, n)
+
+    def worker_pid(self):
+        """The pid (in our namespace) of the worker's Python process: the leaf below bwrap."""
+        pid = self.proc.pid
+        for _ in range(4):
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                return None
+            if not children:
+                return pid
+            pid = int(children[-1])
+        return pid
+
+    def cpu_seconds(self):
+        """CPU time the worker process has used so far, all its threads, from the kernel's
+        scheduler statistics (nanoseconds; nothing the worker can write)."""
+        pid = self._pid
+        total = 0
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+        return total * 1e-9
+
+    def exchange(self, header: dict, tree=None, *, cpu=False):
+        """Send one frame; return (reply header, reply arrays, seconds from the first byte sent
+        to the last byte received, measured here). With `cpu`, the seconds are instead the
+        worker's CPU time over that span (robust to other load on the machine)."""
+        data = wire.frame(header, tree)
+        cpu0 = self.cpu_seconds() if cpu else 0.0
+        start = time.perf_counter()
+        self._send(data)
+        reply, tree, elapsed = self.exchange_reply()
+        if cpu:
+            elapsed = self.cpu_seconds() - cpu0
+        else:
+            elapsed = time.perf_counter() - start
+        return reply, tree, elapsed
+
+    def exchange_reply(self):
+        """The next reply frame: (header, arrays, 0.0)."""
+        try:
+            reply = wire.read_frame(self._read, MAX_REPLY)
+        except wire.WireError as exc:
+            raise WorkerFailure("crashed", f"unreadable worker reply: {exc}")
+        except ValueError as exc:  # bad JSON
+            raise WorkerFailure("crashed", f"unreadable worker reply: {exc}")
+        if reply is None:
+            raise WorkerFailure("crashed", self._death_message())
+        return reply[0], reply[1], 0.0
+
+    def finish(self):
+        """Close stdin and insist that the worker exits cleanly without writing anything more."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        extra = self._read(1)
+        if extra:
+            raise WorkerFailure("crashed", "the worker replied more than once (a forged reply?)")
+        left = max(0.1, self.deadline - time.monotonic())
+        try:
+            code = self.proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            raise WorkerFailure("timeout", self._timeout_message())
+        if code != 0:
+            raise WorkerFailure("crashed", "the worker " + _how(code) + " after replying")
+
+    def _timeout_message(self):
+        return f"timed out after {self.limits.timeout_s:g} s (an infinite loop, or far too slow)"
+
+    def _death_message(self):
+        self.kill()
+        return (f"the worker {_how(self.proc.returncode)} before reporting a result "
+                "(sys.exit/os._exit, a crash, or a resource limit)")
+
+    def stdout(self) -> str:
+        self._out.seek(0, os.SEEK_END)
+        size = self._out.tell()
+        self._out.seek(max(0, size - STDOUT_TAIL))
+        text = self._out.read().decode("utf-8", "replace")
+        return ("[... output truncated]\n" if size > STDOUT_TAIL else "") + text
+
+    def kill(self):
+        """Kill the worker (bwrap takes its whole PID namespace with it) and reap it."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        self.kill()
+        for f in (self.proc.stdin,):
+            try:
+                f.close()
+            except OSError:
+                pass
+        try:
+            os.close(self._reply)
+        except OSError:
+            pass
+        self._out.close()
+        self._tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
-def _kill_group(proc):
+class Zygote:
+    """A pre-started worker for one submission: NumPy imported, sandbox up, no student code.
+    `run` forks a fresh child per item that imports the student's modules and runs the calls
+    under the item's limits; afterwards the worker kills everything the child left running and
+    empties the private /tmp. One item at a time; after a timeout or a crash it is discarded."""
+
+    def __init__(self, submission, *, extra_files=(), device="cpu", sandbox=True):
+        self.session = Session(submission, Limits(timeout_s=60), extra_files=extra_files, device=device,
+                               sandbox=sandbox, zygote=True)
+        self.ok = True
+
+    def run(self, calls, limits: Limits) -> WorkerResult:
+        s = self.session
+        s.limits, s.deadline = limits, time.monotonic() + limits.timeout_s
+        s._out.seek(0, os.SEEK_END)
+        mark = s._out.tell()
+        try:
+            s._send(wire.frame({"op": "fork", "cpu_s": limits.cpu_s, "processes": limits.processes,
+                                "calls": [{"driver": c.driver, "spec": c.spec} for c in calls]},
+                               {str(i): c.inputs for i, c in enumerate(calls)}))
+            header, tree, _ = s.exchange_reply()
+            if header.get("status") == "exited":
+                return WorkerResult("crashed", message=f"the worker {_how(_code(header))} before reporting a result "
+                                    "(sys.exit/os._exit, a crash, or a resource limit)", stdout=self._stdout(mark))
+            done, _, _ = s.exchange_reply()
+            if done.get("status") != "exited":
+                self.ok = False
+                return WorkerResult("crashed", message="the worker replied more than once (a forged reply?)",
+                                    stdout=self._stdout(mark))
+            if _code(done) != 0:
+                return WorkerResult("crashed", message="the worker " + _how(_code(done)) + " after replying",
+                                    stdout=self._stdout(mark))
+            return _result(header, tree, len(calls), self._stdout(mark))
+        except WorkerFailure as failure:
+            self.ok = False
+            s.kill()
+            return WorkerResult(failure.status, message=failure.message, stdout=self._stdout(mark))
+
+    def _stdout(self, mark):
+        out = self.session._out
+        out.seek(0, os.SEEK_END)
+        size = out.tell()
+        out.seek(max(mark, size - STDOUT_TAIL))
+        text = out.read().decode("utf-8", "replace")
+        return ("[... output truncated]\n" if size - mark > STDOUT_TAIL else "") + text
+
+    def close(self):
+        self.session.close()
+
+
+def _code(header):
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
+        return int(header.get("code"))
+    except (TypeError, ValueError):
+        return None
+
+
+class WorkerPool:
+    """Pre-started workers (`Zygote`) per submission, shared by the grading threads."""
+
+    def __init__(self, *, extra_files=(), device="cpu", sandbox=True):
+        self.extra_files, self.device, self.sandbox = tuple(extra_files), device, sandbox
+        self._idle, self._lock = {}, threading.Lock()
+
+    def run(self, submission, calls, limits: Limits) -> WorkerResult:
+        key = str(submission)
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            zygote = idle.pop() if idle else None
+        if zygote is None:
+            try:
+                zygote = Zygote(submission, extra_files=self.extra_files, device=self.device, sandbox=self.sandbox)
+            except WorkerFailure as failure:
+                return WorkerResult(failure.status, message=failure.message)
+        result = zygote.run(calls, limits)
+        if zygote.ok:
+            with self._lock:
+                if key in self._idle:
+                    self._idle[key].append(zygote)
+                    zygote = None
+        if zygote is not None:
+            zygote.close()
+        return result
+
+    def release(self, submission):
+        """Close the workers of a submission that is done."""
+        with self._lock:
+            idle = self._idle.pop(str(submission), [])
+        for z in idle:
+            z.close()
+
+    def close(self):
+        with self._lock:
+            idle = [z for zs in self._idle.values() for z in zs]
+            self._idle = {}
+        for z in idle:
+            z.close()
+
+
+def _big_pipe(fd):
+    """1 MB pipe buffers: a conv layer's input crosses in one go instead of 16 round trips."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except (OSError, ImportError):
         pass
-    proc.wait()
 
 
-def _tail(path: Path) -> str:
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(max(0, size - STDOUT_TAIL))
-        text = f.read().decode("utf-8", "replace")
-    return ("[... output truncated]\n" if size > STDOUT_TAIL else "") + text
+def _how(code):
+    if code is None:
+        return "did not exit"
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
-def _read_result(io_dir: Path, code: int, stdout: str, n_calls: int) -> WorkerResult:
-    result_path = io_dir / "result.json"
-    if not result_path.exists():
-        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
-        return WorkerResult("crashed", message=f"the worker {how} before reporting a result "
-                            "(sys.exit/os._exit, a crash, or a resource limit)", stdout=stdout)
+def run_worker(submission: Path, calls: list, limits: Limits = Limits(), *, extra_files=(),
+               device: str = "cpu", sandbox: bool = True, files=None) -> WorkerResult:
+    """Run `calls` on the student code in `submission` and return the validated outputs."""
+    session = None
     try:
-        if result_path.stat().st_size > 1 << 20:
-            raise ValueError("result.json is too large")
-        result = json.loads(result_path.read_text())
+        session = Session(submission, limits, extra_files=extra_files, device=device, sandbox=sandbox, files=files)
+        header, tree, _ = session.exchange({"op": "calls", "calls": [{"driver": c.driver, "spec": c.spec} for c in calls]},
+                                           {str(i): c.inputs for i, c in enumerate(calls)})
+        session.finish()
+        return _result(header, tree, len(calls), session.stdout())
+    except WorkerFailure as failure:
+        return WorkerResult(failure.status, message=failure.message, stdout=session.stdout() if session else "")
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _result(result: dict, outputs: dict, n_calls: int, stdout: str) -> WorkerResult:
+    try:
         status = result["status"]
         if status not in ("ok", "not_attempted", "error"):
             raise ValueError(f"unknown status {status!r}")
-        message = str(result.get("message", ""))
+        message = str(result.get("message", ""))[:2000]
         if result.get("traceback"):
-            message += "\n" + str(result["traceback"])
+            message += "\n" + str(result["traceback"])[:2000]
         if status != "ok":
             return WorkerResult(status, message=message, stdout=stdout)
-        outputs = wire.load(io_dir / "outputs.npz")
-        types = [dict(c.get("types", {})) for c in result["calls"]]
-        return WorkerResult("ok", [outputs.get(str(i), {}) for i in range(n_calls)],
-                            types, stdout=stdout)
-    except (ValueError, KeyError, TypeError, OSError, wire.WireError) as exc:
+        calls = result["calls"]
+        if not isinstance(calls, list) or len(calls) != n_calls:
+            raise ValueError("the reply does not match the request")
+        types = [{str(k): str(v) for k, v in dict(c.get("types", {})).items()} for c in calls]
+        return WorkerResult("ok", [outputs.get(str(i), {}) for i in range(n_calls)], types, stdout=stdout)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return WorkerResult("crashed", message=f"unreadable worker result: {exc}", stdout=stdout)

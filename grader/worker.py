@@ -1,10 +1,13 @@
 """The worker: the only process that imports student code.
 
-Run as `python -I worker.py IO_DIR` with the submission copy as working directory. It reads
-`IO_DIR/request.json` and `IO_DIR/inputs.npz`, applies resource limits, blocks imports of the
-grader's own packages and of libraries that would do the student's work, imports the student's
-modules, runs the requested drivers and writes `IO_DIR/outputs.npz` and `IO_DIR/result.json`.
-Nothing it writes is trusted: the parent validates and compares everything.
+Run as `python -I -S -B worker.py REPLY_FD SITE` (inside bubblewrap, see `runner.py`) with the
+submission copy as working directory and NumPy in SITE. It reads frames (`wire.frame`) from
+stdin: first the request (limits, the uid to become), then work: `calls` (run drivers) or, in a
+timing session, `build`/`forward`/`backward` on one layer. It drops to its own uid, applies
+resource limits, blocks imports of the grader's own packages and of libraries that would do the
+student's work (a second layer: the sandbox does not contain them), imports the student's
+modules and writes one reply frame per frame to REPLY_FD. Nothing it writes is trusted: the
+parent validates and compares everything, and times the speed items itself.
 """
 import importlib.abc
 import importlib.util
@@ -68,15 +71,73 @@ class _Blocker(importlib.abc.MetaPathFinder):
         return None
 
 
+def _drop_privileges(uid):
+    """Become `uid` for good (the sandbox started us as a capability-less root that may only
+    change its uid)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise SystemExit("dlgrade worker: could not drop privileges")
+
+
 def _limit(request):
     mb = 1 << 20
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    if request.get("zygote"):  # CPU time and processes are limited per item, in each child
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        return
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+    if "uid" in request:  # one uid per worker: the process count is this worker's alone
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
     # A write past RLIMIT_FSIZE then fails with an OSError instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def _limit_child(header, own_uid):
+    """Per item, in the child of a pre-started worker: its CPU time starts at zero."""
+    cpu = int(header["cpu_s"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    if own_uid:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(header["processes"]),) * 2)
+
+
+def _clean_up(pid, sandboxed):
+    """After an item: kill whatever the child left running and empty the private /tmp, so that
+    nothing an item starts or writes reaches the next item."""
+    if sandboxed:  # alone in a PID namespace: every other process but init is the item's
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        for name in os.listdir("/tmp"):
+            path = os.path.join("/tmp", name)
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    import shutil
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    while True:  # reap what is ours
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
 
 
 def _student_frames(tb_text, sub_dir):
@@ -89,42 +150,59 @@ def _student_frames(tb_text, sub_dir):
     return "\n".join(keep[-6:]).replace(sub_dir + "/", "")
 
 
-def main(io_dir):
-    with open(os.path.join(io_dir, "request.json")) as f:
-        request = json.load(f)
+def _read(n):
+    return os.read(0, n)
+
+
+def _readinto(view):
+    return os.readv(0, [view])
+
+
+def main(reply_fd, site):
+    reply_fd = int(reply_fd)
+    sys.path.append(site)
     import numpy as np  # before the limits: importing NumPy maps a lot of address space
     wire = _load("_dlgrade_wire", "wire.py")
+    request, _ = wire.read_frame(_read, 1 << 20)
+    if "uid" in request:
+        _drop_privileges(int(request["uid"]))
     drivers = _load("_dlgrade_drivers", "drivers.py")
-    yardstick = _load_reference() if any(c["driver"] == "speed" for c in request["calls"]) else {}
-    inputs = wire.load(os.path.join(io_dir, "inputs.npz"))
+    yardstick = _load_reference() if request.get("reference") else {}
+    cupy = None
     if request.get("device") == "cuda":
         import cupy
-        inputs = wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(inputs).items()})
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
-    _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")])
+    _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
+                    + [str(p) for p in request.get("forbid", [])])
     for name in [m for m in sys.modules if m.startswith("_dlgrade_")]:
         del sys.modules[name]
     sub_dir = os.getcwd()
     sys.path.insert(0, sub_dir)
 
     def resolve(module, name):
-        if module == "@reference":  # the speed yardstick, loaded before any student code
+        if yardstick:  # a trusted timing session: the reference, and no student code at all
             return yardstick[name]
         return getattr(importlib.import_module(module), name)
 
-    result = {"status": "ok", "calls": []}
-    outputs = {}
-    for i, call in enumerate(request["calls"]):
-        try:
-            out = drivers.DRIVERS[call["driver"]](resolve, call["spec"], inputs.get(str(i), {}))
-        except NotImplementedError:
-            result = {"status": "not_attempted", "message": f"{call['spec'].get('name')} raises NotImplementedError"}
-            break
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-            tb = _student_frames(traceback.format_exc(), sub_dir)
-            result = {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "traceback": tb[-2000:]}
-            break
+    def reply(header, tree=None):
+        for part in wire.frame_parts(header, tree):
+            view = memoryview(part)
+            while view:
+                view = view[os.write(reply_fd, view):]
+
+    def device(tree):
+        if cupy is None:
+            return tree
+        return wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(tree).items()})
+
+    def failure(exc):
+        if isinstance(exc, NotImplementedError):
+            return {"status": "not_attempted", "message": "raises NotImplementedError"}
+        tb = _student_frames(traceback.format_exc(), sub_dir)
+        return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:500], "traceback": tb[-2000:]}
+
+    def plain(out, prefix=""):
         flat, types = {}, {}
         for key, value in wire.flatten(out).items():
             if type(value) is not np.ndarray:
@@ -133,18 +211,81 @@ def main(io_dir):
                 value = wire.to_numpy(value)
             except Exception:
                 continue
-            if value.dtype.kind in wire.ALLOWED_KINDS:
-                flat[f"{i}/{key}"] = value
-        outputs.update(flat)
-        result["calls"].append({"types": types})
-    wire.save(os.path.join(io_dir, "outputs.tmp.npz"), wire.unflatten(outputs))
-    os.replace(os.path.join(io_dir, "outputs.tmp.npz"), os.path.join(io_dir, "outputs.npz"))
-    with open(os.path.join(io_dir, "result.tmp.json"), "w") as f:
-        json.dump(result, f)
-    os.replace(os.path.join(io_dir, "result.tmp.json"), os.path.join(io_dir, "result.json"))
+            if type(value) is np.ndarray and value.dtype.kind in wire.ALLOWED_KINDS:
+                flat[prefix + key] = value
+        return flat, types
+
+    reply({"status": "ready"})  # the parent now finds this process to read its CPU time
+    layers, caches = {}, {}
+    while True:
+        message = wire.read_frame(_read, 1 << 31, readinto=_readinto)
+        if message is None:
+            break
+        header, inputs = message
+        op = header.get("op")
+        if op == "fork":  # a pre-started worker: run the calls in a fresh child, then clean up
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setpgid(0, 0)
+                    _limit_child(header, "uid" in request)
+                    op = "calls"
+                except BaseException:
+                    os._exit(70)
+            else:
+                _, status = os.waitpid(pid, 0)
+                _clean_up(pid, request.get("sandboxed", False))
+                reply({"status": "exited", "code": os.waitstatus_to_exitcode(status)})
+                continue
+        if op == "calls":  # run drivers; stop at the first failure
+            result, outputs = {"status": "ok", "calls": []}, {}
+            for i, call in enumerate(header["calls"]):
+                try:
+                    out = drivers.DRIVERS[call["driver"]](resolve, call["spec"], device(inputs.get(str(i), {})))
+                    flat, types = plain(out, f"{i}/")
+                except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+                    result = failure(exc)
+                    if result["status"] == "not_attempted":
+                        result["message"] = f"{call['spec'].get('name')} raises NotImplementedError"
+                    outputs = {}
+                    break
+                outputs.update(flat)
+                result["calls"].append({"types": types})
+            sys.stdout.flush()
+            reply(result, wire.unflatten(outputs))
+            if header.get("op") == "fork":  # the child of a pre-started worker
+                os._exit(0)
+        else:  # a timing session: build a layer, run its forward or backward on fresh inputs
+            slot = str(header.get("slot", "0"))
+            try:
+                data = device(inputs)
+                if op == "build":
+                    layers[slot] = resolve(header["module"], header["name"])(**header["kwargs"])
+                    out = {}
+                elif op == "forward":
+                    y, caches[slot] = layers[slot].forward(data["x"], data.get("params", {}))
+                    out = {"y": y} if header.get("send", True) else {}
+                elif op == "probe":  # `repeat` forward (and backward) passes in one exchange
+                    for _ in range(int(header.get("repeat", 1))):
+                        y, cache = layers[slot].forward(data["x"], data.get("params", {}))
+                        if header.get("part") == "backward":
+                            layers[slot].backward(data["dy"], cache)
+                    out = {}
+                elif op == "backward":
+                    dx, grads = layers[slot].backward(data["dy"], caches.pop(slot))
+                    out = {"dx": dx, "grads": dict(grads)}
+                else:
+                    raise ValueError(f"unknown op {op!r}")
+                if cupy is not None:
+                    cupy.cuda.Device().synchronize()
+                flat, types = plain(out)
+                reply({"status": "ok", "types": types}, wire.unflatten(flat))
+            except BaseException as exc:
+                reply(failure(exc))
     sys.stdout.flush()
     os._exit(0)  # skip interpreter teardown: student atexit hooks and __del__ must not run
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])
