@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -363,11 +364,18 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
                         if (record["content_hash"], record["salt_id"], record["items"]) == (hashes[k], salt_id, selected):
                             skip[k] = _restore(record)
 
+    sids = _class_ids(assignment, paths)
+    finished, lock = dict(skip), threading.Lock()
+
     def save(k, r):
         r.salt_id = salt_id
         if outdir and hashes.get(k):
             write_atomic(outdir / RESULTS / f"{_key(paths[k])}.json",
                          json.dumps(_record(r, hashes[k], salt_id, selected), indent=1) + "\n")
+        if outdir:  # the class view grows as submissions finish: their files, and grades.csv so far
+            with lock:
+                finished[k] = r
+                _class_progress(copy.deepcopy(r), sids[k], [finished[j] for j in sorted(finished)], outdir)
 
     reports = _grade(assignment, paths, opts, jobs, list(only), skip=skip, on_report=save)
     for r in reports:
@@ -393,6 +401,19 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         click.echo(f"error: {r.submission}: {r.error}", err=True)
     if ungraded:
         sys.exit(1)
+
+
+def _class_ids(assignment, submissions):
+    """The class view's folder name of each submission (as `classview.write` names them)."""
+    from . import classview
+    return classview.ids([api.Report(assignment, str(p), []) for p in submissions])
+
+
+def _class_progress(report, sid, done, outdir):
+    """One finished submission's files, and grades.csv over the submissions finished so far."""
+    from . import classview
+    classview.write_submission(report, outdir, sid)
+    write_atomic(Path(outdir) / "grades.csv", classview.grades_csv(copy.deepcopy(done)))
 
 
 def _class_view(assignment, reports, submissions, outdir):
