@@ -336,13 +336,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         from reference.backend import cupy_available
         if not cupy_available():
             raise BadUsage("--device cuda needs CuPy and a CUDA device")
-    problem = "" if no_sandbox else runner.sandbox_problem()
-    if problem:
-        raise BadUsage(f"{problem}; refusing to run student code without a sandbox (--no-sandbox to do it anyway)")
-    try:
-        salt, salt_id = secret.run_salt(seed)
-    except secret.SecretError as exc:
-        raise Failure(str(exc))
+    salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
     opts = api.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     _check_items(assignment, opts, only)
     selected = [i.id for i in api._select(assignment, opts, list(only))]
@@ -401,6 +395,18 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         click.echo(f"error: {r.submission}: {r.error}", err=True)
     if ungraded:
         sys.exit(1)
+
+
+def _sandbox_and_salt(seed, no_sandbox=False, escape=""):
+    """(salt, salt_id) for grading student code, after making sure the sandbox can run (exit 2
+    with one line if not, unless `no_sandbox`)."""
+    problem = "" if no_sandbox else runner.sandbox_problem()
+    if problem:
+        raise BadUsage(f"{problem}; refusing to run student code without a sandbox{escape}")
+    try:
+        return secret.run_salt(seed)
+    except secret.SecretError as exc:
+        raise Failure(str(exc))
 
 
 def _class_ids(assignment, submissions):
@@ -494,13 +500,7 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
         from .nbgrader import autograde
     except ImportError as exc:
         raise Failure(f"nbgrader is not installed ({exc}): pip install nbgrader")
-    problem = runner.sandbox_problem()
-    if problem:
-        raise BadUsage(f"{problem}; refusing to run student code without a sandbox")
-    try:
-        salt, _ = secret.run_salt(seed)
-    except secret.SecretError as exc:
-        raise Failure(str(exc))
+    salt, _ = _sandbox_and_salt(seed)
     try:
         graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
                            opts=api.Options(mode="grade", salt=salt))
