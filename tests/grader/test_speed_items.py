@@ -10,8 +10,8 @@ items that must lose points (none: they are all correct), ``# speed:`` and
 Bands, not times: the verdicts are ratios of medians of interleaved runs against the reference
 (`grader.items.SpeedItem`), so the expected bands hold on a slow or busy machine, with margin:
 on a 2-core machine also running a training job, the answer key times about 1x the reference
-(full credit at <= 2.5x), np.add.at col2im about 5x on backward (partial), pixel loops 20-30x
-(zero: none at >= 12x), and the textbook quadruple loop stops at the probe (zero).
+(full credit at <= 2.5x), np.add.at col2im about 5x on backward (partial), pixel loops 13-31x
+(zero: none at >= 10x), and the textbook quadruple loop stops at the probe (zero).
 The correctness items are graded with `jobs=2`, the speed items one at a time (`jobs=1`) so that
 two timings never share the cores. A timing verdict outside its band is graded again, at most
 `RETRIES` more times, with a warning: a single preempted probe run can zero a correct, fast
