@@ -138,15 +138,6 @@ def pattern_hint(got, expected, rtol=1e-4):
     return ""
 
 
-def compare(check, pairs):
-    """One check over several (name, got, expected, opts) pairs: passes when all agree."""
-    for name, got, expected, opts in pairs:
-        msg = mismatch(name, got, expected, **opts)
-        if msg:
-            return CheckResult(check, False, msg)
-    return CheckResult(check, True)
-
-
 def numerical_gradient(f_rows, dy, h):
     """Central differences: f_rows (2*n, *y.shape) at x_i +/- h -> d<sum f*dy>/dx_i, shape (n,)."""
     f_rows = np.asarray(f_rows, dtype=np.float64)

@@ -43,19 +43,14 @@ class Item:
 
 # --------------------------------------------------------------------------- helpers
 def pair(name, got, expected, alternatives=(), path=(), **opts):
-    """A (name, got, expected, opts) tuple for `checks.compare`, looked up by key path."""
-    def dig(tree):
-        for key in path:
-            if not isinstance(tree, dict) or key not in tree:
-                return None
-            tree = tree[key]
-        return tree
-    return name, dig(got), dig(expected), opts, [(hint, dig(alt)) for hint, alt in alternatives]
+    """A (name, got, expected, opts, [(hint, alternative)]) tuple for `compare`, looked up by key path."""
+    return name, dig(got, path), dig(expected, path), opts, [(hint, dig(alt, path)) for hint, alt in alternatives]
 
 
 def compare(check, pairs):
-    """Like `checks.compare`; when the student's output matches a known bug's, its hint replaces
-    the generic pattern hint. Values only: dtypes are the `dtypes` check's business."""
+    """One check over several `pair`s: passes when all agree (`checks.mismatch`); when the
+    student's output matches a known bug's, its hint replaces the generic pattern hint. Values
+    only: dtypes are the `dtypes` check's business."""
     for name, got, expected, opts, alts in pairs:
         opts = {"check_dtype": False, **opts}
         msg = C.mismatch(name, got, expected, **opts, hints=False)
@@ -81,6 +76,7 @@ def dtypes(check, pairs):
 
 
 def dig(tree, path):
+    """The value at key path `path` of a nested dict, or None where the path does not exist."""
     for key in path:
         if not isinstance(tree, dict) or key not in tree:
             return None
@@ -181,10 +177,6 @@ CASES = (  # (tag, shape, dtype): random, batch of one with odd sizes, float32
     ("batch of 1, odd width", (1, 7), np.float64),
     ("float32", (3, 6), np.float32),
 )
-
-
-def _cast(tree, dtype):
-    return {k: _cast(v, dtype) if isinstance(v, dict) else v.astype(dtype) for k, v in tree.items()}
 
 
 def as_float32(x):
