@@ -33,6 +33,18 @@ def _size_hp(v):
     return int(v) if isinstance(v, int) else _pair(v)
 
 
+def _conv_geometry(layer, x, params):
+    """(W in x's dtype, (N, C, H, W, F, KH, KW, H', W'), (stride, padding)) of a convolution,
+    after checking that x's channels match W's."""
+    N, C, H, Wd = x.shape
+    Wt = params["W"].astype(x.dtype, copy=False)
+    F, Cw, KH, KW = Wt.shape
+    if C != Cw:
+        raise ValueError(f"x has {C} channels, W expects {Cw}")
+    s, p = layer.stride, layer.padding
+    return Wt, (N, C, H, Wd, F, KH, KW, _out_size(H, KH, s, p), _out_size(Wd, KW, s, p)), (s, p)
+
+
 def _out_size(size, k, stride, pad=0):
     out = (size + 2 * pad - k) // stride + 1
     if out < 1:
@@ -79,13 +91,7 @@ class Conv2d(Layer):
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        N, C, H, Wd = x.shape
-        Wt = params["W"].astype(x.dtype, copy=False)
-        F, Cw, KH, KW = Wt.shape
-        if C != Cw:
-            raise ValueError(f"x has {C} channels, W expects {Cw}")
-        s, p = self.stride, self.padding
-        Ho, Wo = _out_size(H, KH, s, p), _out_size(Wd, KW, s, p)
+        Wt, (N, C, H, Wd, F, KH, KW, Ho, Wo), (s, p) = _conv_geometry(self, x, params)
         xpad = _pad_channels_last(xp, x, p, p)
         Wm = xp.ascontiguousarray(Wt.transpose(2, 3, 1, 0)).reshape(KH * KW * C, F)  # rows (i, j, c)
         y = xp.empty((N * Ho * Wo, F), dtype=x.dtype)  # rows (n, h', w'): channels-last
@@ -225,13 +231,7 @@ class Im2colConv2d(Conv2d):
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
-        N, C, H, Wd = x.shape
-        Wt = params["W"].astype(x.dtype, copy=False)
-        F, Cw, KH, KW = Wt.shape
-        if C != Cw:
-            raise ValueError(f"x has {C} channels, W expects {Cw}")
-        s, p = self.stride, self.padding
-        Ho, Wo = _out_size(H, KH, s, p), _out_size(Wd, KW, s, p)
+        Wt, (N, C, H, Wd, F, KH, KW, Ho, Wo), (s, p) = _conv_geometry(self, x, params)
         lay = _Layout(N, C, H, Wd, Ho, Wo, s, p)
         xpad = xp.zeros(lay.padded, dtype=x.dtype)
         xpad[lay.interior] = x.transpose(lay.perm)
