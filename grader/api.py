@@ -6,6 +6,7 @@ from the public cases stored in a released assignment (student side, mode "check
 imports `reference`).
 """
 import contextlib
+from collections.abc import Sequence
 import dataclasses
 import hashlib
 import importlib
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import timing, wire
+from . import course, timing, wire
 from .checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
 from .data import DataError
 from .drivers import DRIVERS, indexed
@@ -28,7 +29,31 @@ from .models import WeightsError, load_weights
 from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
                      write_files)
 
-ASSIGNMENTS = ("mlp", "cnn", "rnn")
+
+
+class _Assignments(Sequence):
+    """The course's assignments, discovered from files on every use (`grader.course`)."""
+
+    def _now(self):
+        return course.discover()
+
+    def __iter__(self):
+        return iter(self._now())
+
+    def __len__(self):
+        return len(self._now())
+
+    def __getitem__(self, i):
+        return self._now()[i]
+
+    def __contains__(self, name):
+        return name in self._now()
+
+    def __repr__(self):
+        return repr(self._now())
+
+
+ASSIGNMENTS = _Assignments()
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
 PUBLIC_CASES = "public_cases"
 NO_EXPECTED = {"layer_perturbed", "loss_perturbed", "speed"}  # student-only calls  # .npz (arrays) + .json (calls and hints) in a released assignment
@@ -79,9 +104,10 @@ class Report:
 
 def items(assignment: str) -> list:
     """The graded items of an assignment, in order."""
-    if assignment not in ASSIGNMENTS:
-        raise GradeError(f"unknown assignment {assignment!r} (one of: {', '.join(ASSIGNMENTS)})")
-    return importlib.import_module(f".assignments.{assignment}", __package__).ITEMS
+    try:
+        return course.load(assignment).ITEMS
+    except course.CourseError as exc:
+        raise GradeError(str(exc)) from None
 
 
 def item_rng(item_id: str, salt: str) -> np.random.Generator:
@@ -96,12 +122,13 @@ def reference_resolve(replace=None):
     import reference.layers
     import reference.losses
     import reference.optim
+    import pkgutil
     modules = [reference.layers, reference.losses, reference.optim, reference.init]
-    for extra in ("conv", "rnn", "text", "word2vec"):
-        try:
-            modules.append(importlib.import_module(f"reference.{extra}"))
-        except ImportError:
-            pass
+    for info in pkgutil.iter_modules(reference.__path__):  # every other module of reference/, in name order
+        if info.name != "backend" and not info.name.startswith("_"):
+            module = importlib.import_module(f"reference.{info.name}")
+            if module not in modules:
+                modules.append(module)
     replace = replace or {}
 
     def resolve(module, name):
@@ -137,8 +164,8 @@ def run_reference(calls, resolve, *, strict=True):
 
 
 def load_mutant(path: str):
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    """A known-bug variant: `"module:Name"` or `"solutions/<a>/mutants.py:Name"` (course file)."""
+    return course.load_object(path)
 
 
 def expected_from_reference(item, calls):
@@ -414,7 +441,7 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     `runner.submission_files`); the answer keys' links between `solutions/` folders are kept."""
     if not sub.is_dir():
         raise GradeError(f"{sub}: not a folder")
-    solutions = Path(__file__).resolve().parents[1] / "solutions"
+    solutions = course.root() / "solutions"
     within = solutions if Path(os.path.realpath(sub)).is_relative_to(solutions.resolve()) else None
     try:
         files = submission_files(sub, data_files(assignment), links_within=within)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from . import api, data, report, runner, secret
+from . import api, course, data, report, runner, secret
 
 
 # The tool installed from a student kit's wheel: only the student's commands (see the end).
@@ -57,23 +57,52 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+class _AssignmentType(click.ParamType):
+    """An assignment of the course, checked against those discovered when the command runs
+    (after `--course`), not when this module is imported."""
+    name = "assignment"
+
+    def convert(self, value, param, ctx):
+        known = tuple(api.ASSIGNMENTS)
+        if value not in known:
+            self.fail(f"{value!r} is not an assignment of this course (one of: {', '.join(known) or 'none found'})",
+                      param, ctx)
+        return value
+
+
+ASSIGNMENT = _AssignmentType()
+
+
 def _assignment_arg(f):
-    return click.argument("assignment", type=click.Choice(api.ASSIGNMENTS))(f)
+    return click.argument("assignment", type=ASSIGNMENT)(f)
+
+
+def _set_course(ctx, param, value):
+    if value is not None:
+        if not (Path(value) / "solutions").is_dir():
+            raise click.BadParameter(f"{value}: not a course folder (it has no solutions/)", ctx, param)
+        os.environ["DLGRADE_COURSE"] = str(Path(value).resolve())
+    return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dlgrade-student" if STUDENT_BUILD else "dlgrade")
+@click.option("--course", type=click.Path(exists=True, file_okay=False), callback=_set_course, expose_value=False,
+              is_eager=True, help="The course folder whose solutions/*/grading.py define the assignments "
+                                  "(default: $DLGRADE_COURSE, else this repository).")
 def main():
     """dlgrade: deep learning from scratch, auto-graded."""
 
 
 @main.command("list")
-@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("assignment", required=False, type=ASSIGNMENT)
 def list_items(assignment):
     """List graded items with points and visibility."""
     for a in [assignment] if assignment else api.ASSIGNMENTS:
         its = api.items(a)
-        click.echo(f"{a}: {len(its)} items, {sum(i.points for i in its):g} points")
+        click.echo(f"{a}: {len(its)} items, {sum(i.points for i in its):g} points  [{course.source(a)}]")
+        if course.title(a):
+            click.echo(f"  {course.title(a)}")
         for i in its:
             click.echo(f"  {i.id:<36} {i.points:>5g}  {i.visibility}")
 
@@ -191,7 +220,7 @@ def _check(assignment, folder, only, timeout):
 
 
 @main.command()
-@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("assignment", required=False, type=ASSIGNMENT)
 @click.argument("path", required=False, type=click.Path())
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
@@ -280,7 +309,7 @@ def _restore(record):
 
 
 @main.command()
-@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("assignment", required=False, type=ASSIGNMENT)
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Where to write the zip (default: PATH/submission.zip).")
 @click.option("--no-check", is_flag=True, help="Do not run the public items first.")
@@ -431,29 +460,29 @@ def _class_view(assignment, reports, submissions, outdir):
 
 
 @main.command("release")
-@click.argument("assignment", required=False, type=click.Choice(api.ASSIGNMENTS))
+@click.argument("assignment", required=False, type=ASSIGNMENT)
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if assignments/ is out of sync with solutions/.")
 @click.option("--kit", type=click.Path(), help="Build the student kit archive (a .zip path or a folder to put it in).")
-@click.option("--nbgrader", "course", type=click.Path(file_okay=False),
+@click.option("--nbgrader", "nb_course", type=click.Path(file_okay=False),
               help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
 @click.option("--gradescope", type=click.Path(), help="Build the Gradescope autograder zip (a .zip path or a folder).")
-def release_cmd(assignment, check_only, kit, course, gradescope):
+def release_cmd(assignment, check_only, kit, nb_course, gradescope):
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
     the archive students install from; with --nbgrader, an nbgrader course's source notebooks;
     with --gradescope, the autograder zip."""
     from . import release as release_mod
-    root = Path.cwd()
+    root = course.root()
     if gradescope:
         if not assignment:
             raise click.UsageError("--gradescope needs an ASSIGNMENT")
         from .gradescope import build
         click.echo(f"{assignment}: Gradescope autograder written to {build(assignment, root, Path(gradescope))}")
         return
-    if course:
+    if nb_course:
         from .nbgrader import release as nb_release
         for a in [assignment] if assignment else api.ASSIGNMENTS:
             try:
-                click.echo(f"{a}: source notebook {nb_release(a, root, Path(course))}")
+                click.echo(f"{a}: source notebook {nb_release(a, root, Path(nb_course))}")
             except release_mod.ReleaseError as exc:
                 raise Failure(str(exc))
         return

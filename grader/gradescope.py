@@ -13,10 +13,9 @@ import secrets
 import zipfile
 from pathlib import Path
 
-from . import api
+from . import api, course
 from .kit import ZIP_DATE
 
-DATASETS = {"mlp": ["cifar10"], "cnn": ["cifar10"], "rnn": ["names", "shakespeare"]}
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("grader", "reference")
 
@@ -40,6 +39,7 @@ ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 SOURCE="$ROOT/source"
 DLGRADE="${{DLGRADE:-/autograder/venv/bin/dlgrade}}"
 export DLGRADE_CACHE="${{DLGRADE_CACHE:-$SOURCE/data-cache}}"
+export DLGRADE_COURSE="$SOURCE/dlgrade"  # the course files the zip carries (solutions/*/grading.py)
 export DLGRADE_SECRET="$(cat "$SOURCE/salt.txt")"  # the course secret: the same cases on every regrade
 mkdir -p "$ROOT/results"
 SUBMISSION="$ROOT/submission"
@@ -75,12 +75,15 @@ def build(assignment: str, root: Path, out: Path, salt: str = None) -> Path:
         out = out / f"{assignment}-autograder.zip"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        fetch = "\n".join(f"/autograder/venv/bin/dlgrade data fetch {d}" for d in DATASETS[assignment])
+        fetch = "\n".join(f"/autograder/venv/bin/dlgrade data fetch {d}" for d in course.data(assignment))
         _add(zf, "setup.sh", SETUP.format(fetch=fetch).encode(), 0o755)
         _add(zf, "run_autograder", RUN.format(assignment=assignment).encode(), 0o755)
         _add(zf, "salt.txt", (salt or secrets.token_hex(16)).encode() + b"\n")
         for name in PROJECT_FILES:
             _add(zf, f"dlgrade/{name}", (root / name).read_bytes())
+        for path in sorted((root / "solutions").glob("*/*.py")):  # the registries and known bugs
+            if path.name in course.INSTRUCTOR_FILES:
+                _add(zf, f"dlgrade/{path.relative_to(root)}", path.read_bytes())
         for package in PACKAGES:
             for path in sorted((root / package).rglob("*.py")):
                 if "__pycache__" not in path.parts:

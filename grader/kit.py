@@ -17,7 +17,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from . import api
+from . import api, course
 from .release import build as build_stubs, released_files
 
 # grader modules that never go to students: the known-bug variants (they import reference/ and
@@ -68,6 +68,8 @@ def build_wheel(root: Path, out_dir: Path, manifest_data: dict) -> Path:
     ver = version()
     info = f"{DIST}-{ver}.dist-info"
     files = {name: path.read_bytes() for name, path in student_modules(root)}
+    for name, path in course.registries(root):  # the item registries (no answers in them)
+        files[f"grader/assignments/{name}.py"] = path.read_bytes()
     files["grader/student_kit.json"] = (json.dumps(manifest_data, indent=1, sort_keys=True) + "\n").encode()
     files[f"{info}/METADATA"] = "\n".join(
         ["Metadata-Version: 2.1", "Name: dlgrade-student", f"Version: {ver}",
@@ -107,7 +109,7 @@ def readme(assignment: str, wheel: str, man: dict, todo) -> str:
     its = api.items(assignment)
     public = [i for i in its if i.visibility == "public"]
     weights = man["assignments"][assignment]["weights"]
-    data = {"mlp": "cifar10", "cnn": "cifar10", "rnn": "names` and `dlgrade data fetch shakespeare"}[assignment]
+    data = "` and `dlgrade data fetch ".join(course.data(assignment))
     trained = "\n".join(f"- `{w['file']}` ({w['item']}, {w['points']:g} points)" for w in weights)
     return f"""# The `{assignment}` assignment
 

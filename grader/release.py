@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api, wire
+from .course import INSTRUCTOR_FILES
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 RELEASED = {".py", ".md"}
@@ -54,7 +55,8 @@ def keep_solutions(text: str) -> str:
 def released_files(solution_dir: Path):
     for path in sorted(solution_dir.rglob("*")):
         rel = path.relative_to(solution_dir)
-        if path.is_file() and path.suffix in RELEASED and "__pycache__" not in rel.parts:
+        if path.is_file() and path.suffix in RELEASED and "__pycache__" not in rel.parts \
+                and str(rel) not in INSTRUCTOR_FILES:
             yield rel
 
 

@@ -9,7 +9,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import api, curves
+from . import api, course, curves
 from .models import MAX_BYTES, WeightsError, load_weights
 
 KIT_MANIFEST = Path(__file__).with_name("student_kit.json")
@@ -28,7 +28,7 @@ def manifest(assignment: str) -> dict:
             raise api.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
         return packaged["assignments"][assignment]
     from .release import released_files  # course repository only
-    root = Path(__file__).resolve().parents[1]
+    root = course.root()
     files = [str(p) for p in released_files(root / "solutions" / assignment) if p.suffix == ".py"]
     return {"files": files, "weights": [{"file": i.weights, "item": i.id, "points": i.points}
                                         for i in api.items(assignment) if getattr(i, "weights", "")]}

@@ -1,8 +1,11 @@
 """The `cnn` assignment: convolution, pooling, spatial batch norm, conv speed, a trained CNN."""
 import numpy as np
 
-from .mlp import MLP_LAYERS
-from ..items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
+from grader.assignments.mlp import MLP_LAYERS
+from grader.items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
+
+ORDER = 3  # the course's week
+DATA = ("cifar10",)
 
 M = "grader.mutants:"
 CNN_LAYERS = MLP_LAYERS + ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")

@@ -1,0 +1,138 @@
+"""Which assignments a course has: discovered from files, never listed in the grader's code.
+
+An assignment `<a>` is a folder `solutions/<a>/` of the course that holds `grading.py`, its
+item registry (see docs/authoring.md). The registry is imported as `grader.assignments.<a>` and
+defines:
+
+- `ITEMS`: the graded items, in order (instances of the classes in `grader.items`);
+- `ORDER` (optional): where the assignment sits in the course (the week); `dlgrade list` and
+  the defaults of `release` follow it, then the name;
+- `DATA` (optional): the datasets its items and training script read (`dlgrade data fetch` names).
+
+The course root is `$DLGRADE_COURSE` (or `dlgrade --course DIR`), else the current folder if it
+holds `solutions/`, else the repository this package sits in (an editable install). A student kit's tool carries its registries inside the package
+(`grader/assignments/<a>.py`), so `dlgrade check` finds them without any course folder.
+"""
+import importlib
+import importlib.abc
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+REGISTRY = "grading.py"       # solutions/<a>/grading.py: the item registry of assignment <a>
+INSTRUCTOR_FILES = {REGISTRY, "mutants.py"}  # in solutions/<a>/, never released as stubs
+PACKAGE = "grader.assignments"
+PACKAGED = Path(__file__).with_name("assignments")  # registries inside a student kit's tool
+NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+class CourseError(Exception):
+    """A course folder or registry that cannot be used (one-line message)."""
+
+
+def root() -> Path:
+    """The course root: the folder holding `solutions/` (and `reference/`, `docs/`)."""
+    env = os.environ.get("DLGRADE_COURSE")
+    if env:
+        return Path(env).expanduser().resolve()
+    here, repository = Path.cwd(), Path(__file__).resolve().parents[1]
+    if (here / "solutions").is_dir() or not (repository / "solutions").is_dir():
+        return here
+    return repository
+
+
+def registry_path(name: str):
+    """The registry file of assignment `name`, or None when there is none."""
+    if not NAME.match(name):
+        return None
+    for path in (root() / "solutions" / name / REGISTRY, PACKAGED / f"{name}.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _names():
+    found = set()
+    solutions = root() / "solutions"
+    if solutions.is_dir():
+        found.update(p.parent.name for p in solutions.glob(f"*/{REGISTRY}"))
+    found.update(p.stem for p in PACKAGED.glob("*.py") if p.stem != "__init__")
+    return sorted(n for n in found if NAME.match(n))
+
+
+def load(name: str):
+    """The registry module of assignment `name` (imported once)."""
+    path = registry_path(name)
+    if path is None:
+        raise CourseError(f"unknown assignment {name!r} (one of: {', '.join(discover()) or 'none found'})")
+    return importlib.import_module(f"{PACKAGE}.{name}")
+
+
+def title(name: str) -> str:
+    """The first line of a registry's docstring ("The `mlp` assignment: layers, ...")."""
+    return ((load(name).__doc__ or "").strip().splitlines() or [""])[0]
+
+
+def source(name: str) -> str:
+    """Where the registry of `name` was found (for `dlgrade list`)."""
+    path = registry_path(name)
+    try:
+        return str(path.relative_to(root()))
+    except ValueError:
+        return str(path)
+
+
+def discover() -> tuple:
+    """Every assignment of the course, in course order."""
+    modules = {n: load(n) for n in _names()}
+    return tuple(sorted(modules, key=lambda n: (getattr(modules[n], "ORDER", 99), n)))
+
+
+def registries(root_dir: Path):
+    """(name, registry file) of every assignment under `root_dir/solutions`, for packing into a
+    student kit's tool or an autograder (they hold items and case makers, never answers)."""
+    return [(p.parent.name, p) for p in sorted((Path(root_dir) / "solutions").glob(f"*/{REGISTRY}"))
+            if NAME.match(p.parent.name)]
+
+
+def data(name: str) -> tuple:
+    """The datasets assignment `name` reads (its registry's `DATA`)."""
+    return tuple(getattr(load(name), "DATA", ()))
+
+
+def load_object(path: str):
+    """`"module:Name"` (an importable module) or `"solutions/<a>/mutants.py:Name"` (a file of
+    the course, relative to its root) -> the object."""
+    module, _, name = path.partition(":")
+    if module.endswith(".py"):
+        file = (root() / module).resolve()
+        key = "grader.course_files." + re.sub(r"\W", "_", str(file))
+        if key not in sys.modules:
+            spec = importlib.util.spec_from_file_location(key, file)
+            if spec is None or not file.is_file():
+                raise CourseError(f"{module}: not found under the course root {root()}")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[key] = mod
+            spec.loader.exec_module(mod)
+        return getattr(sys.modules[key], name)
+    return getattr(importlib.import_module(module), name)
+
+
+class _RegistryFinder(importlib.abc.MetaPathFinder):
+    """Imports `grader.assignments.<a>` from `solutions/<a>/grading.py` of the course."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        prefix, _, name = fullname.rpartition(".")
+        if prefix != PACKAGE:
+            return None
+        file = registry_path(name)
+        if file is None or file.parent == PACKAGED:
+            return None  # a packaged registry: the normal import finds it
+        return importlib.util.spec_from_file_location(fullname, file)
+
+
+def install_finder():
+    if not any(isinstance(f, _RegistryFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RegistryFinder())
