@@ -21,6 +21,7 @@ class CheckResult:
     message: str = ""
     credit: float = None  # partial credit in [0, 1]; None means 1 if passed else 0
     gated: bool = False   # only meaningful once the values are right (purity, dtype, consistency)
+    figures: tuple = ()   # `grader.figures.Figure`s for the student's feedback
 
     @property
     def fraction(self) -> float:
@@ -40,7 +41,7 @@ def apply_gates(results):
 
 def gated(result):
     """`result` marked as gated (see `apply_gates`)."""
-    return CheckResult(result.name, result.passed, result.message, result.credit, gated=True)
+    return CheckResult(result.name, result.passed, result.message, result.credit, gated=True, figures=result.figures)
 
 
 @dataclass(frozen=True)

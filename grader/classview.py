@@ -4,6 +4,7 @@
     OUTDIR/<id>/report.json            the full report (instructor)
     OUTDIR/<id>/feedback.txt           for the student: hidden items show only which checks passed
     OUTDIR/<id>/scores.png             for the student: every item's points, by status
+    OUTDIR/<id>/<figure>.png           for the student: the items' figures (`grader.figures`)
     OUTDIR/summary.html                score distribution, pass rate per item, learning curves
     OUTDIR/figures/*.png               the figures of summary.html
 
@@ -21,7 +22,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from . import api, curves
+from . import api, curves, figures
 from .feedback import COLOURS, feedback_text, plot_scores, student_view
 
 
@@ -91,13 +92,15 @@ def read_curves(path, assignment) -> dict:
 
 
 def write_submission(report, outdir, sid=None):
-    """OUTDIR/<id>/report.json, feedback.txt and scores.png for one submission."""
+    """OUTDIR/<id>/report.json, feedback.txt, scores.png and the items' figures for one submission."""
     import copy
     sid = sid or submission_id(report)
     folder = Path(outdir) / sid
     _atomic(folder / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+    drawn = figures.save_all(report.items, folder)
     shown = copy.deepcopy(report)
-    _atomic(folder / "feedback.txt", feedback_text(shown))
+    listing = "".join(f"  {line}\n" for line in drawn)
+    _atomic(folder / "feedback.txt", feedback_text(shown) + (f"\nFigures (beside this file):\n{listing}" if drawn else ""))
     if report.items:
         tmp = folder / ".scores.png.tmp.png"
         plot_scores(student_view(copy.deepcopy(report)), tmp)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from . import api, course, data, report, runner, secret
+from . import api, course, data, figures, report, runner, secret
 
 
 # The tool installed from a student kit's wheel: only the student's commands (see the end).
@@ -230,6 +230,10 @@ def check(assignment, path, only, timeout):
     assignment, folder = _student_folder(assignment, path)
     r = _check(assignment, folder, only, timeout)
     click.echo(report.table([r]))
+    if figures.of(r.items):
+        click.echo("\nFigures:")
+        for line in figures.save_all(r.items, folder / "feedback"):
+            click.echo(f"  feedback/{line}")
     hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
     if hidden:
         click.echo(f"\n{len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your instructor.")
@@ -295,7 +299,8 @@ def _key(path):
 
 def _record(r, content_hash, salt_id, selected):
     d = r.to_dict()
-    d["checks"] = {i.id: [dataclasses.asdict(c) for c in i.checks] for i in r.items}
+    d["checks"] = {i.id: [{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "figures"}
+                          for c in i.checks] for i in r.items}  # figures are drawn before this: not kept
     return {"content_hash": content_hash, "salt_id": salt_id, "items": selected, "report": d}
 
 

@@ -60,3 +60,29 @@ def test_figures_exist_and_are_images(class_view):
     for sid in ("alice", "bob", "carol"):
         assert matplotlib.image.imread(class_view / sid / "scores.png").shape[0] > 200
     assert "not graded" in page
+
+
+def test_item_figures_are_saved_beside_the_feedback_and_listed(tmp_path):
+    import numpy as np
+
+    from grader.api import ItemResult, Report
+    from grader.checks import CheckResult
+    from grader.classview import write_submission
+    from grader.figures import Figure
+
+    def bars(fig):
+        fig.add_subplot().bar(range(3), [1, 2, 3])
+
+    def broken(fig):
+        raise ValueError("no data")
+
+    checks = [CheckResult("test accuracy", True, "test accuracy 0.41",
+                          figures=(Figure("toy.bars.png", "three bars", bars), Figure("toy.broken.png", "x", broken)))]
+    report = Report("mlp", "alice", [ItemResult("mlp.train.accuracy", 11, 11, "passed", "public", "ok", checks)])
+    folder = write_submission(report, tmp_path)
+    image = matplotlib.image.imread(folder / "toy.bars.png")
+    assert image.ndim == 3 and image.shape[0] > 100 and np.ptp(image) > 0
+    text = (folder / "feedback.txt").read_text()
+    assert "toy.bars.png: three bars (mlp.train.accuracy)" in text
+    assert "toy.broken.png: could not be drawn (ValueError: no data)" in text
+    assert not (folder / "toy.broken.png").exists() and json.loads((folder / "report.json").read_text())["score"] == 11

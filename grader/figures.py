@@ -1,0 +1,54 @@
+"""Figures an item adds to a student's feedback: learned weights, reconstructions, statistics.
+
+An item attaches a `Figure` to one of its `CheckResult`s. It is drawn in the trusted process
+from arrays the parent has already validated, and only when feedback is written: `dlgrade
+grade -o OUTDIR` saves it as `OUTDIR/<id>/<name>`, `dlgrade check` as `feedback/<name>` in the
+student's folder. A figure never shows a hidden case's inputs or expected values; a figure
+that fails to draw costs no points (the feedback says it could not be drawn).
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str              # file name, e.g. "linear.softmax.templates.png"
+    caption: str           # one line for feedback.txt
+    draw: Callable         # draw(fig): fill a matplotlib Figure
+    size: tuple = (8.0, 4.0)
+
+    def save(self, path) -> Path:
+        """Draw into a PNG at `path` (written atomically)."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig = plt.figure(figsize=self.size)
+        try:
+            self.draw(fig)
+            tmp = path.with_name(f".{path.stem}.tmp.png")
+            fig.savefig(tmp, dpi=100, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            plt.close(fig)
+        return path
+
+
+def of(item_results) -> list:
+    """(item id, Figure) for every figure attached to the checks of `item_results`."""
+    return [(i.id, f) for i in item_results for c in (i.checks or ()) for f in getattr(c, "figures", ())]
+
+
+def save_all(item_results, folder) -> list:
+    """Save every figure into `folder`; lines for the feedback ("name: caption" or why not)."""
+    lines = []
+    for item_id, fig in of(item_results):
+        try:
+            fig.save(Path(folder) / fig.name)
+            lines.append(f"{fig.name}: {fig.caption} ({item_id})")
+        except Exception as exc:  # a figure never costs points nor the feedback
+            lines.append(f"{fig.name}: could not be drawn ({type(exc).__name__}: {exc})")
+    return lines
