@@ -57,6 +57,7 @@ ASSIGNMENTS = _Assignments()
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
 PUBLIC_CASES = "public_cases"
 NO_EXPECTED = {"layer_perturbed", "loss_perturbed", "speed"}  # student-only calls  # .npz (arrays) + .json (calls and hints) in a released assignment
+SHOW = "show"  # a driver output for figures only: never compared, not stored with the public cases
 
 
 class GradeError(Exception):
@@ -192,10 +193,15 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
         meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
                          "hints": [hint for hint, _ in alternatives]}
         arrays[item.id] = {"inputs": indexed(c.inputs for c in calls),
-                           "expected": indexed(e or {} for e in expected),
-                           "alternatives": indexed(indexed(e or {} for e in alt) for _, alt in alternatives)}
+                           "expected": indexed(_stored(e) for e in expected),
+                           "alternatives": indexed(indexed(_stored(e) for e in alt) for _, alt in alternatives)}
     wire.save(folder / f"{PUBLIC_CASES}.npz", arrays)
     (folder / f"{PUBLIC_CASES}.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def _stored(expected):
+    """What the public cases keep of a reference output: all but its figure data (`SHOW`)."""
+    return {k: v for k, v in (expected or {}).items() if k != SHOW}
 
 
 def load_public_cases(folder: Path):

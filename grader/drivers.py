@@ -7,8 +7,9 @@ A driver is `driver(resolve, spec, inputs) -> outputs`:
 - `inputs` and `outputs` are nested dicts of arrays.
 
 The same driver runs on both sides, so the student's and the reference's outputs are produced
-the same way and can be compared key by key in the parent. This module depends on NumPy only:
-the worker loads it by path, before any student code is imported.
+the same way and can be compared key by key in the parent. Outputs under `show/` feed figures
+only: the parent never compares them and the public cases do not store the reference's. This
+module depends on NumPy only: the worker loads it by path, before any student code is imported.
 """
 import copy
 import json
@@ -178,6 +179,76 @@ def initializer(resolve, spec, inputs):
     dtype = np.dtype(spec.get("dtype", "float64"))
     w = fn(spec["fan_in"], spec["fan_out"], rng=np.random.default_rng(spec["seed"]), dtype=dtype)
     return {"w": w}
+
+
+STUDY_BINS = np.linspace(-1.0, 1.0, 42)  # 41 bins over tanh's range, one centred on 0
+
+
+@driver
+def init_study(resolve, spec, inputs):
+    """Activation statistics of a deep tanh network: `depth` times Linear(width, width) (b = 0)
+    then Tanh, built from `resolve`'s classes, fed x ~ N(0, 1) of shape (batch, width).
+
+    spec: {"module", "width", "depth", "batch"} and either {"std": s}, weights s * N(0, 1)
+    drawn here (the grader's weights, the same on both sides), or {"init_module", "init"},
+    weights init(width, width, rng=...) drawn in layer order from one generator. inputs:
+    `seeds` int (2,): x's seed, the weights' seed (NumPy's generator on every device; the
+    arrays move to `seeds`' array module). Outputs, one row per layer: `stats` (depth, 2), the
+    mean and std of the activations; `wstd` (depth,), the std of that layer's W; `show/hist`
+    (depth, 41), counts of the activations over [-1, 1] (for the figure only). A layer whose W,
+    Linear or Tanh output is not an array of the contract's shape stops the network:
+    `broken` = [layer, what (0 W, 1 Linear, 2 Tanh), *shape] ([-1] for a non-array), and the
+    outputs hold the layers before it.
+    """
+    xp = xp_of(inputs["seeds"])
+    x_seed, w_seed = (int(s) for s in inputs["seeds"].tolist())
+    n, width, depth = int(spec["batch"]), int(spec["width"]), int(spec["depth"])
+    h = xp.asarray(np.random.default_rng(x_seed).standard_normal((n, width)))
+    linear = resolve(spec["module"], "Linear")(in_features=width, out_features=width)
+    tanh = resolve(spec["module"], "Tanh")()
+    rng = np.random.default_rng(w_seed)
+    if "std" in spec:
+        def draw():
+            return xp.asarray(float(spec["std"]) * rng.standard_normal((width, width)))
+    else:
+        init = resolve(spec["init_module"], spec["init"])
+
+        def draw():
+            return init(width, width, rng=rng)
+    b = xp.zeros(width)
+    edges = xp.asarray(STUDY_BINS)
+    stats, wstd, hist, broken = [], [], [], None
+
+    def bad(value, shape):
+        """False when `value` is an array of `shape`; else the shape reported ([-1]: not an array)."""
+        if type(value) in (np.ndarray, xp.ndarray) and tuple(value.shape) == shape:
+            return False
+        return list(value.shape) if type(value) in (np.ndarray, xp.ndarray) else [-1]
+
+    for k in range(depth):
+        W = draw()
+        if bad(W, (width, width)):
+            broken = [k, 0, *bad(W, (width, width))]
+            break
+        W = xp.asarray(W)  # a NumPy draw runs on the device
+        y = linear.forward(h, {"W": W, "b": b})[0]
+        if bad(y, (n, width)):
+            broken = [k, 1, *bad(y, (n, width))]
+            break
+        h = tanh.forward(y, {})[0]
+        if bad(h, (n, width)):
+            broken = [k, 2, *bad(h, (n, width))]
+            break
+        a = h.astype(xp.float64)
+        stats.append(xp.stack([a.mean(), a.std()]))
+        wstd.append(W.astype(xp.float64).std())
+        hist.append(xp.histogram(xp.where(xp.isfinite(a), a, 2.0), bins=edges)[0].astype(xp.int64))
+    out = {"stats": xp.stack(stats) if stats else xp.zeros((0, 2)),
+           "wstd": xp.stack(wstd) if wstd else xp.zeros(0),
+           "show": {"hist": xp.stack(hist) if hist else xp.zeros((0, len(STUDY_BINS) - 1), xp.int64)}}
+    if broken is not None:
+        out["broken"] = np.array(broken, dtype=np.int64)
+    return out
 
 
 # --------------------------------------------------------------------------- Sequential

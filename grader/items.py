@@ -11,6 +11,8 @@ import numpy as np
 
 from . import checks as C
 from .checks import CheckResult
+from .drivers import STUDY_BINS
+from .figures import Figure
 from .runner import Call
 
 H = 1e-6  # central-difference step for float64 gradient checks
@@ -450,6 +452,184 @@ class InitItem(Item):
                 CheckResult("uses the rng it is given", seeded, "" if seeded else
                             "the same seed must give the same draw and another seed another draw: "
                             "draw from `rng`, not from np.random", gated=True)]
+
+
+# --------------------------------------------------------------------------- initialisation study
+EXACT = C.TOLERANCE[np.dtype("float64")][0]  # the same weights on both sides: float64 rounding only
+STUDY_WSTD_RTOL = 0.02  # a W's std over 250,000 entries varies by about 0.1% between draws
+
+
+@dataclass(frozen=True)
+class InitStudyItem(Item):
+    """The lecture's initialisation study: activation statistics, layer by layer, of a deep tanh
+    network built from the student's `Linear` and `Tanh` (b = 0) and fed N(0, 1) inputs (driver
+    `init_study`).
+
+    One network per weight choice. `std * randn` for each of `stds`: the grader's weights, the
+    same on both sides, so each layer's activation mean and std must match the reference's to
+    float64 rounding (`EXACT`); these networks grade `Linear.forward` and `Tanh.forward` on a
+    large input. The student's `init`: the contract fixes its distribution, not how it consumes
+    `rng`, so its draws may differ from the reference's and each layer's std must be within
+    `rtol` of the reference's (its mean within `rtol` times that std); `rtol` is set from the
+    spread between random draws (README: initialisation study). A figure plots the per-layer std,
+    yours against the reference's, and histograms of the student's activations.
+    """
+    init: str = "xavier_uniform"
+    init_module: str = "init"
+    module: str = "layers"
+    stds: tuple = (0.01, 1.0)
+    width: int = 500
+    depth: int = 10
+    batch: int = 1000
+    rtol: float = 0.05
+
+    def calls(self, rng):
+        x_seed = int(rng.integers(1 << 30))
+        base = {"module": self.module, "width": self.width, "depth": self.depth, "batch": self.batch}
+        specs = [{**base, "std": s, "tag": f"{s} * randn"} for s in self.stds]
+        specs.append({**base, "init_module": self.init_module, "init": self.init, "tag": self.init})
+        return [Call("init_study", spec, {"seeds": np.array([x_seed, int(rng.integers(1 << 30))], np.int64)})
+                for spec in specs]
+
+    def evaluate(self, calls, got, expected, alternatives):
+        results, curves = [], []
+        for i, call in enumerate(calls):
+            ours = "std" in call.spec
+            tag = call.spec["tag"]
+            rtol = EXACT if ours else self.rtol
+            name = (f"{tag} weights (the grader's): activation mean and std per layer match the reference" if ours
+                    else f"{tag} weights (yours): activation std per layer within {rtol:.0%} of the reference's")
+            mine, ref = self._array(got[i], "stats", 2), self._array(expected[i], "stats", 2)
+            broken = self._broken(call, got[i]) or ("no reference statistics" if ref is None else "")
+            msg = broken or self._differs(call, mine, ref, rtol)
+            if msg and not broken:
+                msg += ("; these weights are the grader's, the same as the reference's, so your Linear.forward or "
+                        f"Tanh.forward computes something else on this {self.batch} x {self.width} input (b = 0)"
+                        if ours else self._init_hint(got[i], expected[i], mine, ref, all(r.passed for r in results)))
+            results.append(CheckResult(name, not msg, msg))
+            hist = self._array(got[i].get("show", {}), "hist", len(STUDY_BINS) - 1)
+            curves.append((tag + (" (the grader's weights)" if ours else " (your weights)"),
+                           None if mine is None else mine[:, 1], None if ref is None else ref[:, 1], hist))
+        figure = Figure(f"{self.id}.png", f"activation std per layer of a {self.depth}-layer tanh network, yours vs. "
+                        "the reference's, and histograms of your activations, for each weight choice",
+                        lambda fig: draw_init_study(fig, curves, self.depth), size=(4.4 * len(curves), 7.0))
+        first = results[0]
+        results[0] = CheckResult(first.name, first.passed, first.message, figures=(figure,))
+        return results
+
+    def _array(self, tree, key, columns):
+        """`tree[key]` as a float64 array of at most `depth` rows of `columns`, or None."""
+        value = tree.get(key) if isinstance(tree, dict) else None
+        if type(value) is not np.ndarray or value.ndim != 2 or value.shape[1] != columns \
+                or len(value) > self.depth or value.dtype.kind not in "iuf":
+            return None
+        return value.astype(np.float64)
+
+    def _vector(self, tree, key):
+        """`tree[key]` as a float64 vector of at most `depth` entries, or None."""
+        value = tree.get(key) if isinstance(tree, dict) else None
+        if type(value) is not np.ndarray or value.ndim != 1 or len(value) > self.depth or value.dtype.kind not in "iuf":
+            return None
+        return value.astype(np.float64)
+
+    def _broken(self, call, got):
+        """Why the network stopped before its last layer (a W, Linear or Tanh output of the wrong
+        shape), or ""."""
+        broken = got.get("broken")
+        if broken is None:
+            return ""
+        if type(broken) is not np.ndarray or broken.dtype.kind not in "iu" or broken.size < 3:
+            return f"[{call.spec['tag']}] the network did not run to the end"
+        k, what, *shape = (int(v) for v in broken.ravel())
+        n, width = self.batch, self.width
+        part, want = [(f"your {self.init} returned W of", (width, width)) if "init" in call.spec else
+                      ("W was", (width, width)), ("your Linear.forward returned y of", (n, width)),
+                      ("your Tanh.forward returned", (n, width))][min(max(what, 0), 2)]
+        shown = "something that is not an array" if shape == [-1] else f"shape {tuple(shape)}"
+        return f"[{call.spec['tag']}] layer {k + 1}: {part} {shown}, expected shape {want}"
+
+    def _differs(self, call, mine, ref, rtol):
+        """The first layer whose mean or std is off, with both per-layer std curves, or ""."""
+        tag = call.spec["tag"]
+        if mine is None or len(mine) != len(ref):
+            return f"[{tag}] activation statistics of {len(ref)} layers expected"
+        if not np.isfinite(mine).all():
+            k = int(np.argmax(~np.isfinite(mine).all(axis=1)))
+            return f"[{tag}] layer {k + 1}: non-finite activations (overflow in Tanh.forward?)"
+        mean, std = mine[:, 0], mine[:, 1]
+        ref_mean, ref_std = ref[:, 0], ref[:, 1]
+        bad = (np.abs(std - ref_std) > rtol * ref_std) | (np.abs(mean - ref_mean) > rtol * ref_std)
+        if not bad.any():
+            return ""
+        k = int(np.argmax(bad))
+        return (f"[{tag}] layer {k + 1}: activation std {std[k]:.6g} and mean {mean[k]:.3g}, reference {ref_std[k]:.6g} "
+                f"and {ref_mean[k]:.3g} (std relative difference {abs(std[k] / ref_std[k] - 1):.2g}, tolerance "
+                f"{rtol:g}); std per layer, yours: {_series(std)}; reference: {_series(ref_std)}")
+
+    def _init_hint(self, got, expected, mine, ref, layers_ok):
+        """For the student's initialiser: is the scale of its weights off, or their independence?"""
+        if not layers_ok:
+            return ("; your Linear or Tanh forward already differs on the grader's weights above: fix that first")
+        w, e = self._vector(got, "wstd"), self._vector(expected, "wstd")
+        if mine is None or w is None or e is None or len(w) == 0 or len(w) > len(e):
+            return ""
+        e = e[:len(w)]
+        off = ~(np.abs(w / e - 1) <= STUDY_WSTD_RTOL)
+        if off.any():
+            k = int(np.argmax(off))
+            formula = " (xavier_uniform: bound a = sqrt(6 / (fan_in + fan_out)), std a / sqrt(3))" \
+                if self.init == "xavier_uniform" else ""
+            return (f"; the scale of your weights is off: layer {k + 1}'s W has std {w[k]:.4g}, the reference's "
+                    f"{e[k]:.4g}{formula}")
+        return ("; your weights have the reference's std, yet the activations drift from the reference's: "
+                "the entries of W are not independent draws (draw every entry on its own from rng: nothing sorted, "
+                "repeated or shared between units)")
+
+
+def _series(values):
+    return " ".join(f"{v:.3g}" for v in values)
+
+
+def draw_init_study(fig, curves, depth):
+    """Top: std per layer, yours (line) against the reference's (wide grey); bottom: the fraction
+    of your activations in each bin of [-1, 1], per layer (log colour scale)."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import NullFormatter
+    axes = fig.subplots(2, len(curves), squeeze=False, gridspec_kw={"height_ratios": [1, 1.1], "hspace": 0.35})
+    layers = np.arange(1, depth + 1)
+    image = None
+    for j, (title, mine, ref, hist) in enumerate(curves):
+        top, bottom = axes[0, j], axes[1, j]
+        shown = [v for v in (ref, mine) if v is not None and len(v)] or [np.ones(1)]
+        if ref is not None:
+            top.semilogy(layers[:len(ref)], ref, color="0.7", lw=6, solid_capstyle="round", label="reference")
+        if mine is not None and len(mine):
+            top.semilogy(layers[:len(mine)], np.clip(mine, 1e-12, None), "o-", color="C3", lw=1.5, ms=4, label="yours")
+        low = min(float(np.clip(v, 1e-12, None).min()) for v in shown)
+        top.set_ylim(min(low / 3, 0.1), 1.5)
+        top.yaxis.set_minor_formatter(NullFormatter())
+        top.set_xlim(0.5, depth + 0.5)
+        top.set_xticks(layers)
+        top.set_title(title, fontsize=10)
+        top.grid(True, which="major", alpha=0.3)
+        if hist is not None and len(hist) and hist.sum() > 0:
+            frac = hist / np.maximum(hist.sum(axis=1, keepdims=True), 1)
+            image = bottom.imshow(np.where(frac > 0, frac, np.nan).T, origin="lower", aspect="auto", cmap="viridis",
+                                  extent=(0.5, len(hist) + 0.5, -1, 1), norm=LogNorm(1e-5, 1), interpolation="nearest")
+            middle = frac.shape[1] // 2
+            bottom.set_title(f"layer {len(hist)}: {frac[-1, middle]:.0%} with |h| < {1 / frac.shape[1]:.3f}, "
+                             f"{frac[-1, 0] + frac[-1, -1]:.0%} with |h| > {1 - 2 / frac.shape[1]:.2f}", fontsize=9)
+        else:
+            bottom.text(0.5, 0.5, "no activations", ha="center", va="center", transform=bottom.transAxes)
+        bottom.set_xlim(0.5, depth + 0.5)
+        bottom.set_ylim(-1, 1)
+        bottom.set_xticks(layers)
+        bottom.set_xlabel("layer")
+    axes[0, 0].set_ylabel("std of the activations")
+    axes[0, 0].legend(loc="lower left", fontsize=9)
+    axes[1, 0].set_ylabel("your activations (tanh)")
+    if image is not None:
+        fig.colorbar(image, ax=list(axes[1]), fraction=0.025, pad=0.01, label="fraction of the layer's activations")
 
 
 # --------------------------------------------------------------------------- dropout

@@ -1,8 +1,8 @@
 """The `mlp` assignment: layers, activations, losses, optimizers, initialisation, a trained MLP."""
 import numpy as np
 
-from grader.items import (AccuracyItem, BatchNormItem, DropoutItem, InitItem, LayerItem, LossItem, Mutant,
-                     OptimizerItem, SequentialItem, away_from_zero, randn)
+from grader.items import (AccuracyItem, BatchNormItem, DropoutItem, InitItem, InitStudyItem, LayerItem, LossItem,
+                          Mutant, OptimizerItem, SequentialItem, away_from_zero, randn)
 
 ORDER = 2  # the course's week
 DATA = ("cifar10",)
@@ -110,14 +110,15 @@ ITEMS = [
                                   {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}))),
     InitItem("mlp.init.xavier_uniform", 1.5, name="xavier_uniform", distribution="uniform"),
     InitItem("mlp.init.he_normal", 1.5, name="he_normal", distribution="normal"),
+    InitStudyItem("mlp.init.study", 3, init="xavier_uniform", stds=(0.01, 1.0)),
     SequentialItem("mlp.sequential", 3,
                    mutants=(Mutant("Sequential must pass rng on to every layer", {"Sequential": M + "SequentialDropsRng"}),)),
-    LossItem("mlp.loss.mse", 3, name="MSELoss", make=regression),
-    LossItem("mlp.loss.mae", 3, name="MAELoss", make=regression,
+    LossItem("mlp.loss.mse", 2, name="MSELoss", make=regression),
+    LossItem("mlp.loss.mae", 2, name="MAELoss", make=regression,
              special=(("scores equal to targets at some entries (gradient 0 there)", equal_at_some_entries),)),
     LossItem("mlp.loss.bce_with_logits", 3, name="BCEWithLogitsLoss", make=logits_and_probabilities, edge=(1000.0,)),
     LossItem("mlp.loss.cross_entropy", 3, name="CrossEntropyLoss", make=scores_and_labels, edge=(1000.0,)),
-    LossItem("mlp.loss.nll", 3, name="NLLLoss", make=log_probs_and_labels),
+    LossItem("mlp.loss.nll", 2, name="NLLLoss", make=log_probs_and_labels),
     LossItem("mlp.loss.hinge", 3, name="HingeLoss", make=hinge_scores, kwargs={"margin": 1.0},
              mutants=(Mutant("the correct class is counted in the sum: skip j == y", {"HingeLoss": M + "HingeCountsCorrectClass"}),)),
     LossItem("mlp.loss.kl_div", 3, name="KLDivLoss", make=two_distributions),

@@ -18,6 +18,10 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
     ("mlp", "linear_forward_ignores_bias", "mlp.linear.backward", "your forward does not depend on b"),
     ("mlp", "linear_dW_transposed", "mlp.linear.backward", "expected (5, 3) (looks transposed)"),
     ("mlp", "adam_eps_hat", "mlp.optim.adam", "(where epsilon matters)"),
+    ("mlp", "xavier_sorted_draw", "mlp.init.study", "your weights have the reference's std, yet the activations "
+                                                    "drift from the reference's: the entries of W are not independent"),
+    ("mlp", "xavier_wrong_bound", "mlp.init.study", "the scale of your weights is off: layer 1's W has std 0.01826, "
+                                                    "the reference's 0.04474"),
     ("cnn", "maxpool_ties_last_max", "cnn.maxpool.backward", "likely bug: ties: the whole gradient of a window goes "
                                                             "to its FIRST maximum"),
     ("cnn", "maxpool_ties_all_maxima", "cnn.maxpool.backward", "not to every tied maximum"),
@@ -38,3 +42,24 @@ def test_feedback_names_the_bug(assignment, bug, item, words, tmp_path):
     assert result.score < result.max_score
     assert words in result.output, result.output
     assert "times 1 " not in result.output and "internal grader error" not in result.output
+
+
+def test_init_study_figure_plots_every_network_even_a_broken_one(tmp_path):
+    """The study's figure is drawn for the answer key and for code whose network stops at layer 1
+    (Tanh.forward returns the wrong shape on the study's large input): no curve is missing its
+    reference and nothing fails to draw."""
+    import matplotlib.image
+
+    from grader import figures
+    folder = harness.copy_solution(tmp_path / "s", "mlp")
+    broken = harness.copy_solution(tmp_path / "b", "mlp")
+    with open(broken / "layers.py", "a") as f:
+        f.write("\n_tanh = Tanh.forward\nTanh.forward = lambda self, x, params, **kw: (_tanh(self, x, params)[0].T, None)\n")
+    reports = api.grade_many("mlp", [folder, broken], only=["mlp.init.study"])
+    assert [r.items[0].score for r in reports] == [3.0, 0.0], reports[1].items[0].output
+    assert "layer 1: your Tanh.forward returned shape (500, 1000), expected shape (1000, 500)" in reports[1].items[0].output
+    for k, report in enumerate(reports):
+        [(item_id, figure)] = figures.of(report.items)
+        assert item_id == figure.name[:-len(".png")] == "mlp.init.study"
+        image = matplotlib.image.imread(figure.save(tmp_path / f"{k}.png"))
+        assert image.shape[0] > 400 and image.shape[1] > 800

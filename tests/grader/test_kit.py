@@ -173,12 +173,15 @@ def test_check_without_data_costs_only_the_items_that_need_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DLGRADE_DATA"}
     env.update(DLGRADE_CACHE=str(tmp_path / "empty-cache"), http_proxy="http://127.0.0.1:9",
                https_proxy="http://127.0.0.1:9")
-    r = dlgrade("check", "mlp", "solutions/mlp", env=env)
+    folder = shutil.copytree(ROOT / "solutions/mlp", tmp_path / "mlp")  # check writes feedback/ into it
+    r = dlgrade("check", "mlp", folder, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     rows = _table(r.stdout)
     assert rows.pop("mlp.train.accuracy") == "error"
     assert set(rows.values()) == {"passed"}
     assert "not checked: cifar10 is not on this machine: run `dlgrade data fetch cifar10`" in r.stdout
+    assert "feedback/mlp.init.study.png: activation std per layer" in r.stdout
+    assert (folder / "feedback" / "mlp.init.study.png").stat().st_size > 10_000
     assert not (tmp_path / "empty-cache").exists() or not any((tmp_path / "empty-cache").rglob("*.tar.gz"))
 
 

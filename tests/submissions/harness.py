@@ -47,10 +47,12 @@ HERE = Path(__file__).resolve().parent
 ALL_ITEMS_ENV = "DLGRADE_TEST_ALL_ITEMS"
 
 # The module each item's worker imports, by item id prefix, first match wins (LayerItem.module
-# is "layers"; Dropout, BatchNorm1d and Sequential are layers too; every `cnn` item but the
+# is "layers"; Dropout, BatchNorm1d and Sequential are layers too; the initialisation study runs
+# the student's initialiser through their Linear and Tanh, so it imports both; every `cnn` item but the
 # trusted accuracy item, which the tests leave out, exercises `conv`: Conv2d, the pooling layers,
 # BatchNorm2d and the Conv2d speed items).
-ITEM_MODULES = (("mlp.loss.", "losses"), ("mlp.optim.", "optim"), ("mlp.init.", "init"), ("mlp.", "layers"),
+ITEM_MODULES = (("mlp.loss.", "losses"), ("mlp.optim.", "optim"), ("mlp.init.study", ("init", "layers")),
+                ("mlp.init.", "init"), ("mlp.", "layers"),
                 ("cnn.", "conv"), ("rnn.clip_grad_norm", "text"), ("rnn.sample_next", "text"),
                 ("rnn.word2vec.", "word2vec"), ("rnn.", "rnn"))
 SPEED_BANDS = ("zero", "partial", "full")
@@ -180,8 +182,10 @@ def _imports(assignment="mlp"):
     return closure
 
 
-def item_module(item_id):
-    return next(module for prefix, module in ITEM_MODULES if item_id.startswith(prefix))
+def item_modules(item_id):
+    """The student modules an item's worker imports directly (by `ITEM_MODULES`)."""
+    found = next(module for prefix, module in ITEM_MODULES if item_id.startswith(prefix))
+    return (found,) if isinstance(found, str) else tuple(found)
 
 
 def dependent_items(item_ids, files, assignment="mlp"):
@@ -192,7 +196,7 @@ def dependent_items(item_ids, files, assignment="mlp"):
         return list(item_ids)
     closure = _imports(assignment)
     stems = {Path(f).stem for f in files}
-    return [i for i in item_ids if closure.get(item_module(i), {item_module(i)}) & stems]
+    return [i for i in item_ids if any(closure.get(m, {m}) & stems for m in item_modules(i))]
 
 
 # --------------------------------------------------------------------------- timing-dependent items
