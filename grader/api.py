@@ -6,6 +6,7 @@ from the public cases stored in a released assignment (student side, mode "check
 imports `reference`).
 """
 import contextlib
+import copy
 from collections.abc import Sequence
 import dataclasses
 import hashlib
@@ -282,12 +283,30 @@ def _worker(submission, calls, limits, opts, files=()):
     raise _Outcome(status, message)
 
 
+_CASES, _CASES_LOCK = {}, threading.Lock()
+
+
+def _reference_cases(item, salt):
+    """An item's cases and the reference's outputs on them: the same for every submission
+    graded with `salt`, so computed once per process (each caller gets its own copy)."""
+    key = (id(item), item.id, salt)
+    with _CASES_LOCK:
+        found = _CASES.get(key)
+    if found is None:
+        calls = item.calls(item_rng(item.id, salt))
+        found = (calls, *expected_from_reference(item, calls))
+        with _CASES_LOCK:
+            if len(_CASES) >= 512:
+                _CASES.clear()
+            _CASES[key] = found
+    return copy.deepcopy(found)
+
+
 def _grade_compared(item, submission, opts, limits):
     if opts.mode == "check":
         calls, expected, alternatives = opts.public[item.id]
     else:
-        calls = item.calls(item_rng(item.id, opts.salt))
-        expected, alternatives = expected_from_reference(item, calls)
+        calls, expected, alternatives = _reference_cases(item, opts.salt)
     timed = [k for k, c in enumerate(calls) if c.driver == "speed"]
     result = _worker(submission, [c for c in calls if c.driver != "speed"], limits, opts, item.files)
     got = [_mark_types(o, t) for o, t in zip(result.outputs, result.types)]

@@ -24,7 +24,7 @@ from .release import build as build_stubs, released_files
 # contain correct update rules), and the instructor's release, kit, nbgrader and class-view code.
 INSTRUCTOR_ONLY = {"mutants.py", "release.py", "kit.py", "nbgrader.py", "classview.py", "gradescope.py"}
 DIST = "dlgrade_student"
-DEPENDENCIES = ("numpy>=1.26", "click>=8.1")
+DEPENDENCIES = ("numpy>=1.26", "click>=8.1", "matplotlib>=3.7")  # matplotlib: the feedback's figures
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 

@@ -154,6 +154,7 @@ def test_kit_installs_in_a_fresh_venv_checks_trains_and_submits(mlp_kit, tmp_pat
     assert set(_table(r.stdout).values()) == {"passed"}, r.stdout
     total = next(line for line in r.stdout.splitlines() if line.startswith("total")).split()
     assert total[1] == total[3] and float(total[1]) > 80, total
+    assert (kit / "feedback" / "mlp.init.study.png").stat().st_size > 10_000, r.stdout  # drawn by the kit's tool
 
     r = _run(["python", "train.py", "--help"], kit, env)
     assert r.returncode == 0 and "--epochs" in r.stdout, r.stderr
