@@ -168,7 +168,7 @@ def _bwrap_args(work: Path, limits: Limits, device: str, *, uid: int, reference=
     if device == "cuda":
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(dev), str(dev)]
-        for extra in ("/usr/local/cuda", "/proc/driver/nvidia", "/sys/module/nvidia"):
+        for extra in ("/proc/driver/nvidia", "/sys/module/nvidia"):  # /usr (CUDA, the driver's libraries) is bound above
             if os.path.exists(extra):
                 args += ["--ro-bind", extra, extra]
     args += ["--ro-bind", str(work / "sub"), f"{INSIDE}/sub", "--chdir", f"{INSIDE}/sub", "--"]
@@ -330,7 +330,8 @@ class Session:
             if reference:
                 shutil.copytree(HERE.parent / "reference", work / "reference",
                                 ignore=shutil.ignore_patterns("__pycache__"))
-            site = str(Path(_packages(device)[0][1]).parent)
+            # every folder holding a package the worker may import (CuPy may live apart from NumPy)
+            site = os.pathsep.join(dict.fromkeys(str(Path(path).parent) for _, path in _packages(device)))
             cmd = [_python(), "-I", "-S", "-B", str(link / "worker.py"), str(reply_w), site]
             cwd = sub
         env = _env(limits, device)

@@ -1,7 +1,8 @@
 """The worker: the only process that imports student code.
 
 Run as `python -I -S -B worker.py REPLY_FD SITE` (inside bubblewrap, see `runner.py`) with the
-submission copy as working directory and NumPy in SITE. It reads frames (`wire.frame`) from
+submission copy as working directory and NumPy (and CuPy) in SITE, one folder or several joined
+by os.pathsep. It reads frames (`wire.frame`) from
 stdin: first the request (limits, the uid to become), then work: `calls` (run drivers) or, in a
 timing session, `build`/`forward`/`backward` on one layer. It drops to its own uid, applies
 resource limits, blocks imports of the grader's own packages and of libraries that would do the
@@ -160,7 +161,7 @@ def _readinto(view):
 
 def main(reply_fd, site):
     reply_fd = int(reply_fd)
-    sys.path.append(site)
+    sys.path.extend(site.split(os.pathsep))
     import numpy as np  # before the limits: importing NumPy maps a lot of address space
     wire = _load("_dlgrade_wire", "wire.py")
     request, _ = wire.read_frame(_read, 1 << 20)
@@ -205,7 +206,7 @@ def main(reply_fd, site):
     def plain(out, prefix=""):
         flat, types = {}, {}
         for key, value in wire.flatten(out).items():
-            if type(value) is not np.ndarray:
+            if type(value) is not np.ndarray and not (cupy is not None and type(value) is cupy.ndarray):
                 types[key] = type(value).__name__
             try:
                 value = wire.to_numpy(value)
