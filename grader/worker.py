@@ -85,7 +85,8 @@ def _drop_privileges(uid):
 def _limit(request):
     mb = 1 << 20
     limits = request["limits"]
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    if limits.get("address_space", True):  # not with CUDA: the parent watches resident memory
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
     if request.get("zygote"):  # CPU time and processes are limited per item, in each child
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
@@ -172,6 +173,9 @@ def main(reply_fd, site):
     cupy = None
     if request.get("device") == "cuda":
         import cupy
+        # A guard, not a boundary (student code can lift it): CuPy's pool refuses to grow past
+        # the worker's memory limit. The parent bounds host memory; see runner.py.
+        cupy.get_default_memory_pool().set_limit(size=int(request["limits"]["memory_mb"]) << 20)
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
     _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
