@@ -196,3 +196,15 @@ def test_training_scripts_train_on_the_device(assignment, args, name, device_env
     assert "saved model:" in result.stdout
     with np.load(out, allow_pickle=False) as data:  # plain host arrays, as the grader reads them
         assert "arch" in data.files and all(data[k].dtype.kind in "fU" for k in data.files)
+
+
+def test_gpu_benchmark_dry_run_takes_every_path(needs_data):
+    """benchmarks/gpu.py --dry-run: the conv table and the CNN training on the GPU, or on the
+    stand-in without one; the committed answer-key weights are left alone."""
+    import subprocess
+    weights = (ROOT / "solutions" / "cnn" / "cnn_weights.npz").read_bytes()
+    result = subprocess.run([sys.executable, "benchmarks/gpu.py", "--dry-run"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "| geometric mean |" in result.stdout and "CNN on the GPU (dry run)" in result.stdout
+    assert (ROOT / "solutions" / "cnn" / "cnn_weights.npz").read_bytes() == weights
