@@ -172,10 +172,7 @@ def main(reply_fd, site):
     yardstick = _load_reference() if request.get("reference") else {}
     cupy = None
     if request.get("device") == "cuda":
-        import cupy
-        # A guard, not a boundary (student code can lift it): CuPy's pool refuses to grow past
-        # the worker's memory limit. The parent bounds host memory; see runner.py.
-        cupy.get_default_memory_pool().set_limit(size=int(request["limits"]["memory_mb"]) << 20)
+        import cupy  # importing touches no device: a pre-started worker may still fork
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
     _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
@@ -196,9 +193,16 @@ def main(reply_fd, site):
             while view:
                 view = view[os.write(reply_fd, view):]
 
+    gpu_ready = []  # the pid that set up the device: CUDA is set up after a pre-started worker forks
+
     def device(tree):
         if cupy is None:
             return tree
+        if gpu_ready != [os.getpid()]:
+            # A guard, not a boundary (student code can lift it): CuPy's pool refuses to grow past
+            # the worker's memory limit. The parent bounds host memory; see runner.py.
+            cupy.get_default_memory_pool().set_limit(size=int(request["limits"]["memory_mb"]) << 20)
+            gpu_ready[:] = [os.getpid()]
         return wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(tree).items()})
 
     def failure(exc):
