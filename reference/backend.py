@@ -53,9 +53,3 @@ def get_xp(device: str):
             raise RuntimeError(problem)
         return _cupy
     raise ValueError(f"unknown device {device!r} (use 'cpu' or 'cuda')")
-
-
-def synchronize(xp):
-    """Wait for the device's queued work (no-op on NumPy): call before reading a clock."""
-    if xp is not np:
-        xp.cuda.Device().synchronize()

@@ -39,6 +39,14 @@ def test_answer_keys_score_full_marks_on_the_device(assignment, device_env, need
     assert not failed, "\n".join(failed)
 
 
+@DEVICES
+def test_check_runs_the_public_items_on_the_device(device_env, needs_data):
+    result = dlgrade("check", "mlp", "solutions/mlp", "--device", "cuda", env=device_env)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    total = next(line for line in result.stdout.splitlines() if line.startswith("total")).split()
+    assert total[1] == total[3], total
+
+
 AGNOSTIC = '''
 import cupy
 

@@ -58,6 +58,16 @@ def _unwrap(x):
     return x
 
 
+def _host(x):
+    """The NumPy data of an argument that may mix stand-in arrays, NumPy arrays and lists (for
+    the transfer functions only: cupy.asarray takes host data)."""
+    if type(x) is ndarray:
+        return x._a
+    if isinstance(x, (list, tuple)):
+        return type(x)(_host(v) for v in x)
+    return x
+
+
 def _wrap(r):
     if isinstance(r, _np.ndarray):
         return ndarray._of(r)
@@ -99,7 +109,7 @@ def _function(name, np_func, params, transfer=False):
         if transfer:  # host -> device: NumPy input allowed; asarray keeps a stand-in array as it is
             if args and type(args[0]) is ndarray and name != "array" and not kwargs.get("dtype"):
                 return args[0]
-            return ndarray._of(_np.asarray(np_func(*(a._a if type(a) is ndarray else a for a in args), **kwargs)))
+            return ndarray._of(_np.asarray(np_func(*(_host(a) for a in args), **kwargs)))
         return _wrap(np_func(*_unwrap(args), **kwargs))
     f.__module__ = "cupy"
     return f
