@@ -200,7 +200,7 @@ def _infer(folder):
         raise Failure(str(exc))
 
 
-def _check(assignment, folder, only, timeout):
+def _check(assignment, folder, only, timeout, device="cpu"):
     """Run the public items on `folder` from its public cases; never downloads data."""
     cases = folder if (folder / f"{api.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
     try:
@@ -211,7 +211,7 @@ def _check(assignment, folder, only, timeout):
     problem = runner.sandbox_problem()
     if problem:  # a student's own machine: their own code, so a plain worker process will do
         click.echo(f"note: running without a sandbox ({problem})", err=True)
-    opts = api.Options(mode="check", public=public, timeout=timeout, sandbox=not problem)
+    opts = api.Options(mode="check", public=public, timeout=timeout, sandbox=not problem, device=device)
     _check_items(assignment, opts, only)
     r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
     if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
@@ -224,11 +224,14 @@ def _check(assignment, folder, only, timeout):
 @click.argument("path", required=False, type=click.Path())
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix such as mlp.linear).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
-def check(assignment, path, only, timeout):
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: your functions get CuPy arrays (needs CuPy and a GPU).")
+def check(assignment, path, only, timeout, device):
     """Check your work: run the public items on PATH (default: this folder when it is an
     assignment folder, else assignments/ASSIGNMENT). Never downloads anything."""
+    _check_device(device)
     assignment, folder = _student_folder(assignment, path)
-    r = _check(assignment, folder, only, timeout)
+    r = _check(assignment, folder, only, timeout, device)
     click.echo(report.table([r]))
     if figures.of(r.items):
         click.echo("\nFigures:")
@@ -239,6 +242,24 @@ def check(assignment, path, only, timeout):
         click.echo(f"\n{len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your instructor.")
     if r.error:
         raise Failure(r.error)
+
+
+def _check_device(device):
+    """A usage error (one line, exit 2) when `--device cuda` cannot run here: before any work."""
+    if device != "cuda":
+        return
+    try:
+        from reference.backend import cuda_problem
+        problem = cuda_problem()
+    except ImportError:  # the student kit ships no reference/: ask CuPy itself
+        try:
+            import cupy
+            problem = "" if cupy.cuda.runtime.getDeviceCount() > 0 else "CuPy finds no CUDA device"
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        problem = problem and f"--device cuda needs CuPy and a CUDA device ({problem})"
+    if problem:
+        raise BadUsage(problem)
 
 
 def _check_items(assignment, opts, only):
@@ -366,10 +387,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
     _check_output(output, resume)
     if feedback and Path(feedback).exists() and not Path(feedback).is_dir():
         raise BadUsage(f"--feedback {feedback}: not a folder")
-    if device == "cuda":
-        from reference.backend import cupy_available
-        if not cupy_available():
-            raise BadUsage("--device cuda needs CuPy and a CUDA device")
+    _check_device(device)
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
     opts = api.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     _check_items(assignment, opts, only)

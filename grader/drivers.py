@@ -47,9 +47,11 @@ def xp_of(like):
     return np
 
 
-def make_rng(seed, like):
-    """A seeded generator of the array module of `like`."""
-    return xp_of(like).random.default_rng(seed)
+def make_rng(seed, like=None):
+    """A seeded `numpy.random.Generator`, on every device: its draws are made on the host (and
+    moved with `xp.asarray`), so a seed gives the same masks and samples on NumPy and CuPy and
+    the trusted parent's reference, on NumPy, sees the same numbers as the worker."""
+    return np.random.default_rng(seed)
 
 
 def _moved(base, i, step):
@@ -280,7 +282,7 @@ class ProbeNoise:
     def forward(self, x, params, *, train=False, rng=None, state=None):
         if not train:
             return x, None
-        return x + (rng.random(x.shape) if rng is not None else 0.5), None
+        return x + (xp_of(x).asarray(rng.random(x.shape)) if rng is not None else 0.5), None
 
     def backward(self, dy, cache):
         return dy, {}

@@ -12,6 +12,13 @@ pipe whose write end is the only thing the worker gets besides: nothing the work
 read from a file it could have written. Student output goes to an anonymous temporary file.
 `Session` keeps one worker for an exchange of several frames (the speed items time each
 exchange here, in the parent, where student code cannot reach the clock).
+
+Memory: on the CPU the worker's address space is capped (`RLIMIT_AS`). CUDA reserves far more
+address space than it uses (unified addressing maps tens of GB at context creation), so with
+`device="cuda"` that cap would break CuPy; there the parent watches the resident memory of the
+worker's whole process tree instead (anonymous and shared-memory pages from
+`/proc/PID/status`, every `RSS_POLL_S`) and kills the worker's process group when it exceeds
+`Limits.memory_mb`. An allocation can overshoot by what it writes within one poll.
 """
 import functools
 import itertools
@@ -35,6 +42,7 @@ WORKER_FILES = ("worker.py", "wire.py", "drivers.py")
 STDOUT_TAIL = 2000  # characters of student output kept for feedback
 MAX_REPLY = 512 << 20  # bytes of one reply frame's body
 INSIDE = "/sandbox"  # where the worker's files appear inside the sandbox
+RSS_POLL_S = 0.02  # how often the memory watchdog of a CUDA worker looks (seconds)
 UID_BASE = 200_000  # workers run as UID_BASE + k (k < UID_SLOTS): one uid per live worker
 UID_SLOTS = 10_000
 _uids = itertools.count()
@@ -49,7 +57,7 @@ class SandboxError(RuntimeError):
 class Limits:
     """Resource limits of one worker process."""
     timeout_s: float = 30.0
-    memory_mb: int = 4096
+    memory_mb: int = 4096  # RLIMIT_AS on the CPU; resident memory (parent's watchdog) with CUDA
     file_mb: int = 64
     threads: int = 1
     processes: int = 64     # RLIMIT_NPROC (threads count too), enforced per worker uid
@@ -168,7 +176,7 @@ def _bwrap_args(work: Path, limits: Limits, device: str, *, uid: int, reference=
     if device == "cuda":
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(dev), str(dev)]
-        for extra in ("/usr/local/cuda", "/proc/driver/nvidia", "/sys/module/nvidia"):
+        for extra in ("/proc/driver/nvidia", "/sys/module/nvidia"):  # /usr (CUDA, the driver's libraries) is bound above
             if os.path.exists(extra):
                 args += ["--ro-bind", extra, extra]
     args += ["--ro-bind", str(work / "sub"), f"{INSIDE}/sub", "--chdir", f"{INSIDE}/sub", "--"]
@@ -308,8 +316,11 @@ class Session:
         self._out = tempfile.TemporaryFile()  # student stdout/stderr: anonymous, never a path
         reply_r, reply_w = os.pipe()
         uid = UID_BASE + (_UID_OFFSET + next(_uids)) % UID_SLOTS
+        self.memory_watch = device == "cuda"  # RLIMIT_AS would break CUDA: the parent watches instead
+        self.memory_exceeded = False
         request = {"limits": {"memory_mb": limits.memory_mb, "cpu_s": limits.cpu_s, "file_mb": limits.file_mb,
-                              "processes": limits.processes, "open_files": limits.open_files},
+                              "processes": limits.processes, "open_files": limits.open_files,
+                              "address_space": not self.memory_watch},
                    "device": device, "reference": reference, "zygote": zygote, "sandboxed": sandbox,
                    # for the audit hook (a second layer; the sandbox does not show these at all)
                    "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
@@ -330,7 +341,8 @@ class Session:
             if reference:
                 shutil.copytree(HERE.parent / "reference", work / "reference",
                                 ignore=shutil.ignore_patterns("__pycache__"))
-            site = str(Path(_packages(device)[0][1]).parent)
+            # every folder holding a package the worker may import (CuPy may live apart from NumPy)
+            site = os.pathsep.join(dict.fromkeys(str(Path(path).parent) for _, path in _packages(device)))
             cmd = [_python(), "-I", "-S", "-B", str(link / "worker.py"), str(reply_w), site]
             cwd = sub
         env = _env(limits, device)
@@ -339,6 +351,9 @@ class Session:
                                          stderr=subprocess.STDOUT, pass_fds=(reply_w,), start_new_session=True)
         finally:
             os.close(reply_w)
+        self._watch_stop = threading.Event()
+        if self.memory_watch:
+            threading.Thread(target=self._watch_memory, daemon=True, name="dlgrade-rss").start()
         self._reply = reply_r
         self._pid = None
         for fd in (reply_r, self.proc.stdin.fileno()):
@@ -450,11 +465,30 @@ class Session:
         if code != 0:
             raise WorkerFailure("crashed", "the worker " + _how(code) + " after replying")
 
+    def _watch_memory(self):
+        """Kill the worker's process group once its tree's resident memory exceeds the limit."""
+        while not self._watch_stop.wait(RSS_POLL_S):
+            if tree_rss(self.proc.pid) > self.limits.memory_mb << 20:
+                self.memory_exceeded = True
+                for pid in process_tree(self.proc.pid)[::-1]:  # a pre-started worker's child has its own group
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                return
+
     def _timeout_message(self):
         return f"timed out after {self.limits.timeout_s:g} s (an infinite loop, or far too slow)"
 
     def _death_message(self):
         self.kill()
+        if self.memory_exceeded:
+            return (f"the worker was killed: it used more than {self.limits.memory_mb} MB of memory "
+                    "(the resident-memory limit of GPU workers)")
         return (f"the worker {_how(self.proc.returncode)} before reporting a result "
                 "(sys.exit/os._exit, a crash, or a resource limit)")
 
@@ -478,6 +512,7 @@ class Session:
             pass
 
     def close(self):
+        self._watch_stop.set()
         self.kill()
         for f in (self.proc.stdin,):
             try:
@@ -519,6 +554,8 @@ class Zygote:
                                 "calls": [{"driver": c.driver, "spec": c.spec} for c in calls]},
                                {str(i): c.inputs for i, c in enumerate(calls)}))
             header, tree, _ = s.exchange_reply()
+            if s.memory_exceeded:  # the watchdog killed the child, and the worker with it
+                raise WorkerFailure("crashed", s._death_message())
             if header.get("status") == "exited":
                 return WorkerResult("crashed", message=f"the worker {_how(_code(header))} before reporting a result "
                                     "(sys.exit/os._exit, a crash, or a resource limit)", stdout=self._stdout(mark))
@@ -595,6 +632,38 @@ class WorkerPool:
             self._idle = {}
         for z in idle:
             z.close()
+
+
+def process_tree(pid) -> list:
+    """`pid` and all its descendants (from /proc/PID/task/TID/children)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def tree_rss(pid) -> int:
+    """Resident anonymous and shared-memory bytes of process `pid` and all its descendants (read
+    from /proc, which no code in them can write; file-backed pages such as libraries are left out)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith(("RssAnon:", "RssShmem:")):
+                        total += int(line.split()[1]) << 10
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def _big_pipe(fd):

@@ -14,6 +14,14 @@ precomputing the timed inputs gains nothing. Runs alternate student/reference/re
 
 Without the sandbox (`--no-sandbox`) or when not run as root, workers share the user's uid, so
 `RLIMIT_NPROC` is not applied and a layer could hide work in short-lived threads.
+
+On the GPU (`--device cuda`) the work runs on the device, where the worker's CPU time says
+nothing, so each exchange is timed by the parent's wall clock instead, from the first byte of
+the input sent to the last byte of the output received: the worker synchronises the device
+(`cupy.cuda.Device().synchronize()`) before it replies, and the output is copied back to the
+host inside that span, so no kernel can still be running when the clock stops. Both sides pay the
+same host/device copies. CUDA starts threads of its own, so the timing workers keep the usual
+process limit there (a hidden host thread gains nothing against a wall clock).
 """
 import dataclasses
 
@@ -43,12 +51,12 @@ def _inputs(item, rng, shape):
 
 
 class _Side:
-    def __init__(self, session, who):
-        self.session, self.who = session, who
+    def __init__(self, session, who, cpu=True):
+        self.session, self.who, self.cpu = session, who, cpu
 
     def send(self, header, tree=None):
         try:
-            reply, out, seconds = self.session.exchange(header, tree, cpu=True)
+            reply, out, seconds = self.session.exchange(header, tree, cpu=self.cpu)
         except WorkerFailure as exc:
             raise TimingError("timeout" if exc.status == "timeout" else "error", f"{self.who}: {exc.message}")
         if reply.get("status") != "ok":
@@ -90,11 +98,13 @@ def _agree(student, reference, r):
 def measure(item, submission, rng, *, limits: Limits, device="cpu", sandbox=True, files=None) -> dict:
     """{"times": {"student": [...], "reference": [...]}}, {"probe": {...}} or {"wrong": msg}
     for a `SpeedItem`; raises TimingError when the student's code fails."""
-    limits = dataclasses.replace(limits, processes=1)
+    on_gpu = device == "cuda"
+    if not on_gpu:
+        limits = dataclasses.replace(limits, processes=1)
     with Session(submission, limits, device=device, sandbox=sandbox, files=files) as s_session, \
             Session(None, dataclasses.replace(limits, timeout_s=limits.timeout_s * 2), device=device,
                     sandbox=sandbox, reference=True) as r_session:
-        student, reference = _Side(s_session, "your code"), _Side(r_session, "the reference")
+        student, reference = _Side(s_session, "your code", not on_gpu), _Side(r_session, "the reference", not on_gpu)
         probe_kwargs, _ = _inputs(item, rng, item.probe_shape)
         kwargs, _ = _inputs(item, rng, item.shape)
         for side in (student, reference):

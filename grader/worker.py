@@ -1,7 +1,8 @@
 """The worker: the only process that imports student code.
 
 Run as `python -I -S -B worker.py REPLY_FD SITE` (inside bubblewrap, see `runner.py`) with the
-submission copy as working directory and NumPy in SITE. It reads frames (`wire.frame`) from
+submission copy as working directory and NumPy (and CuPy) in SITE, one folder or several joined
+by os.pathsep. It reads frames (`wire.frame`) from
 stdin: first the request (limits, the uid to become), then work: `calls` (run drivers) or, in a
 timing session, `build`/`forward`/`backward` on one layer. It drops to its own uid, applies
 resource limits, blocks imports of the grader's own packages and of libraries that would do the
@@ -84,7 +85,8 @@ def _drop_privileges(uid):
 def _limit(request):
     mb = 1 << 20
     limits = request["limits"]
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
+    if limits.get("address_space", True):  # not with CUDA: the parent watches resident memory
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb,) * 2)
     if request.get("zygote"):  # CPU time and processes are limited per item, in each child
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] * mb,) * 2)
@@ -160,7 +162,7 @@ def _readinto(view):
 
 def main(reply_fd, site):
     reply_fd = int(reply_fd)
-    sys.path.append(site)
+    sys.path.extend(site.split(os.pathsep))
     import numpy as np  # before the limits: importing NumPy maps a lot of address space
     wire = _load("_dlgrade_wire", "wire.py")
     request, _ = wire.read_frame(_read, 1 << 20)
@@ -170,7 +172,7 @@ def main(reply_fd, site):
     yardstick = _load_reference() if request.get("reference") else {}
     cupy = None
     if request.get("device") == "cuda":
-        import cupy
+        import cupy  # importing touches no device: a pre-started worker may still fork
     _limit(request)
     sys.meta_path.insert(0, _Blocker())
     _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
@@ -191,9 +193,16 @@ def main(reply_fd, site):
             while view:
                 view = view[os.write(reply_fd, view):]
 
+    gpu_ready = []  # the pid that set up the device: CUDA is set up after a pre-started worker forks
+
     def device(tree):
         if cupy is None:
             return tree
+        if gpu_ready != [os.getpid()]:
+            # A guard, not a boundary (student code can lift it): CuPy's pool refuses to grow past
+            # the worker's memory limit. The parent bounds host memory; see runner.py.
+            cupy.get_default_memory_pool().set_limit(size=int(request["limits"]["memory_mb"]) << 20)
+            gpu_ready[:] = [os.getpid()]
         return wire.unflatten({k: cupy.asarray(v) for k, v in wire.flatten(tree).items()})
 
     def failure(exc):
@@ -205,7 +214,7 @@ def main(reply_fd, site):
     def plain(out, prefix=""):
         flat, types = {}, {}
         for key, value in wire.flatten(out).items():
-            if type(value) is not np.ndarray:
+            if type(value) is not np.ndarray and not (cupy is not None and type(value) is cupy.ndarray):
                 types[key] = type(value).__name__
             try:
                 value = wire.to_numpy(value)

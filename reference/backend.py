@@ -3,18 +3,29 @@ import numpy as np
 
 try:  # pragma: no cover - depends on the machine
     import cupy as _cupy
-except Exception:  # ImportError, or CUDA libraries missing
+    _import_error = ""
+except Exception as exc:  # ImportError, or CUDA libraries missing
     _cupy = None
+    _import_error = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+
+
+def cuda_problem() -> str:
+    """Why `--device cuda` cannot run here, in one line ("" when CuPy imports and sees a CUDA device)."""
+    if _cupy is None:
+        missing = not _import_error or _import_error.startswith("ModuleNotFoundError: No module named 'cupy'")
+        return ("--device cuda needs CuPy, which is not installed here (pip install 'dlgrade[gpu]', or the "
+                "cupy-cuda* wheel for your CUDA version)" if missing else
+                f"--device cuda needs CuPy, which does not import here ({_import_error})")
+    try:
+        count = _cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:
+        return f"--device cuda needs a CUDA device: CuPy finds none ({type(exc).__name__}: {exc})".splitlines()[0]
+    return "" if count > 0 else "--device cuda needs a CUDA device: CuPy finds none"
 
 
 def cupy_available() -> bool:
     """True when CuPy imports and sees at least one CUDA device."""
-    if _cupy is None:
-        return False
-    try:
-        return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+    return not cuda_problem()
 
 
 def get_array_module(*arrays):
@@ -32,11 +43,13 @@ def to_numpy(x):
 
 
 def get_xp(device: str):
-    """The array module for a device name: 'cpu' -> numpy, 'cuda' -> cupy."""
+    """The array module for a device name: 'cpu' -> numpy, 'cuda' -> cupy (RuntimeError with
+    `cuda_problem()`'s line when CuPy or a GPU is missing)."""
     if device == "cpu":
         return np
     if device == "cuda":
-        if not cupy_available():
-            raise RuntimeError("--device cuda needs CuPy and a CUDA device")
+        problem = cuda_problem()
+        if problem:
+            raise RuntimeError(problem)
         return _cupy
     raise ValueError(f"unknown device {device!r} (use 'cpu' or 'cuda')")

@@ -28,3 +28,19 @@ def dlgrade(*args, cwd=ROOT, env=None, timeout=600):
     """Run the real `dlgrade` command line in a subprocess; returns CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "grader.cli", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def xp(request):
+    """The array module named by the test's parameter (tests/devices.py: ARRAY_MODULES)."""
+    from tests import devices
+    name = getattr(request, "param", "numpy")
+    if name == "numpy":
+        import numpy
+        yield numpy
+    elif name == "fakecupy":
+        with devices.fake_cupy() as module:
+            yield module
+    else:
+        import cupy
+        yield cupy

@@ -11,16 +11,20 @@ product; loop over the KH * KW kernel offsets if you must, never over samples or
 
 Arrays that hold a transposed layout in memory are still valid NCHW arrays: NumPy indexes them
 by shape and strides, so a layer may return a transposed view instead of copying.
+
+On the GPU (`--device cuda`) x is a CuPy array: make new arrays with `xp = array_module(x)`
+(`xp.zeros`, `xp.ascontiguousarray`); `sliding_window_view`, `np.maximum` and `np.einsum` applied
+to CuPy arrays run CuPy's own versions.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 try:  # imported as part of a package
     from . import init
-    from .layers import Layer
+    from .layers import Layer, array_module
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
-    from layers import Layer
+    from layers import Layer, array_module
 
 
 def _pair(value):

@@ -40,7 +40,7 @@ def save_model(path, arch, params, state):
     arrays = {"arch": np.array(json.dumps(arch))}
     for i, (p, s) in enumerate(zip(params, state)):
         for name, value in {**p, **s}.items():
-            arrays[f"{i}.{name}"] = np.asarray(value)
+            arrays[f"{i}.{name}"] = _layers.to_numpy(value)  # CuPy arrays too
     np.savez(path, **arrays)
 
 

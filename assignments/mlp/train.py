@@ -3,13 +3,15 @@
 Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data fetch cifar10`,
 or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
-    python train.py [--epochs 30] [--hidden 512 256] [--seed 0] ...
+    python train.py [--epochs 30] [--hidden 512 256] [--seed 0] [--device cuda] ...
 
 Model: Flatten, then per hidden size Linear -> BatchNorm1d -> ReLU -> Dropout, then Linear to
 10 classes; softmax cross-entropy, Adam with L2 weight decay and a cosine learning-rate
 schedule, random horizontal flips. Only this folder's layers, losses and optimizers are used.
 The weight matrices are stored as float16 (the grader evaluates in float32) unless
 --no-half; the test accuracy printed at the end is that of the saved file, reloaded.
+With --device cuda the model, its gradients and the optimizer state live on the GPU (CuPy);
+the data and the random numbers stay on the host, one batch copied over per step.
 """
 import argparse
 import math
@@ -53,7 +55,10 @@ def parse_args(argv=None):
                    help="training images used for the per-epoch train accuracy")
     p.add_argument("--no-half", dest="half", action="store_false",
                    help="store the weight matrices as float32 instead of float16")
+    p.add_argument("--train-subset", type=int, default=0,
+                   help="train on only this many images (0: all; for quick experiments)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: train on the GPU with CuPy")
     p.add_argument("--out", default=os.path.join(HERE, "mlp_weights.npz"))
     return p.parse_args(argv)
 
@@ -73,12 +78,12 @@ def make_arch(hidden, dropout):
     return arch
 
 
-def accuracy(model, params, state, x, y, batch_size=1000):
-    """Fraction of correct argmax predictions, evaluation mode."""
+def accuracy(model, params, state, x, y, batch_size=1000, xp=np):
+    """Fraction of correct argmax predictions, evaluation mode; host data, batches sent to `xp`."""
     correct = 0
     for i in range(0, len(x), batch_size):
-        scores, _ = model.forward(x[i:i + batch_size], params, train=False, state=state)
-        correct += int((scores.argmax(axis=1) == y[i:i + batch_size]).sum())
+        scores, _ = model.forward(xp.asarray(x[i:i + batch_size]), params, train=False, state=state)
+        correct += int((scores.argmax(axis=1) == xp.asarray(y[i:i + batch_size])).sum())
     return correct / len(x)
 
 
@@ -92,6 +97,11 @@ def random_flip(x, rng):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        xp = layers.device_module(args.device)
+    except RuntimeError as exc:  # before any work: one line, exit 2
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
     print("args:", vars(args), flush=True)
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
@@ -101,6 +111,8 @@ def main(argv=None):
 
     x_train_u8, y_train = load_cifar10("train")
     x_val_u8, y_val = load_cifar10("val")
+    if args.train_subset:
+        x_train_u8, y_train = x_train_u8[:args.train_subset], y_train[:args.train_subset]
     x_train = cifar10_preprocess(x_train_u8)
     x_val = cifar10_preprocess(x_val_u8)
     del x_train_u8, x_val_u8
@@ -110,8 +122,8 @@ def main(argv=None):
 
     arch = make_arch(args.hidden, args.dropout)
     model = build_model(arch)
-    params = [{k: v.astype(np.float32) for k, v in p.items()} for p in model.init_params(rng)]
-    state = [{k: v.astype(np.float32) for k, v in s.items()} for s in model.init_state()]
+    params = layers.to_device(xp, [{k: v.astype(np.float32) for k, v in p.items()} for p in model.init_params(rng)])
+    state = layers.to_device(xp, [{k: v.astype(np.float32) for k, v in s.items()} for s in model.init_state()])
     print("model:", " -> ".join(str(layer) for layer in model.layers), flush=True)
     print(f"parameters: {sum(v.size for p in params for v in p.values()):,}", flush=True)
 
@@ -132,7 +144,7 @@ def main(argv=None):
             xb = x_train[idx]
             if args.flip:
                 xb = random_flip(xb, rng)
-            yb = y_train[idx]
+            xb, yb = xp.asarray(xb), xp.asarray(y_train[idx])
             scores, cache = model.forward(xb, params, train=True, rng=rng, state=state)
             loss, loss_cache = loss_fn.forward(scores, yb)
             _, grads = model.backward(loss_fn.backward(loss_cache), cache)
@@ -146,8 +158,8 @@ def main(argv=None):
             step += 1
             loss_sum += float(loss) * len(idx)
             seen += len(idx)
-        train_acc = accuracy(model, params, state, x_train[sample], y_train[sample])
-        val_acc = accuracy(model, params, state, x_val, y_val)
+        train_acc = accuracy(model, params, state, x_train[sample], y_train[sample], xp=xp)
+        val_acc = accuracy(model, params, state, x_val, y_val, xp=xp)
         print(f"epoch {epoch:3d}  loss {loss_sum / seen:.4f}  train_acc {train_acc:.4f}  "
               f"val_acc {val_acc:.4f}  lr {lr:.2e}  {time.time() - start:7.1f}s", flush=True)
         curve.append({"epoch": epoch, "loss": loss_sum / seen, "train_acc": train_acc, "val_acc": val_acc})
@@ -161,11 +173,12 @@ def main(argv=None):
     # Evaluate what was saved, as the grader will: reload, float32, evaluation mode.
     del x_train
     arch2, params2, state2 = load_model(args.out)
+    params2, state2 = layers.to_device(xp, params2), layers.to_device(xp, state2)
     x_test_u8, y_test = load_cifar10("test")
     x_test = cifar10_preprocess(x_test_u8)
     model2 = build_model(arch2)
-    val_acc = accuracy(model2, params2, state2, x_val, y_val)
-    test_acc = accuracy(model2, params2, state2, x_test, y_test)
+    val_acc = accuracy(model2, params2, state2, x_val, y_val, xp=xp)
+    test_acc = accuracy(model2, params2, state2, x_test, y_test, xp=xp)
     print(f"saved model: val_acc {val_acc:.4f}  test_acc {test_acc:.4f}", flush=True)
     print(f"total time {time.time() - start:.1f}s", flush=True)
 

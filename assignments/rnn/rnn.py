@@ -23,10 +23,10 @@ loop, and dWx, dWh and dx are one product each after the backward loop.
 import numpy as np
 
 try:  # imported as part of a package
-    from .layers import Layer, Linear
+    from .layers import Layer, Linear, array_module
     from .losses import Loss
 except ImportError:  # imported as a top-level module, with this folder on sys.path
-    from layers import Layer, Linear
+    from layers import Layer, Linear, array_module
     from losses import Loss
 
 

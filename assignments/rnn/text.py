@@ -1,8 +1,14 @@
 """Text utilities for the `rnn` assignment: gradient clipping and sampling the next token.
 
-Both work on NumPy or CuPy arrays (plain NumPy calls only, which CuPy also offers).
+Both work on NumPy or CuPy arrays (NumPy calls that CuPy also offers; draws from the host
+`rng` moved with `array_module(...).asarray`).
 """
 import numpy as np
+
+try:  # imported as part of a package
+    from .layers import array_module
+except ImportError:  # imported as a top-level module, with this folder on sys.path
+    from layers import array_module
 
 
 def clip_grad_norm(grads, max_norm):
@@ -21,7 +27,7 @@ def clip_grad_norm(grads, max_norm):
 def sample_next(logits, *, rng, temperature=1.0, top_k=None):
     """Draw one index per row from softmax(logits / temperature).
 
-    Shapes: logits (N, V) -> (N,) int64. `rng` is a `numpy.random.Generator` (or CuPy's).
+    Shapes: logits (N, V) -> (N,) int64. `rng` is a `numpy.random.Generator` (on the GPU too).
     With `top_k`, only the top_k largest logits of each row can be drawn; values tied with the
     k-th largest are all kept.
     Hint: one uniform draw u per row and the cumulative probabilities: the sample is the first

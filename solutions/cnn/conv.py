@@ -11,16 +11,20 @@ product; loop over the KH * KW kernel offsets if you must, never over samples or
 
 Arrays that hold a transposed layout in memory are still valid NCHW arrays: NumPy indexes them
 by shape and strides, so a layer may return a transposed view instead of copying.
+
+On the GPU (`--device cuda`) x is a CuPy array: make new arrays with `xp = array_module(x)`
+(`xp.zeros`, `xp.ascontiguousarray`); `sliding_window_view`, `np.maximum` and `np.einsum` applied
+to CuPy arrays run CuPy's own versions.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 try:  # imported as part of a package
     from . import init
-    from .layers import Layer
+    from .layers import Layer, array_module
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
-    from layers import Layer
+    from layers import Layer, array_module
 
 
 def _pair(value):
@@ -71,16 +75,17 @@ class Conv2d(Layer):
         N, _, H, Wd = x.shape
         s, p = self.stride, self.padding
         Ho, Wo = (H + 2 * p - KH) // s + 1, (Wd + 2 * p - KW) // s + 1
+        xp = array_module(x)
         if p:
             # Zero-padded copy, channel-major in memory (C, N, Hp, Wp) like the patches below.
-            xp = np.zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=x.dtype)
-            xp[:, :, p:p + H, p:p + Wd] = x.transpose(1, 0, 2, 3)
-            xp = xp.transpose(1, 0, 2, 3)
+            xpad = xp.zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=x.dtype)
+            xpad[:, :, p:p + H, p:p + Wd] = x.transpose(1, 0, 2, 3)
+            xpad = xpad.transpose(1, 0, 2, 3)
         else:
-            xp = x
+            xpad = x
         # Windows (N, C, H', W', KH, KW) as a view, then one copy into (C, KH, KW, N, H', W').
-        win = sliding_window_view(xp, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]
-        cols = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * KH * KW, -1)
+        win = sliding_window_view(xpad, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]
+        cols = xp.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * KH * KW, -1)
         Wm = W.reshape(F, -1).astype(x.dtype, copy=False)
         y = Wm @ cols                                   # (F, N * H' * W'), one matrix product
         y += params["b"].reshape(F, 1)
@@ -104,7 +109,7 @@ class Conv2d(Layer):
         db = dy2.sum(axis=1)
         dcols = (Wm.T @ dy2).reshape(C, KH, KW, N, Ho, Wo)
         # col2im: each kernel offset (u, v) adds its slice back onto a strided window of dxpad.
-        dxp = np.zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=dcols.dtype)
+        dxp = array_module(dy).zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=dcols.dtype)
         for u in range(KH):
             for v in range(KW):
                 dxp[:, :, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s] += dcols[:, u, v]
@@ -156,9 +161,10 @@ class MaxPool2d(Layer):
         # BEGIN SOLUTION
         x, y, (KH, KW, sh, sw) = cache
         Ho, Wo = y.shape[2:]
-        dx = np.zeros(x.shape, dtype=dy.dtype)
+        xp = array_module(dy)
+        dx = xp.zeros(x.shape, dtype=dy.dtype)
         overlap = sh < KH or sw < KW
-        pending = np.ones(y.shape, dtype=bool)          # windows whose maximum is not yet found
+        pending = xp.ones(y.shape, dtype=bool)          # windows whose maximum is not yet found
         for u in range(KH):
             for v in range(KW):
                 rows = slice(u, u + sh * (Ho - 1) + 1, sh)
@@ -193,7 +199,7 @@ class AvgPool2d(Layer):
         sh, sw = _pair(self.stride if self.stride is not None else (KH, KW))
         H, W = x.shape[2:]
         Ho, Wo = (H - KH) // sh + 1, (W - KW) // sw + 1
-        y = np.zeros(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
+        y = array_module(x).zeros(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
         for u in range(KH):
             for v in range(KW):
                 y += x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
@@ -210,7 +216,7 @@ class AvgPool2d(Layer):
         shape, (KH, KW, sh, sw) = cache
         Ho, Wo = dy.shape[2:]
         share = dy * (1.0 / (KH * KW))
-        dx = np.zeros(shape, dtype=dy.dtype)
+        dx = array_module(dy).zeros(shape, dtype=dy.dtype)
         for u in range(KH):
             for v in range(KW):
                 dx[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw] += share

@@ -3,7 +3,7 @@
 Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data fetch cifar10`,
 or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
-    python train.py [--epochs 4] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] ...
+    python train.py [--epochs 4] [--arch c32,p,c64,c64,p,c128,c128,p] [--seed 0] [--device cuda] ...
 
 Model (--arch, comma-separated): `cW` is Conv2d 3x3 (padding 1, W filters) -> BatchNorm2d -> ReLU,
 `p` is MaxPool2d 2x2; then Flatten and Linear to 10 classes. Softmax cross-entropy, SGD with
@@ -11,6 +11,9 @@ Nesterov momentum and L2 weight decay on the conv and linear weights, a one-cycl
 (linear warm-up, then linear decay to 0), random horizontal flips and random translations
 (random crops of the zero-padded image). Only this folder's layers, losses and optimizers are
 used, in float32. The test accuracy printed at the end is that of the saved file, reloaded.
+With --device cuda the model, its gradients and the optimizer state live on the GPU (CuPy);
+the data, its augmentation and the random numbers stay on the host, one batch copied over per
+step, so a seed draws the same batches, crops and flips on both devices.
 """
 import argparse
 import ctypes
@@ -32,6 +35,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository roo
 from grader import curves  # noqa: E402
 from grader.data import cifar10_preprocess, load_cifar10  # noqa: E402
 
+from layers import device_module, to_device  # noqa: E402
 from losses import CrossEntropyLoss  # noqa: E402
 from model import build_model, load_model, save_model  # noqa: E402
 from optim import Nesterov  # noqa: E402
@@ -75,6 +79,7 @@ def parse_args(argv=None):
     p.add_argument("--eval-sample", type=int, default=2000,
                    help="training images used for the per-epoch train accuracy")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: train on the GPU with CuPy")
     p.add_argument("--out", default=os.path.join(HERE, "cnn_weights.npz"))
     return p.parse_args(argv)
 
@@ -100,12 +105,12 @@ def make_arch(spec):
     return arch
 
 
-def accuracy(model, params, state, x, y, batch_size=500):
-    """Fraction of correct argmax predictions, evaluation mode."""
+def accuracy(model, params, state, x, y, batch_size=500, xp=np):
+    """Fraction of correct argmax predictions, evaluation mode; host data, batches sent to `xp`."""
     correct = 0
     for i in range(0, len(x), batch_size):
-        scores, _ = model.forward(x[i:i + batch_size], params, train=False, state=state)
-        correct += int((scores.argmax(axis=1) == y[i:i + batch_size]).sum())
+        scores, _ = model.forward(xp.asarray(x[i:i + batch_size]), params, train=False, state=state)
+        correct += int((scores.argmax(axis=1) == xp.asarray(y[i:i + batch_size])).sum())
     return correct / len(x)
 
 
@@ -141,6 +146,11 @@ def lr_at(step, total, peak, warmup):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        xp = device_module(args.device)
+    except RuntimeError as exc:  # before any work: one line, exit 2
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
     print("args:", vars(args), flush=True)
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
@@ -162,8 +172,8 @@ def main(argv=None):
 
     arch = make_arch(args.arch)
     model = build_model(arch)
-    params = [{k: v.astype(np.float32) for k, v in p.items()} for p in model.init_params(rng)]
-    state = [{k: v.astype(np.float32) for k, v in s.items()} for s in model.init_state()]
+    params = to_device(xp, [{k: v.astype(np.float32) for k, v in p.items()} for p in model.init_params(rng)])
+    state = to_device(xp, [{k: v.astype(np.float32) for k, v in s.items()} for s in model.init_state()])
     print("model:", " -> ".join(str(layer) for layer in model.layers), flush=True)
     print(f"parameters: {sum(v.size for p in params for v in p.values()):,}", flush=True)
 
@@ -181,8 +191,8 @@ def main(argv=None):
         loss_sum, seen = 0.0, 0
         for i in range(0, len(order), args.batch_size):
             idx = order[i:i + args.batch_size]
-            xb = augment(x_train[idx], rng, flip=args.flip, translate=args.translate)
-            yb = y_train[idx]
+            xb = xp.asarray(augment(x_train[idx], rng, flip=args.flip, translate=args.translate))
+            yb = xp.asarray(y_train[idx])
             scores, cache = model.forward(xb, params, train=True, rng=rng, state=state)
             loss, loss_cache = loss_fn.forward(scores, yb)
             _, grads = model.backward(loss_fn.backward(loss_cache), cache)
@@ -197,8 +207,8 @@ def main(argv=None):
             step += 1
             loss_sum += float(loss) * len(idx)
             seen += len(idx)
-        train_acc = accuracy(model, params, state, x_train[sample], y_train[sample])
-        val_acc = accuracy(model, params, state, x_val, y_val)
+        train_acc = accuracy(model, params, state, x_train[sample], y_train[sample], xp=xp)
+        val_acc = accuracy(model, params, state, x_val, y_val, xp=xp)
         print(f"epoch {epoch:3d}  loss {loss_sum / seen:.4f}  train_acc {train_acc:.4f}  "
               f"val_acc {val_acc:.4f}  lr {lr:.2e}  {time.time() - start:7.1f}s "
               f"(cpu {time.process_time() - cpu_start:.1f}s)", flush=True)
@@ -211,11 +221,12 @@ def main(argv=None):
     # Evaluate what was saved, as the grader will: reload, float32, evaluation mode.
     del x_train
     arch2, params2, state2 = load_model(args.out)
+    params2, state2 = to_device(xp, params2), to_device(xp, state2)
     x_test_u8, y_test = load_cifar10("test")
     x_test = cifar10_preprocess(x_test_u8)
     model2 = build_model(arch2)
-    val_acc = accuracy(model2, params2, state2, x_val, y_val)
-    test_acc = accuracy(model2, params2, state2, x_test, y_test)
+    val_acc = accuracy(model2, params2, state2, x_val, y_val, xp=xp)
+    test_acc = accuracy(model2, params2, state2, x_test, y_test, xp=xp)
     print(f"saved model: val_acc {val_acc:.4f}  test_acc {test_acc:.4f}", flush=True)
     print(f"total time {time.time() - start:.1f}s (cpu {time.process_time() - cpu_start:.1f}s: "
           f"less than the total when other processes share the cores)", flush=True)

@@ -13,13 +13,62 @@ except ImportError:  # imported as a top-level module, with this folder on sys.p
     import init
 
 
+def array_module(x):
+    """The array module of `x`: `cupy` for a CuPy array, else `numpy`. (Given code.)
+
+    Code written as `xp = array_module(x)` followed by `xp.zeros(...)`, `xp.asarray(...)` runs
+    unchanged on the GPU (`--device cuda`); NumPy functions such as `np.where` or `np.exp` also
+    work on CuPy arrays, but those that make a new array from nothing (`np.zeros`) or from
+    host data (`np.asarray`) make a NumPy one.
+    """
+    if type(x).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    return np
+
+
+def device_module(device):
+    """The array module of a device name: "cpu" -> numpy, "cuda" -> cupy. (Given code.)
+
+    Raises RuntimeError with a one-line reason when CuPy is missing or finds no GPU.
+    """
+    if device == "cpu":
+        return np
+    if device != "cuda":
+        raise ValueError(f"unknown device {device!r} (use 'cpu' or 'cuda')")
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # not installed, no driver, no GPU
+        raise RuntimeError(f"--device cuda needs CuPy and a CUDA device ({type(exc).__name__}: {exc})"
+                           .splitlines()[0]) from None
+    if count < 1:
+        raise RuntimeError("--device cuda needs a CUDA device: CuPy finds none")
+    return cupy
+
+
+def to_numpy(x):
+    """A NumPy array from a NumPy or CuPy array (a CuPy array is copied to the host). (Given code.)"""
+    return x.get() if type(x).__module__.split(".")[0] == "cupy" else np.asarray(x)
+
+
+def to_device(xp, tree):
+    """The arrays of a (nested) dict or list moved to the array module `xp`. (Given code.)"""
+    if isinstance(tree, dict):
+        return {k: to_device(xp, v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [to_device(xp, v) for v in tree]
+    return to_numpy(tree) if xp is np else xp.asarray(tree)
+
+
 class Layer:
     """Base class: a layer with no parameters and no state. (Given code.)
 
     forward(x, params, *, train=False, rng=None, state=None) -> (y, cache)
         `params` is a dict of arrays that forward must not modify; `train` switches Dropout and
         BatchNorm between their training and evaluation behaviour; `rng` is a
-        `numpy.random.Generator`, used only by Dropout at train time; `state` holds buffers
+        `numpy.random.Generator` (on the GPU too: move its draws with `xp.asarray`), used only by
+        Dropout at train time; `state` holds buffers
         (BatchNorm's running statistics), the only argument a forward pass may update.
     backward(dy, cache) -> (dx, grads)
         `dy` is the gradient of the loss with respect to `y`; `grads` has the keys of `params`.
@@ -264,7 +313,8 @@ class Dropout(Layer):
     by 1 / (1 - p); at evaluation time y = x.
 
     Shapes: x (any) -> y (same). dtype: that of x.
-    Hint: draw the mask as `keep = rng.random(x.shape) >= p` and reuse it in backward.
+    Hint: draw the mask as `keep = rng.random(x.shape) >= p` and reuse it in backward (on the
+    GPU, `rng` is still a NumPy Generator: move the draw with `array_module(x).asarray`).
     """
 
     def __init__(self, *, p=0.5):
@@ -276,7 +326,7 @@ class Dropout(Layer):
             return x, None
         if rng is None:
             raise ValueError("Dropout needs an rng (numpy.random.Generator) at train time")
-        keep = rng.random(x.shape) >= self.p
+        keep = array_module(x).asarray(rng.random(x.shape)) >= self.p  # drawn on the host
         scale = 1.0 / (1.0 - self.p) if self.p < 1 else 0.0
         mask = keep.astype(x.dtype) * scale
         return x * mask, mask

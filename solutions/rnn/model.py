@@ -54,7 +54,7 @@ def save_model(path, arch, params, vocab, state=None):
     for i, (p, s) in enumerate(zip(params, state)):
         running = {k: v for k, v in s.items() if k.startswith("running_")}
         for name, value in {**p, **running}.items():
-            arrays[f"{i}.{name}"] = np.asarray(value)
+            arrays[f"{i}.{name}"] = _layers.to_numpy(value)  # CuPy arrays too
     np.savez(path, **arrays)
 
 

@@ -23,10 +23,10 @@ loop, and dWx, dWh and dx are one product each after the backward loop.
 import numpy as np
 
 try:  # imported as part of a package
-    from .layers import Layer, Linear
+    from .layers import Layer, Linear, array_module
     from .losses import Loss
 except ImportError:  # imported as a top-level module, with this folder on sys.path
-    from layers import Layer, Linear
+    from layers import Layer, Linear, array_module
     from losses import Loss
 
 
@@ -71,7 +71,7 @@ class Embedding(Layer):
         """
         # BEGIN SOLUTION
         idx, (V, D) = cache
-        dW = np.zeros((V, D), dtype=dy.dtype)
+        dW = array_module(dy).zeros((V, D), dtype=dy.dtype)
         np.add.at(dW, idx.reshape(-1), dy.reshape(-1, D))
         return None, {"W": dW}
         # END SOLUTION
@@ -125,14 +125,15 @@ class RNN(Layer):
         Hint: compute x @ Wx + b for all steps at once, then loop over t for the h Wh part.
         """
         # BEGIN SOLUTION
+        xp = array_module(x)
         N, T, D = x.shape
         H = self.hidden_size
         Wx, Wh, b = (params[k].astype(x.dtype, copy=False) for k in ("Wx", "Wh", "b"))
-        h0 = np.zeros((N, H), dtype=x.dtype)
+        h0 = xp.zeros((N, H), dtype=x.dtype)
         if state is not None and "h" in state:
             h0 = state["h"].astype(x.dtype, copy=False)
         xa = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, H)    # input part of every step
-        hs = np.empty((N, T, H), dtype=x.dtype)
+        hs = xp.empty((N, T, H), dtype=x.dtype)
         h = h0
         for t in range(T):
             h = np.tanh(xa[:, t] + h @ Wh)
@@ -232,17 +233,18 @@ class LSTM(Layer):
         cell state and tanh(cell state) for backward.
         """
         # BEGIN SOLUTION
+        xp = array_module(x)
         N, T, D = x.shape
         H = self.hidden_size
         Wx, Wh, b = (params[k].astype(x.dtype, copy=False) for k in ("Wx", "Wh", "b"))
         state = {} if state is None else state
-        h0 = state.get("h", np.zeros((N, H), dtype=x.dtype)).astype(x.dtype, copy=False)
-        c0 = state.get("c", np.zeros((N, H), dtype=x.dtype)).astype(x.dtype, copy=False)
+        h0 = state.get("h", xp.zeros((N, H), dtype=x.dtype)).astype(x.dtype, copy=False)
+        c0 = state.get("c", xp.zeros((N, H), dtype=x.dtype)).astype(x.dtype, copy=False)
         xa = (x.reshape(N * T, D) @ Wx + b).reshape(N, T, 4 * H)
-        gates = np.empty((N, T, 4 * H), dtype=x.dtype)    # sigmoid(i, f), tanh(g), sigmoid(o)
-        cs = np.empty((N, T, H), dtype=x.dtype)
-        tcs = np.empty((N, T, H), dtype=x.dtype)
-        hs = np.empty((N, T, H), dtype=x.dtype)
+        gates = xp.empty((N, T, 4 * H), dtype=x.dtype)    # sigmoid(i, f), tanh(g), sigmoid(o)
+        cs = xp.empty((N, T, H), dtype=x.dtype)
+        tcs = xp.empty((N, T, H), dtype=x.dtype)
+        hs = xp.empty((N, T, H), dtype=x.dtype)
         h, c = h0, c0
         for t in range(T):
             a = xa[:, t] + h @ Wh                          # a fresh array: activate in place
@@ -354,16 +356,17 @@ class GRU(Layer):
         Hint: x @ Wx + bx for all steps at once; h @ Wh + bh (one product) at every step.
         """
         # BEGIN SOLUTION
+        xp = array_module(x)
         N, T, D = x.shape
         H = self.hidden_size
         Wx, Wh, bx, bh = (params[k].astype(x.dtype, copy=False) for k in ("Wx", "Wh", "bx", "bh"))
-        h0 = np.zeros((N, H), dtype=x.dtype)
+        h0 = xp.zeros((N, H), dtype=x.dtype)
         if state is not None and "h" in state:
             h0 = state["h"].astype(x.dtype, copy=False)
         xa = (x.reshape(N * T, D) @ Wx + bx).reshape(N, T, 3 * H)
-        gates = np.empty((N, T, 3 * H), dtype=x.dtype)    # r, z, n
-        hns = np.empty((N, T, H), dtype=x.dtype)          # h Wh_n + bh_n
-        hs = np.empty((N, T, H), dtype=x.dtype)
+        gates = xp.empty((N, T, 3 * H), dtype=x.dtype)    # r, z, n
+        hns = xp.empty((N, T, H), dtype=x.dtype)          # h Wh_n + bh_n
+        hs = xp.empty((N, T, H), dtype=x.dtype)
         h = h0
         for t in range(T):
             ah = h @ Wh + bh

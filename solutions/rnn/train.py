@@ -6,6 +6,7 @@ tinyshakespeare.txt):
 
     python train.py --dataset names [--epochs 20] [--hidden 512] [--seed 0] ...
     python train.py --dataset shakespeare [--epochs 10] [--seq-len 128] ...
+    python train.py --dataset names --device cuda ...     (on the GPU, with CuPy)
 
 Model: Embedding -> Dropout -> LSTM (or GRU; --layers of them, Dropout after each) ->
 TemporalLinear to the vocabulary; softmax cross-entropy per character, Adam with a cosine
@@ -44,6 +45,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository roo
 from grader import curves  # noqa: E402
 from grader.data import load_names, load_shakespeare  # noqa: E402
 
+from layers import device_module, to_device, to_numpy  # noqa: E402
 from model import build_model, load_model, save_model  # noqa: E402
 from optim import Adam  # noqa: E402
 from rnn import TemporalCrossEntropyLoss  # noqa: E402
@@ -104,6 +106,8 @@ def parse_args(argv=None):
                    help="names to sample (or characters of text) at the end (0: default)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the model, gradients and optimizer state on the GPU (CuPy); data and rng on the host")
     p.add_argument("--out", help="weights file (default: <dataset>_weights.npz here)")
     args = p.parse_args(argv)
     for k, v in DEFAULTS[args.dataset].items():
@@ -177,20 +181,20 @@ def text_streams(ids, n_streams, offset=0):
 
 
 # ----------------------------------------------------------------------------- evaluation
-def nats_per_char_names(model, params, seqs, batch_size=500):
+def nats_per_char_names(model, params, seqs, batch_size=500, xp=np):
     """Mean loss over every predicted character of the ".name." sequences (final "." too)."""
     loss_fn = TemporalCrossEntropyLoss(ignore_index=IGNORE)
     total, count = 0.0, 0
     for inputs, targets in name_batches(seqs, batch_size):
-        scores, _ = model.forward(inputs, params, train=False)
-        loss, _ = loss_fn.forward(scores, targets)
+        scores, _ = model.forward(xp.asarray(inputs), params, train=False)
+        loss, _ = loss_fn.forward(scores, xp.asarray(targets))
         n = int((targets != IGNORE).sum())
         total += float(loss) * n
         count += n
     return total / count
 
 
-def nats_per_char_text(model, params, ids, n_streams=1, chunk=256):
+def nats_per_char_text(model, params, ids, n_streams=1, chunk=256, xp=np):
     """Mean loss predicting ids[1:] from ids[:-1] as n_streams continuous streams, read in
     chunks with the hidden state carried (n_streams=1: the whole text as one stream; the
     remainder that does not divide into streams is left out)."""
@@ -201,29 +205,29 @@ def nats_per_char_text(model, params, ids, n_streams=1, chunk=256):
     for s in range(0, rows.shape[1] - 1, chunk):
         inputs, targets = rows[:, s:s + chunk], rows[:, s + 1:s + chunk + 1]
         inputs = inputs[:, :targets.shape[1]]
-        scores, _ = model.forward(inputs, params, train=False, state=state)
-        loss, _ = loss_fn.forward(scores, targets)
+        scores, _ = model.forward(xp.asarray(inputs), params, train=False, state=state)
+        loss, _ = loss_fn.forward(scores, xp.asarray(targets))
         total += float(loss) * targets.size
         count += targets.size
     return total / count
 
 
-def sample(model, params, rng, *, n, length, prompt, stop=None, temperature=1.0):
+def sample(model, params, rng, *, n, length, prompt, stop=None, temperature=1.0, xp=np):
     """n sequences of up to `length` sampled characters after `prompt` (ids), one step at a
-    time with the hidden state carried; a row ends at the id `stop` (if given)."""
+    time with the hidden state carried; a row ends at the id `stop` (if given). Host arrays."""
     state = model.init_state()
-    x = np.tile(np.asarray(prompt, dtype=np.int64), (n, 1))
+    x = xp.asarray(np.tile(np.asarray(prompt, dtype=np.int64), (n, 1)))
     out = np.zeros((n, length), dtype=np.int64)
     done = np.zeros(n, dtype=bool)
     for t in range(length):
         scores, _ = model.forward(x, params, train=False, state=state)
-        nxt = sample_next(scores[:, -1], rng=rng, temperature=temperature)
+        x = sample_next(scores[:, -1], rng=rng, temperature=temperature)[:, None]
+        nxt = to_numpy(x[:, 0])
         out[:, t] = nxt
         if stop is not None:
             done |= nxt == stop
             if done.all():
                 return out[:, :t + 1]
-        x = nxt[:, None]
     return out
 
 
@@ -257,6 +261,11 @@ def train_step(model, params, opt_state, inputs, targets, lr, args, rng, state=N
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        xp = device_module(args.device)
+    except RuntimeError as exc:  # before any work: one line, exit 2
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
     print("args:", vars(args), flush=True)
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
@@ -298,14 +307,14 @@ def main(argv=None):
 
     arch = make_arch(len(vocab), args)
     model = build_model(arch)
-    params = init_params(model, rng)
+    params = to_device(xp, init_params(model, rng))
     print("model:", " -> ".join(str(layer) for layer in model.layers), flush=True)
     print(f"parameters: {sum(v.size for p in params for v in p.values()):,}", flush=True)
 
     def evaluate(split, params):
         if args.dataset == "names":
-            return nats_per_char_names(model, params, data[split])
-        return nats_per_char_text(model, params, data[split], n_streams=16)
+            return nats_per_char_names(model, params, data[split], xp=xp)
+        return nats_per_char_text(model, params, data[split], n_streams=16, xp=xp)
 
     opt_state = [Adam(lr=args.lr).init_state(p) for p in params]
     total_steps = args.epochs * steps_per_epoch
@@ -347,8 +356,8 @@ def main(argv=None):
                 out_of_time = True
                 break
             lr = lr_at(step, progress, args)
-            params, opt_state, loss, norm = train_step(model, params, opt_state, inputs,
-                                                       targets, lr, args, rng, state)
+            params, opt_state, loss, norm = train_step(model, params, opt_state, xp.asarray(inputs),
+                                                       xp.asarray(targets), lr, args, rng, state)
             step += 1
             running[0] += loss
             running[1] += norm
@@ -370,19 +379,20 @@ def main(argv=None):
 
     # Evaluate what was saved, as the grader will: reload, float32, evaluation mode.
     arch2, params2, _, vocab2 = load_model(args.out)
+    params2 = to_device(xp, params2)
     model2 = build_model(arch2)
     if args.dataset == "names":
-        val = nats_per_char_names(model2, params2, data["val"])
-        test = nats_per_char_names(model2, params2, data["test"])
+        val = nats_per_char_names(model2, params2, data["val"], xp=xp)
+        test = nats_per_char_names(model2, params2, data["test"], xp=xp)
     else:
-        val = nats_per_char_text(model2, params2, data["val"])
-        test = nats_per_char_text(model2, params2, data["test"])
+        val = nats_per_char_text(model2, params2, data["val"], xp=xp)
+        test = nats_per_char_text(model2, params2, data["test"], xp=xp)
     print(f"saved model: val {val:.4f} nats/char  test {test:.4f} nats/char", flush=True)
 
     sample_rng = np.random.default_rng(args.seed)
     if args.dataset == "names":
         out = sample(model2, params2, sample_rng, n=args.samples or 20, length=30, prompt=[0],
-                     stop=0, temperature=args.temperature)
+                     stop=0, temperature=args.temperature, xp=xp)
         names = ["".join(vocab2[i] for i in row).split(".")[0] for row in out]
         train_set = set(splits["train"])
         print("samples (* = not in the train split):",
@@ -390,7 +400,7 @@ def main(argv=None):
     else:
         prompt = [stoi[ch] for ch in "\n"]
         out = sample(model2, params2, sample_rng, n=1, length=args.samples or 500, prompt=prompt,
-                     temperature=args.temperature)
+                     temperature=args.temperature, xp=xp)
         print("sample:\n" + "".join(vocab2[i] for i in out[0]), flush=True)
     print(f"total time {time.time() - start:.1f}s (cpu {time.process_time() - cpu_start:.1f}s)",
           flush=True)
