@@ -181,7 +181,13 @@ def _imports(assignment="mlp"):
 
 
 def item_module(item_id):
-    return next(module for prefix, module in ITEM_MODULES if item_id.startswith(prefix))
+    """The module an item's worker imports: from `ITEM_MODULES`, else (an assignment added as
+    files only) the item's own `module`."""
+    found = next((module for prefix, module in ITEM_MODULES if item_id.startswith(prefix)), None)
+    if found is None:
+        from grader import api
+        found = next(getattr(i, "module", "") for i in api.items(item_id.split(".")[0]) if i.id == item_id)
+    return found
 
 
 def dependent_items(item_ids, files, assignment="mlp"):
