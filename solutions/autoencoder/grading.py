@@ -256,16 +256,16 @@ def _drawer(originals, recon, title):
 
 # --------------------------------------------------------------------------- the items
 ITEMS = [
-    *pair_items("upsample", "Upsample2d", upsample, UP_CASES, upsample_out, 3, 4, backward_mutants=UP_MUTANTS),
-    *pair_items("conv_transpose", "ConvTranspose2d", conv_transpose, CONVT_CASES, conv_transpose_out, 8, 12,
+    *pair_items("upsample", "Upsample2d", upsample, UP_CASES, upsample_out, 6, 8, backward_mutants=UP_MUTANTS),
+    *pair_items("conv_transpose", "ConvTranspose2d", conv_transpose, CONVT_CASES, conv_transpose_out, 16, 24,
                 forward_mutants=CONVT_FORWARD_MUTANTS, backward_mutants=CONVT_BACKWARD_MUTANTS),
-    LayerItem("autoencoder.conv_transpose.output_padding", 4, visibility="hidden", part="backward",
+    LayerItem("autoencoder.conv_transpose.output_padding", 8, visibility="hidden", part="backward",
               name="ConvTranspose2d", module="autoencoder", make=conv_transpose, shapes=OUTPUT_PADDING_CASES,
               out_shape=conv_transpose_out, mutants=CONVT_BACKWARD_MUTANTS),
-    ReconstructionItem("autoencoder.fc.reconstruction", 9, weights="fc_ae_weights.npz", floor=0.060, target=0.005,
+    ReconstructionItem("autoencoder.fc.reconstruction", 18, weights="fc_ae_weights.npz", floor=0.060, target=0.0035,
                        modules=("autoencoder", "conv", "layers"), timeout=120, layers=MLP_LAYERS,
                        what="fully connected auto-encoder"),
-    ReconstructionItem("autoencoder.conv.reconstruction", 10, weights="conv_ae_weights.npz", floor=0.060,
-                       target=0.005, modules=("autoencoder", "conv", "layers"), timeout=120, layers=AE_LAYERS,
+    ReconstructionItem("autoencoder.conv.reconstruction", 20, weights="conv_ae_weights.npz", floor=0.060,
+                       target=0.0035, modules=("autoencoder", "conv", "layers"), timeout=120, layers=AE_LAYERS,
                        what="convolutional auto-encoder"),
 ]
