@@ -10,7 +10,7 @@ import numpy as np
 
 MAX_BYTES = 64 << 20
 MAX_WIDTH = 1 << 16
-LAYER_TYPES = {
+LAYER_TYPES = {  # built in; `layer_types()` adds those the course's assignments whitelist
     "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softmax", "LogSoftmax",
     "Dropout", "BatchNorm1d", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
     "Embedding", "RNN", "LSTM", "GRU", "TemporalLinear",
@@ -74,14 +74,30 @@ def load_weights(path: Path):
     return arch, weights, meta
 
 
+def layer_types() -> set:
+    """Every layer type a weights file may name: `LAYER_TYPES` and every type an item of the
+    course's assignments accepts (`AccuracyItem.layers`), so a new assignment's layers need no
+    edit here. Each item still refuses the types it does not teach (`AccuracyItem.check_arch`)."""
+    from . import course
+    types = set(LAYER_TYPES)
+    try:
+        for name in course.discover():
+            for item in course.load(name).ITEMS:
+                types.update(t for t in getattr(item, "layers", ()) if isinstance(t, str) and t.isidentifier())
+    except Exception:  # a broken registry is reported where it is used, not while reading weights
+        pass
+    return types
+
+
 def _check_arch(arch):
     if not isinstance(arch, list) or not arch:
         raise WeightsError("'arch' must be a non-empty list of layers")
     if len(arch) > MAX_LAYERS:
         raise WeightsError(f"'arch' has {len(arch)} layers, more than {MAX_LAYERS}")
+    types = layer_types()
     for i, layer in enumerate(arch):
-        if not isinstance(layer, dict) or layer.get("type") not in LAYER_TYPES:
-            raise WeightsError(f"layer {i}: type must be one of {sorted(LAYER_TYPES)}")
+        if not isinstance(layer, dict) or layer.get("type") not in types:
+            raise WeightsError(f"layer {i}: type must be one of {sorted(types)}")
         for key, value in layer.items():
             if key == "type":
                 continue

@@ -183,8 +183,12 @@ def _imports(assignment="mlp"):
 
 
 def item_modules(item_id):
-    """The student modules an item's worker imports directly (by `ITEM_MODULES`)."""
-    found = next(module for prefix, module in ITEM_MODULES if item_id.startswith(prefix))
+    """The student modules an item's worker imports directly: from `ITEM_MODULES`, else (an
+    assignment added as files only) the item's own `module`."""
+    found = next((module for prefix, module in ITEM_MODULES if item_id.startswith(prefix)), None)
+    if found is None:
+        from grader import api
+        found = next(getattr(i, "module", "") for i in api.items(item_id.split(".")[0]) if i.id == item_id)
     return (found,) if isinstance(found, str) else tuple(found)
 
 

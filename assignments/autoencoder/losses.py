@@ -1,0 +1,169 @@
+"""Losses for the `mlp` assignment.
+
+Every loss is the batch mean of per-sample losses, each summed over that sample's features or
+classes: loss = (1/N) * sum_n l_n. `forward(scores, target) -> (loss, cache)` returns the loss as
+a 0-d array of the scores' dtype; `backward(cache) -> dscores` returns d loss / d scores, the
+shape and dtype of `scores`. Integer labels have shape (N,).
+"""
+import numpy as np
+
+
+class Loss:
+    """Base class. (Given code.)"""
+
+    def forward(self, scores, target):
+        raise NotImplementedError
+
+    def backward(self, cache):
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+def batch_mean(per_element, n):
+    """Sum of all elements divided by the batch size n, as a 0-d array. (Given code.)
+
+    Use it for every loss value: summing everything and dividing by N is the batch mean of the
+    per-sample sums. (A full `sum()` in NumPy returns a scalar, not a 0-d array.)
+    """
+    return (per_element.sum(keepdims=True) / n).reshape(())
+
+
+class MSELoss(Loss):
+    """Mean squared error: l_n = sum (s - t)^2 over the sample's elements.
+
+    Shapes: scores (N, ...), target (same) -> loss (); dscores (N, ...).
+    """
+
+    def forward(self, scores, target):
+        diff = scores - target
+        return batch_mean(diff * diff, scores.shape[0]), (diff, scores.shape[0])
+
+    def backward(self, cache):
+        """dscores = 2 (s - t) / N."""
+        diff, n = cache
+        return diff * (2.0 / n)
+
+
+class MAELoss(Loss):
+    """Mean absolute error: l_n = sum |s - t| over the sample's elements.
+
+    Shapes: scores (N, ...), target (same) -> loss (); dscores (N, ...).
+    Hint: the gradient is sign(s - t) / N, taken as 0 where s == t.
+    """
+
+    def forward(self, scores, target):
+        diff = scores - target
+        return batch_mean(np.abs(diff), scores.shape[0]), (diff, scores.shape[0])
+
+    def backward(self, cache):
+        diff, n = cache
+        return np.sign(diff) / n
+
+
+class BCEWithLogitsLoss(Loss):
+    """Binary cross-entropy on logits, sigmoid fused:
+    l_n = sum max(s, 0) - s * t + log(1 + exp(-|s|)) over the sample's elements.
+
+    Shapes: scores (N, ...) logits, target (same) in [0, 1] -> loss (); dscores (N, ...).
+    Hint: the fused form never overflows; its gradient is (sigmoid(s) - t) / N.
+    """
+
+    def forward(self, scores, target):
+        n = scores.shape[0]
+        per_element = np.maximum(scores, 0) - scores * target + np.log1p(np.exp(-np.abs(scores)))
+        return batch_mean(per_element, n), (scores, target, n)
+
+    def backward(self, cache):
+        scores, target, n = cache
+        sigmoid = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + exp(-s)), stable
+        return (sigmoid - target) / n
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy, softmax fused: l_n = -log softmax(s_n)[y_n].
+
+    Shapes: scores (N, C), labels (N,) integers in [0, C) -> loss (); dscores (N, C).
+    Hint: use the log-sum-exp trick; the gradient is (softmax(s) - one_hot(y)) / N.
+    """
+
+    def forward(self, scores, target):
+        n = scores.shape[0]
+        z = scores - scores.max(axis=1, keepdims=True)
+        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        rows = np.arange(n)
+        return batch_mean(-log_probs[rows, target], n), (log_probs, target)
+
+    def backward(self, cache):
+        log_probs, target = cache
+        n = log_probs.shape[0]
+        dscores = np.exp(log_probs)
+        dscores[np.arange(n), target] -= 1
+        return dscores / n
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood of log-probabilities: l_n = -logp_n[y_n].
+
+    Shapes: scores (N, C) log-probabilities, labels (N,) -> loss (); dscores (N, C).
+    """
+
+    def forward(self, scores, target):
+        n = scores.shape[0]
+        return batch_mean(-scores[np.arange(n), target], n), (scores, target)
+
+    def backward(self, cache):
+        """dscores is -1/N at each sample's label and 0 elsewhere."""
+        scores, target = cache
+        n = scores.shape[0]
+        dscores = np.zeros_like(scores)
+        dscores[np.arange(n), target] = -1.0 / n
+        return dscores
+
+
+class HingeLoss(Loss):
+    """Multiclass SVM loss: l_n = sum_{j != y_n} max(0, s_j - s_{y_n} + margin).
+
+    Shapes: scores (N, C), labels (N,) -> loss (); dscores (N, C).
+    Hint: each active margin (> 0) adds +1 to its class and -1 to the true class, over N.
+    """
+
+    def __init__(self, *, margin=1.0):
+        self.margin = margin
+
+    def forward(self, scores, target):
+        n = scores.shape[0]
+        rows = np.arange(n)
+        margins = np.maximum(scores - scores[rows, target][:, None] + self.margin, 0)
+        margins[rows, target] = 0
+        return batch_mean(margins, n), (margins > 0, target, scores.dtype)
+
+    def backward(self, cache):
+        active, target, dtype = cache
+        n = active.shape[0]
+        dscores = active.astype(dtype)
+        dscores[np.arange(n), target] = -active.sum(axis=1)
+        return dscores / n
+
+
+class KLDivLoss(Loss):
+    """Kullback-Leibler divergence KL(p || q) from log q: l_n = sum p * (log p - log q),
+    with 0 log 0 = 0.
+
+    Shapes: scores (N, C) log-probabilities log q, target (N, C) probabilities p -> loss ();
+    dscores (N, C).
+    Hint: only log q is differentiated: dscores = -p / N.
+    """
+
+    def forward(self, scores, target):
+        n = scores.shape[0]
+        positive = target > 0
+        log_p = np.log(np.where(positive, target, 1))
+        per_element = np.where(positive, target * (log_p - scores), 0)
+        return batch_mean(per_element, n), (target, n, scores.dtype)
+
+    def backward(self, cache):
+        target, n, dtype = cache
+        return (-target / n).astype(dtype)
