@@ -103,8 +103,9 @@ def list_items(assignment):
         click.echo(f"{a}: {len(its)} items, {sum(i.points for i in its):g} points  [{course.source(a)}]")
         if course.title(a):
             click.echo(f"  {course.title(a)}")
+        width = max(len(i.id) for i in its)
         for i in its:
-            click.echo(f"  {i.id:<36} {i.points:>5g}  {i.visibility}")
+            click.echo(f"  {i.id:<{width}} {i.points:>5g}  {i.visibility}")
 
 
 def _render(reports, fmt):

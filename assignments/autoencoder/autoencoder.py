@@ -8,16 +8,15 @@ the same layer's `backward` reads the cache. Outputs and gradients have the dtyp
 No Python loops over samples or pixels: a loop over the KH * KW kernel offsets is fine.
 """
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 try:  # imported as part of a package
     from . import init
     from .conv import _pair
-    from .layers import Layer
+    from .layers import Layer, array_module
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
     from conv import _pair
-    from layers import Layer
+    from layers import Layer, array_module
 
 
 # ----------------------------------------------------------------------------- upsampling

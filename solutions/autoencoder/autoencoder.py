@@ -8,16 +8,15 @@ the same layer's `backward` reads the cache. Outputs and gradients have the dtyp
 No Python loops over samples or pixels: a loop over the KH * KW kernel offsets is fine.
 """
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 try:  # imported as part of a package
     from . import init
     from .conv import _pair
-    from .layers import Layer
+    from .layers import Layer, array_module
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
     from conv import _pair
-    from layers import Layer
+    from layers import Layer, array_module
 
 
 # ----------------------------------------------------------------------------- upsampling
@@ -105,7 +104,7 @@ class ConvTranspose2d(Layer):
         Ho, Wo = (H - 1) * s - 2 * p + KH + op, (Wd - 1) * s - 2 * p + KW + op
         x2 = x.transpose(1, 0, 2, 3).reshape(C, N * H * Wd)
         cols = (W.reshape(C, F * KH * KW).T @ x2).reshape(F, KH, KW, N, H, Wd)
-        full = np.zeros((F, N, (H - 1) * s + KH + op, (Wd - 1) * s + KW + op), dtype=x.dtype)
+        full = array_module(x).zeros((F, N, (H - 1) * s + KH + op, (Wd - 1) * s + KW + op), dtype=x.dtype)
         for u in range(KH):
             for v in range(KW):
                 full[:, :, u:u + s * (H - 1) + 1:s, v:v + s * (Wd - 1) + 1:s] += cols[:, u, v]
@@ -127,11 +126,12 @@ class ConvTranspose2d(Layer):
         _, F, KH, KW = W.shape
         s, p, op = self.stride, self.padding, self.output_padding
         Ho, Wo = dy.shape[2:]
-        full = np.zeros((F, N, (H - 1) * s + KH + op, (Wd - 1) * s + KW + op), dtype=dy.dtype)
+        xp = array_module(dy)
+        full = xp.zeros((F, N, (H - 1) * s + KH + op, (Wd - 1) * s + KW + op), dtype=dy.dtype)
         full[:, :, p:p + Ho, p:p + Wo] = dy.transpose(1, 0, 2, 3)
         sf, sn, sh, sw = full.strides
-        windows = as_strided(full, (F, KH, KW, N, H, Wd), (sf, sh, sw, sn, sh * s, sw * s), writeable=False)
-        dcols = np.ascontiguousarray(windows).reshape(F * KH * KW, N * H * Wd)
+        windows = xp.lib.stride_tricks.as_strided(full, (F, KH, KW, N, H, Wd), (sf, sh, sw, sn, sh * s, sw * s))
+        dcols = xp.ascontiguousarray(windows).reshape(F * KH * KW, N * H * Wd)
         dx = (W.reshape(C, F * KH * KW) @ dcols).reshape(C, N, H, Wd).transpose(1, 0, 2, 3)
         dW = (x2 @ dcols.T).reshape(C, F, KH, KW)
         return dx, {"W": dW, "b": dy.sum(axis=(0, 2, 3))}

@@ -20,7 +20,8 @@ from reference.text import clip_grad_norm, sample_next
 from reference.word2vec import keep_probability, sgns_loss
 from tests.devices import ARRAY_MODULES, DEVICE_MODULES, to_device, to_host
 
-from . import test_conv as conv_cases, test_layers as layer_cases, test_losses as loss_cases
+from . import test_autoencoder as autoencoder_cases, test_conv as conv_cases, test_layers as layer_cases
+from . import test_losses as loss_cases
 from . import test_optim as optim_cases, test_word2vec as word2vec_cases
 from .helpers import assert_close, make_inputs
 
@@ -81,7 +82,8 @@ def _like(a, host):
     return get_array_module(a).asarray(host)
 
 
-LAYER_CASES = [c for c in layer_cases.CASES] + [c for c in conv_cases.CASES]
+LAYER_CASES = [c for c in layer_cases.CASES] + [c for c in conv_cases.CASES] + [
+    pytest.param(*c.values[:2], False, c.values[2], id=c.id) for c in autoencoder_cases.CASES]
 
 
 @ARRAY_MODULES
