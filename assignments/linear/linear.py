@@ -1,0 +1,121 @@
+"""Linear classifiers: the multiclass SVM and softmax losses, prediction, minibatch SGD.
+
+A linear classifier scores each class with one matrix product, s = X @ W. The bias trick: X
+(N, D+1) ends with a column of ones (`append_bias`) and W (D+1, C) ends with the bias row, so
+s = x @ W[:-1] + W[-1]. Labels y (N,) are integers in [0, C).
+
+Both losses are the batch mean of per-sample losses plus L2 regularisation of the whole W
+(bias row included), with no 1/2 in front:
+
+    loss = (1/N) sum_n L_n + reg * sum(W * W),    dW = (data gradient) + 2 * reg * W
+
+Write each loss twice: with explicit loops over samples and classes (`*_loops`, the textbook
+version: slow, easy to get right) and vectorised (no Python loop over samples or classes). Check
+one against the other and both against finite differences (`gradient_check`). Every function is
+pure (new arrays, inputs never written into) and keeps the dtype of W (float32 in, float32
+out). Plain NumPy calls only, which CuPy also offers.
+"""
+import numpy as np
+
+
+def append_bias(X):
+    """X (N, D) -> (N, D+1) with a last column of ones, in X's dtype. (Given code.)"""
+    return np.concatenate([X, np.ones((X.shape[0], 1), dtype=X.dtype)], axis=1)
+
+
+def svm_loss_loops(W, X, y, reg):
+    """Multiclass SVM loss and gradient, with loops over samples and classes.
+
+    Shapes: W (D, C), X (N, D), y (N,) int -> (loss (), dW (D, C)). dtype: that of W.
+    Notes: s = x_n @ W, L_n = sum_{j != y_n} max(0, s_j - s_{y_n} + 1). For each j != y_n
+    whose margin s_j - s_{y_n} + 1 is > 0 (strictly: a margin of exactly 0 adds nothing to the
+    loss nor to the gradient), dW[:, j] += x_n and dW[:, y_n] -= x_n. Then divide the data
+    loss and gradient by N and add reg * sum(W * W) and 2 * reg * W.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def svm_loss(W, X, y, reg):
+    """Multiclass SVM loss and gradient, vectorised (same contract as `svm_loss_loops`).
+
+    Hint: the margins of all samples and classes at once are s - s[arange(N), y][:, None] + 1;
+    zero the correct classes' entries. The gradient of the scores is 1 where a margin is > 0 and,
+    in the correct class's column, minus the number of such margins of that sample.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def softmax_loss_loops(W, X, y, reg):
+    """Softmax (cross-entropy) loss and gradient, with loops over samples and classes.
+
+    Shapes: W (D, C), X (N, D), y (N,) int -> (loss (), dW (D, C)). dtype: that of W.
+    Notes: s = x_n @ W, L_n = -log(exp(s_{y_n}) / sum_j exp(s_j)). Subtract max_j s_j first
+    (it changes nothing mathematically), so scores in the thousands give no overflow. With
+    p_j = softmax(s)_j: dW[:, j] += (p_j - [j == y_n]) x_n. Then / N and the regularisation.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def softmax_loss(W, X, y, reg):
+    """Softmax loss and gradient, vectorised (same contract as `softmax_loss_loops`).
+
+    Hint: the gradient of the mean loss w.r.t. the scores is (P - Y) / N, with P the softmax
+    probabilities (N, C) and Y the one-hot labels.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def predict(W, X):
+    """The predicted class of each sample: the argmax of its scores X @ W.
+
+    Shapes: W (D, C), X (N, D) -> (N,) int64. Ties go to the lowest class index (np.argmax).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+LOSSES = {"svm": svm_loss, "softmax": softmax_loss}
+
+
+def train_sgd(W, X, y, *, loss="softmax", reg=0.0, lr=1e-3, batch_size=200, steps=100, rng):
+    """Minibatch stochastic gradient descent from W.
+
+    Shapes: W (D, C), X (N, D), y (N,) int -> (W (D, C), history (steps,)). dtype: that of W.
+    `loss` names the loss ("svm" or "softmax", see `LOSSES`); `rng` is a numpy.random.Generator.
+    Each step t: idx = rng.integers(0, N, size=batch_size) (with replacement; exactly this
+    call, once per step, so the grader can replay your batches); history[t] = the loss on
+    (X[idx], y[idx]) with `reg`, before the update; W = W - lr * dW. Returns the final W as a
+    new array (the W given is not modified) and history.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError
+
+
+def gradient_check(f, W, dW, *, num=10, h=1e-5, rng=None):
+    """Compare dW with central differences of f at `num` random entries of W. (Given code.)
+
+    `f(W)` returns the loss (a scalar). Returns the largest relative error
+    |numerical - analytic| / max(|numerical| + |analytic|, 1e-12); in float64, a correct
+    gradient gives about 1e-7 or less (SVM: a little more when a margin sits near 0, its kink).
+
+        f = lambda W_: svm_loss_loops(W_, X, y, reg)[0]
+        print(gradient_check(f, W, svm_loss_loops(W, X, y, reg)[1]))
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    W = np.array(W, dtype=np.float64)
+    worst = 0.0
+    for _ in range(num):
+        i = tuple(int(rng.integers(0, n)) for n in W.shape)
+        old = W[i]
+        W[i] = old + h
+        plus = float(f(W))
+        W[i] = old - h
+        minus = float(f(W))
+        W[i] = old
+        numerical, analytic = (plus - minus) / (2 * h), float(dW[i])
+        worst = max(worst, abs(numerical - analytic) / max(abs(numerical) + abs(analytic), 1e-12))
+    return worst

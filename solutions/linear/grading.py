@@ -1,0 +1,339 @@
+"""The `linear` assignment: logistic regression by gradient descent, SVM and softmax linear classifiers on CIFAR-10."""
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from grader import checks as C
+from grader.checks import CheckResult
+from grader.figures import Figure
+from grader.items import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
+                          gradchecks, opts_for, pair, per_call, perturbation, purity_of, randn)
+from grader.runner import Call
+
+ORDER = 1  # the course's week
+DATA = ("cifar10",)
+
+M = "solutions/linear/mutants.py:"
+KINK = 1e-3  # |margin| of every SVM case with a gradient check: finite differences never cross a kink
+
+
+# --------------------------------------------------------------------------- the item class
+@dataclass(frozen=True)
+class CaseItem(FunctionItem):
+    """A plain function on named case families, against the reference.
+
+    `cases`: (tag, make, dtype, gradcheck) with `make(rng, dtype) -> (args: dict, kwargs)`; every
+    float64 family also runs as a float32 copy (tag `..., float32`), except in `float64_only`
+    items. A family with `gradcheck` gets a numerical gradient check of the first output with
+    respect to each input in `wrt`, compared with the output named at the same place in `grads`.
+    `scaled`: tags of families (inputs x1000) whose float32 copy only has to be finite. `seeded`:
+    the call gets `rng`, a generator seeded by the case. `note`: said when a value check fails.
+    Each output has its own value check, so a right loss with a wrong gradient earns part.
+    """
+    cases: tuple = ()
+    grads: tuple = ()
+    scaled: tuple = ()
+    seeded: bool = False
+    float64_only: bool = False
+    note: str = ""
+
+    def calls(self, rng):
+        made = []
+        for tag, make, dtype, check in self.cases:
+            args, kwargs = make(rng, dtype)
+            seed = int(rng.integers(1 << 30)) if self.seeded else None
+            made.append((tag, args, kwargs, seed, check and dtype == np.float64))
+        if not self.float64_only:
+            made += [(tag + F32, as_float32(args), kwargs, seed, False)
+                     for (tag, args, kwargs, seed, _), (_, _, dtype, _) in zip(list(made), self.cases)
+                     if dtype == np.float64]
+        calls = []
+        for tag, args, kwargs, seed, _ in made:
+            spec = {"module": self.module, "name": self.name, "args": list(args), "kwargs": kwargs, "tag": tag}
+            if seed is not None:
+                spec["seed"] = seed
+            calls.append(Call("function", spec, args))
+        for i, (_, _, _, _, check) in enumerate(list(made)):
+            if check and self.wrt:
+                spec = {k: v for k, v in calls[i].spec.items() if k != "tag"}
+                calls.append(perturbation("function_perturbed", spec, calls[i].inputs, list(self.wrt), rng, i))
+        return calls
+
+    def evaluate(self, calls, got, expected, alternatives):
+        cases = [i for i, c in enumerate(calls) if c.driver == "function"]
+        scaled = set(self.scaled)
+
+        def pairs(outputs):
+            return [pair(f"{name} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
+                         path=path, **opts_for(calls[i].spec["tag"], scaled))
+                    for i in cases for name, path in outputs]
+
+        results = []
+        for name, path in self.paths():
+            result = compare(f"{name} matches the reference", pairs([(name, path)]))
+            if not result.passed and self.note:
+                result = replace(result, message=f"{result.message} ({self.note})")
+            results.append(result)
+        if self.wrt:
+            where = {k: path for k, path in zip(self.wrt, (dict(self.paths())[g] for g in self.grads))}
+            results.append(gradchecks(calls, got, lambda i: np.ones(()),
+                                      lambda i: {k: dig(got[i], where[k]) for k in self.wrt}))
+        results.append(dtypes("float32 in, float32 out", pairs(self.paths())))
+        results.append(C.gated(purity_of(calls, got, cases)))
+        return results
+
+
+# --------------------------------------------------------------------------- case makers
+def logistic(n, d=4, scale=1.0, far=0.0):
+    """w (D,), b (), X (N, D) times `scale`, labels y in {0., 1.}; with `far`, every logit
+    |X @ w + b| is at least `far` (rows drawn again until it is)."""
+    def make(rng, dtype):
+        w, b = randn(rng, (d,), dtype), np.asarray(rng.standard_normal(), dtype=dtype)
+        X = randn(rng, (n, d), dtype, scale)
+        for _ in range(100):
+            near = np.abs(X.astype(np.float64) @ w + b) < far
+            if not near.any():
+                break
+            X[near] = randn(rng, (int(near.sum()), d), dtype, scale)
+        return {"w": w, "b": b, "X": X, "y": rng.integers(0, 2, n).astype(dtype)}, {}
+    return make
+
+
+def logits(shape, scale=3.0, extremes=False):
+    def make(rng, dtype):
+        z = randn(rng, shape, dtype, scale)
+        if extremes:  # the limits themselves: exactly 0, past exp's overflow (+-710), far out
+            z.flat[:7] = [0.0, 710.0, -710.0, 745.5, -745.5, 1000.0, -1000.0]
+        return {"z": z}, {}
+    return make
+
+
+def gd_case(d, lr):
+    def make(rng, dtype):
+        return ({"w": randn(rng, (d,), dtype), "b": np.asarray(rng.standard_normal(), dtype=dtype),
+                 "dw": randn(rng, (d,), dtype), "db": np.asarray(rng.standard_normal(), dtype=dtype)},
+                {"lr": lr})
+    return make
+
+
+def _with_bias(X):
+    X[:, -1] = 1.0  # the bias trick: the last column is ones
+    return X
+
+
+def classifier(n, d, c, reg, scale=1.0, svm=False):
+    """W (D, C), X (N, D) with a last column of ones, labels y (N,); `scale` multiplies X (and
+    so the scores). For the SVM, every margin is at least `KINK` away from 0 (X drawn again
+    until it is), so finite differences never straddle a kink."""
+    def make(rng, dtype):
+        W = randn(rng, (d, c), dtype, 0.5)
+        y = rng.integers(0, c, n)
+        for _ in range(100):
+            X = _with_bias(randn(rng, (n, d), dtype)) * dtype(scale)
+            s = X.astype(np.float64) @ W
+            margins = s - s[np.arange(n), y][:, None] + 1
+            margins[np.arange(n), y] = 1.0
+            if not svm or np.abs(margins).min() > KINK:
+                break
+        return {"W": W, "X": X, "y": y}, {"reg": reg}
+    return make
+
+
+def svm_ties(n=6, d=4, c=5, reg=0.0):
+    """Scores on a grid of quarters (small integers times quarters: exact in float32 too), drawn
+    until at least two margins s_j - s_y + 1 are exactly 0."""
+    def make(rng, dtype):
+        for _ in range(200):
+            X = _with_bias(rng.integers(-2, 3, (n, d)).astype(dtype))
+            W = (rng.integers(-4, 5, (d, c)) / 4).astype(dtype)
+            y = rng.integers(0, c, n)
+            s = X.astype(np.float64) @ W
+            margins = s - s[np.arange(n), y][:, None] + 1
+            margins[np.arange(n), y] = 1.0
+            if (margins == 0).sum() >= 2:
+                break
+        return {"W": W, "X": X, "y": y}, {"reg": reg}
+    return make
+
+
+def predict_case(n, d, c, ties=False):
+    """Random scores whose two best classes are at least 1e-3 apart or, with `ties`, integer
+    inputs where some classes tie exactly for the best score."""
+    def make(rng, dtype):
+        if ties:
+            W = rng.integers(-1, 2, (d, c)).astype(dtype)
+            W[:, c - 1] = W[:, 1]    # class c-1 ties with class 1 on every sample,
+            W[:, 2] = W[:, 0]        # class 2 with class 0
+            return {"W": W, "X": rng.integers(-2, 3, (n, d)).astype(dtype)}, {}
+        W = randn(rng, (d, c), dtype)
+        for _ in range(100):
+            X = randn(rng, (n, d), dtype)
+            top = np.sort(X.astype(np.float64) @ W, axis=1)
+            if (top[:, -1] - top[:, -2]).min() > 1e-3:
+                break
+        return {"W": W, "X": X}, {}
+    return make
+
+
+def sgd_case(n, d, c, reg, batch_size, steps, lr=0.5):
+    def make(rng, dtype):
+        args, _ = classifier(n, d, c, reg)(rng, dtype)
+        args["W"] = args["W"] * dtype(0.1)
+        return args, {"loss": "softmax", "reg": reg, "lr": lr, "batch_size": batch_size, "steps": steps}
+    return make
+
+
+F64, F32_ = np.float64, np.float32
+LOGISTIC = (("random", logistic(6), F64, True), ("batch of 1", logistic(1, d=3), F64, True),
+            ("float32", logistic(5), F32_, False))
+SVM = (("random, reg=0.1", classifier(6, 5, 4, 0.1, svm=True), F64, True),
+       ("batch of 1, odd sizes, reg=0", classifier(1, 7, 3, 0.0, svm=True), F64, True),
+       ("float32, reg=0.05", classifier(5, 4, 3, 0.05, svm=True), F32_, False))
+SOFTMAX = (("random, reg=0.1", classifier(6, 5, 4, 0.1), F64, True),
+           ("batch of 1, odd sizes, reg=0", classifier(1, 7, 3, 0.0), F64, True),
+           ("float32, reg=0.05", classifier(5, 4, 3, 0.05), F32_, False))
+TIES = "ties at the margin: some s_j - s_y + 1 exactly 0 (they count nothing)"
+LARGE = "scores x1000"
+SVM_TIES = ((TIES, svm_ties(), F64, False),)
+SOFTMAX_LARGE = ((LARGE, classifier(5, 5, 4, 0.0, scale=1000.0), F64, False),)
+
+NO_TWO = "the regularisation gradient is 2 * reg * W: d/dW of reg * sum(W * W)"
+LOSS_OUTPUTS = dict(outputs=("loss", "dW"), wrt=("W",), grads=("dW",))
+
+
+def loss_item(item_id, points, name, cases, mutants=(), visibility="public", **kwargs):
+    return CaseItem(item_id, points, visibility=visibility, name=name, module="linear", cases=cases,
+                    mutants=mutants, **{**LOSS_OUTPUTS, **kwargs})
+
+
+# --------------------------------------------------------------------------- trained classifiers
+def draw_templates(W, title, fig):
+    """Ten 32x32 colour images, the column of W[:-1] of each class, each scaled to [0, 1]."""
+    from grader.data import CIFAR10_CLASSES
+    t = np.asarray(W[:-1], dtype=np.float64).reshape(3, 32, 32, -1).transpose(3, 1, 2, 0)
+    lo, hi = t.min(axis=(1, 2, 3), keepdims=True), t.max(axis=(1, 2, 3), keepdims=True)
+    t = (t - lo) / np.maximum(hi - lo, 1e-12)
+    for k, ax in enumerate(fig.subplots(2, 5).flat):
+        ax.imshow(t[k], interpolation="nearest")
+        ax.set_title(CIFAR10_CLASSES[k])
+        ax.axis("off")
+    fig.suptitle(title)
+
+
+@dataclass(frozen=True)
+class LinearAccuracyItem(AccuracyItem):
+    """CIFAR-10 test accuracy of a linear classifier's weights, with its ten class templates.
+
+    The weights file holds Flatten, then Linear 3072 -> 10 (`1.W` = W[:-1], `1.b` = the bias row
+    W[-1]). Predictions come from `predict(W, X)` on the preprocessed, flattened test images with
+    a column of ones: the reference's when grading, the student's own in `dlgrade check`. The
+    feedback gets the templates drawn from the submitted weights (`figure`).
+    """
+    modules: tuple = ("linear",)
+    layers: tuple = ("Flatten", "Linear")
+    figure: str = ""
+
+    def check_arch(self, arch):
+        from grader.models import WeightsError
+        super().check_arch(arch)
+        want = [{"type": "Flatten"}, {"type": "Linear", "in_features": 3072, "out_features": 10}]
+        if arch != want:
+            raise WeightsError(f"{self.weights}: the model must be exactly {json.dumps(want)} (a linear "
+                               f"classifier on the 3072 pixels), not {json.dumps(arch)}")
+
+    def calls_for(self, arch, weights, meta, data):
+        from grader.models import WeightsError
+        W, b = weights.get("1.W"), weights.get("1.b")
+        if W is None or b is None or W.shape != (3072, 10) or b.shape != (10,):
+            raise WeightsError(f"expected arrays 1.W (3072, 10) and 1.b (10,), got "
+                               f"{', '.join(f'{k} {v.shape}' for k, v in sorted(weights.items())) or 'none'}")
+        W = np.concatenate([W, b[None]]).astype(np.float32)
+        x = data[0].reshape(len(data[0]), -1)
+        X = np.concatenate([x, np.ones((len(x), 1), np.float32)], axis=1)
+        meta["W"] = W  # for the figure: validated, from the parent's own copy of the file
+        return [Call("function", {"module": "linear", "name": "predict", "args": ["W", "X"], "kwargs": {}},
+                     {"W": W, "X": X})]
+
+    def evaluate_outputs(self, outputs, meta, data):
+        (result,) = super().evaluate_outputs([{"pred": outputs[0].get("out")}], meta, data)
+        name = self.id.split(".")[1]
+        title = f"{name} classifier: the columns of W as images ({result.message.split(' on ')[0]})"
+        figure = Figure(self.figure, f"the learned weights of {self.weights} as ten 32x32 class templates",
+                        lambda fig, W=meta["W"]: draw_templates(W, title, fig), size=(10.0, 4.6))
+        return [replace(result, figures=(figure,))]
+
+
+# --------------------------------------------------------------------------- items
+ITEMS = [
+    CaseItem("linear.logistic.sigmoid", 4, name="sigmoid", module="logistic", outputs=("sigmoid(z)",),
+             cases=(("random", logits((4, 5)), F64, False), ("batch of 1", logits((1, 3)), F64, False),
+                    ("large |z| (x1000), with 0, +-710, +-745.5, +-1000", logits((3, 6), 1000.0, True), F64, False),
+                    ("float32", logits((3, 4)), F32_, False)),
+             mutants=(Mutant("exp(z) / (1 + exp(z)) overflows to inf / inf for z > 709: use exp(-|z|)",
+                             {"sigmoid": M + "sigmoid_exp_ratio"}),)),
+    CaseItem("linear.logistic.mse_loss", 8, name="logistic_mse_loss", module="logistic", cases=LOGISTIC,
+             outputs=("loss", "dw", "db"), wrt=("w", "b"), grads=("dw", "db"),
+             mutants=(Mutant("the chain rule goes through the sigmoid: dz = 2 (p - y) p (1 - p) / N",
+                             {"logistic_mse_loss": M + "mse_no_sigmoid_derivative"}),
+                      Mutant("d/dp (p - y)^2 = 2 (p - y): the factor 2 is missing",
+                             {"logistic_mse_loss": M + "mse_no_factor_two"}))),
+    CaseItem("linear.logistic.log_loss", 6, name="logistic_log_loss", module="logistic", cases=LOGISTIC,
+             outputs=("loss", "dw", "db"), wrt=("w", "b"), grads=("dw", "db"),
+             mutants=(Mutant("for the log loss the sigmoid's derivative cancels: dz = (p - y) / N",
+                             {"logistic_log_loss": M + "log_loss_sigmoid_derivative"}),)),
+    CaseItem("linear.logistic.log_loss.stable", 2, visibility="hidden", name="logistic_log_loss",
+             module="logistic", float64_only=True, outputs=("loss", "dw", "db"),
+             cases=(("logits x1000 (|z| >= 50)", logistic(6, scale=1000.0, far=50.0), F64, False),
+                    ("logits x1000, batch of 1", logistic(1, d=3, scale=1000.0, far=50.0), F64, False)),
+             mutants=(Mutant("log(sigmoid(z)) is -inf once sigmoid(z) rounds to 0 or 1: write the loss as "
+                             "softplus(z) - y z", {"logistic_log_loss": M + "log_loss_unstable"}),)),
+    CaseItem("linear.logistic.gd_step", 4, name="gd_step", module="logistic", outputs=("w", "b"),
+             cases=(("lr=0.1", gd_case(5, 0.1), F64, False), ("one feature, lr=0.5", gd_case(1, 0.5), F64, False),
+                    ("float32, lr=0.1", gd_case(4, 0.1), F32_, False)),
+             mutants=(Mutant("gradient descent steps against the gradient: w - lr * dw",
+                             {"gd_step": M + "gd_ascent"}),)),
+    loss_item("linear.svm.loops", 7, "svm_loss_loops", SVM + SVM_TIES,
+              mutants=(Mutant("the correct class is counted in the sum: skip j == y (its margin is always 1)",
+                              {"svm_loss_loops": M + "svm_counts_correct_class"}),
+                       Mutant("a margin of exactly 0 counts nothing: use margin > 0, not >= 0",
+                              {"svm_loss_loops": M + "svm_margin_zero_counts"}),
+                       Mutant(NO_TWO, {"svm_loss_loops": M + "svm_reg_no_factor_two"}))),
+    loss_item("linear.svm.vectorized", 10, "svm_loss", SVM,
+              mutants=(Mutant("the correct class is counted in the sum: zero its margin (it is always 1)",
+                              {"svm_loss": M + "svm_counts_correct_class"}),
+                       Mutant(NO_TWO, {"svm_loss": M + "svm_reg_no_factor_two"}))),
+    loss_item("linear.svm.ties", 3, "svm_loss", SVM_TIES, visibility="hidden",
+              mutants=(Mutant("a margin of exactly 0 counts nothing: use margins > 0, not >= 0",
+                              {"svm_loss": M + "svm_margin_zero_counts"}),)),
+    loss_item("linear.softmax.loops", 7, "softmax_loss_loops", SOFTMAX + SOFTMAX_LARGE, scaled=(LARGE,),
+              mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
+                              {"softmax_loss_loops": M + "softmax_no_max_subtraction"}),
+                       Mutant(NO_TWO, {"softmax_loss_loops": M + "softmax_reg_no_factor_two"}))),
+    loss_item("linear.softmax.vectorized", 10, "softmax_loss", SOFTMAX,
+              mutants=(Mutant(NO_TWO, {"softmax_loss": M + "softmax_reg_no_factor_two"}),)),
+    loss_item("linear.softmax.stable", 3, "softmax_loss", SOFTMAX_LARGE + (
+        (LARGE + ", batch of 1", classifier(1, 4, 3, 0.0, scale=1000.0), F64, False),), visibility="hidden",
+        float64_only=True,
+        mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
+                        {"softmax_loss": M + "softmax_no_max_subtraction"}),)),
+    CaseItem("linear.predict", 4, name="predict", module="linear", outputs=("predictions",),
+             cases=(("random", predict_case(8, 5, 4), F64, False),
+                    ("tied best scores (the lowest class wins)", predict_case(6, 4, 5, ties=True), F64, False),
+                    ("float32", predict_case(5, 3, 3), F32_, False)),
+             mutants=(Mutant("ties go to the lowest class index (np.argmax), not the last",
+                             {"predict": M + "predict_last_max"}),)),
+    CaseItem("linear.train_sgd", 8, name="train_sgd", module="linear", seeded=True, outputs=("W", "history"),
+             cases=(("softmax, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6), F64, False),
+                    ("softmax, reg=0, 4 steps of batch 1", sgd_case(9, 4, 3, 0.0, 1, 4), F64, False),
+                    ("float32, softmax, reg=0.05, 5 steps of batch 3", sgd_case(12, 4, 3, 0.05, 3, 5), F32_, False)),
+             note="train_sgd calls your softmax_loss: make linear.softmax.vectorized pass first",
+             mutants=(Mutant("draw each batch with rng.integers(0, N, size=batch_size) (with replacement), "
+                             "not rng.choice(N, batch_size, replace=False)", {"train_sgd": M + "sgd_without_replacement"}),
+                      Mutant("history[t] is the batch loss before step t's update, not after",
+                             {"train_sgd": M + "sgd_history_after_update"}))),
+    LinearAccuracyItem("linear.softmax.accuracy", 12, weights="softmax_weights.npz", floor=0.30, target=0.40,
+                       timeout=120, figure="softmax_templates.png"),
+    LinearAccuracyItem("linear.svm.accuracy", 12, weights="svm_weights.npz", floor=0.30, target=0.39,
+                       timeout=120, figure="svm_templates.png"),
+]
