@@ -19,6 +19,7 @@ import importlib.util
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 REGISTRY = "grading.py"       # solutions/<a>/grading.py: the item registry of assignment <a>
@@ -26,6 +27,7 @@ INSTRUCTOR_FILES = {REGISTRY, "mutants.py"}  # in solutions/<a>/, never released
 PACKAGE = "grader.assignments"
 PACKAGED = Path(__file__).with_name("assignments")  # registries inside a student kit's tool
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_LOADING = threading.RLock()  # guards `load_object`'s imports of course files
 
 
 class CourseError(Exception):
@@ -109,13 +111,18 @@ def load_object(path: str):
     if module.endswith(".py"):
         file = (root() / module).resolve()
         key = "grader.course_files." + re.sub(r"\W", "_", str(file))
-        if key not in sys.modules:
-            spec = importlib.util.spec_from_file_location(key, file)
-            if spec is None or not file.is_file():
-                raise CourseError(f"{module}: not found under the course root {root()}")
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[key] = mod
-            spec.loader.exec_module(mod)
+        with _LOADING:  # items grade in threads: a module is seen only once fully executed
+            if key not in sys.modules:
+                spec = importlib.util.spec_from_file_location(key, file)
+                if spec is None or not file.is_file():
+                    raise CourseError(f"{module}: not found under the course root {root()}")
+                mod = importlib.util.module_from_spec(spec)
+                sys.modules[key] = mod
+                try:
+                    spec.loader.exec_module(mod)
+                except BaseException:
+                    del sys.modules[key]
+                    raise
         return getattr(sys.modules[key], name)
     return getattr(importlib.import_module(module), name)
 
