@@ -72,10 +72,10 @@ class CaseItem(FunctionItem):
         results = []
         for name, path in self.paths():
             result = compare(f"{name} matches the reference", pairs([(name, path)]))
-            if not result.passed and self.note:
+            if not result.passed and self.note and "likely bug:" not in result.message:
                 result = replace(result, message=f"{result.message} ({self.note})")
             results.append(result)
-        if self.wrt:
+        if self.wrt and any(check and dtype == np.float64 for _, _, dtype, check in self.cases):
             where = {k: path for k, path in zip(self.wrt, (dict(self.paths())[g] for g in self.grads))}
             results.append(gradchecks(calls, got, lambda i: np.ones(()),
                                       lambda i: {k: dig(got[i], where[k]) for k in self.wrt}))
@@ -317,7 +317,7 @@ ITEMS = [
         float64_only=True,
         mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
                         {"softmax_loss": M + "softmax_no_max_subtraction"}),)),
-    CaseItem("linear.predict", 4, name="predict", module="linear", outputs=("predictions",),
+    CaseItem("linear.predict", 4, name="predict", module="linear", outputs=("predict(W, X)",),
              cases=(("random", predict_case(8, 5, 4), F64, False),
                     ("tied best scores (the lowest class wins)", predict_case(6, 4, 5, ties=True), F64, False),
                     ("float32", predict_case(5, 3, 3), F32_, False)),
@@ -327,7 +327,7 @@ ITEMS = [
              cases=(("softmax, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6), F64, False),
                     ("softmax, reg=0, 4 steps of batch 1", sgd_case(9, 4, 3, 0.0, 1, 4), F64, False),
                     ("float32, softmax, reg=0.05, 5 steps of batch 3", sgd_case(12, 4, 3, 0.05, 3, 5), F32_, False)),
-             note="train_sgd calls your softmax_loss: make linear.softmax.vectorized pass first",
+             note="train_sgd calls your softmax_loss: if linear.softmax.vectorized fails too, fix it first",
              mutants=(Mutant("draw each batch with rng.integers(0, N, size=batch_size) (with replacement), "
                              "not rng.choice(N, batch_size, replace=False)", {"train_sgd": M + "sgd_without_replacement"}),
                       Mutant("history[t] is the batch loss before step t's update, not after",

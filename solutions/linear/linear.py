@@ -126,21 +126,19 @@ def predict(W, X):
     # END SOLUTION
 
 
-LOSSES = {"svm": svm_loss, "softmax": softmax_loss}
-
-
 def train_sgd(W, X, y, *, loss="softmax", reg=0.0, lr=1e-3, batch_size=200, steps=100, rng):
     """Minibatch stochastic gradient descent from W.
 
     Shapes: W (D, C), X (N, D), y (N,) int -> (W (D, C), history (steps,)). dtype: that of W.
-    `loss` names the loss ("svm" or "softmax", see `LOSSES`); `rng` is a numpy.random.Generator.
+    `loss` names the loss: "svm" (`svm_loss`) or "softmax" (`softmax_loss`); `rng` is a
+    numpy.random.Generator.
     Each step t: idx = rng.integers(0, N, size=batch_size) (with replacement; exactly this
     call, once per step, so the grader can replay your batches); history[t] = the loss on
     (X[idx], y[idx]) with `reg`, before the update; W = W - lr * dW. Returns the final W as a
     new array (the W given is not modified) and history.
     """
     # BEGIN SOLUTION
-    fn = LOSSES[loss]
+    fn = {"svm": svm_loss, "softmax": softmax_loss}[loss]
     history = np.zeros(steps, dtype=W.dtype)
     for t in range(steps):
         idx = rng.integers(0, X.shape[0], size=batch_size)

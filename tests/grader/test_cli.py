@@ -42,7 +42,7 @@ def test_json_follows_the_contract(solution_json):
         assert item["visibility"] in ("public", "hidden")
 
 
-@pytest.mark.parametrize("assignment", ["mlp", "cnn", "rnn"])
+@pytest.mark.parametrize("assignment", ["linear", "mlp", "cnn", "rnn"])
 def test_fresh_assignment_scores_zero_not_attempted(assignment):
     result = dlgrade("grade", assignment, f"assignments/{assignment}", "--format", "json")
     data = json.loads(result.stdout)
@@ -50,7 +50,7 @@ def test_fresh_assignment_scores_zero_not_attempted(assignment):
     assert {i["status"] for i in data["items"]} == {"not_attempted"}
 
 
-@pytest.mark.parametrize("assignment", ["cnn", "rnn"])
+@pytest.mark.parametrize("assignment", ["linear", "cnn", "rnn"])
 def test_later_answer_keys_score_full_marks(assignment, needs_data):
     """Speed items are timed: their full-credit rate is measured by benchmarks/speed_credit.py and
     banded in test_speed_items.py; here they must at least earn credit."""

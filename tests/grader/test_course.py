@@ -68,8 +68,8 @@ def toy(tmp_path_factory):
 
 def test_repository_assignments_are_discovered_in_course_order():
     names = api.ASSIGNMENTS
-    assert {"mlp", "cnn", "rnn"} <= set(names)
-    assert [n for n in names if n in ("mlp", "cnn", "rnn")] == ["mlp", "cnn", "rnn"]
+    assert {"linear", "mlp", "cnn", "rnn"} <= set(names)
+    assert [n for n in names if n in ("linear", "mlp", "cnn", "rnn")] == ["linear", "mlp", "cnn", "rnn"]
     assert all(course.source(n) == f"solutions/{n}/grading.py" for n in names)
 
 
@@ -125,7 +125,7 @@ def test_check_runs_the_public_cases_of_a_course_assignment(toy, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (("--course", "/nonexistent", "list"), "does not exist"),
-    (("list", "nope"), "'nope' is not an assignment of this course (one of: mlp"),
+    (("list", "nope"), "'nope' is not an assignment of this course (one of: linear, mlp"),
 ])
 def test_bad_course_or_assignment_is_one_line_exit_2(args, message):
     result = dlgrade(*args)

@@ -36,7 +36,7 @@ _spec.loader.exec_module(harness)
 
 ASSIGNMENTS = [a for a in api.ASSIGNMENTS if (harness.HERE / a / "bugs").is_dir()]
 EXCLUDED = {i.id for a in api.ASSIGNMENTS for i in api.items(a) if getattr(i, "trusted", False)}
-MIN_BUGS = {"mlp": 18, "cnn": 10}
+MIN_BUGS = {"mlp": 18, "cnn": 10, "linear": 15}
 ITEM_IDS = {a: [i.id for i in api.items(a) if i.id not in EXCLUDED] for a in ASSIGNMENTS}
 BUGS = {a: harness.load("bugs", a) for a in ASSIGNMENTS}
 CASES = [(a, bug) for a in ASSIGNMENTS for bug in BUGS[a]]
@@ -92,7 +92,7 @@ def reports(tmp_path_factory):
 
 
 def test_assignments_with_bugs():
-    assert {"mlp", "cnn", "rnn"} <= set(ASSIGNMENTS)
+    assert {"linear", "mlp", "cnn", "rnn"} <= set(ASSIGNMENTS)
 
 
 def test_copy_solution_copies_symlinked_files(tmp_path):
