@@ -1,7 +1,7 @@
 """Grade the answer keys and every planted bug under many salts; print the items whose score
 changes with the salt (there must be none).
 
-    python benchmarks/seed_invariance.py --seeds 20 [--scope dependent|affected] [mlp cnn rnn]
+    python benchmarks/seed_invariance.py --seeds 20 [--scope dependent|affected] [linear mlp cnn rnn]
 """
 import argparse
 import importlib.util
@@ -19,7 +19,7 @@ _spec.loader.exec_module(harness)
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("assignments", nargs="*", default=["mlp", "cnn", "rnn"])
+    parser.add_argument("assignments", nargs="*", default=["linear", "mlp", "cnn", "rnn"])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--scope", choices=("dependent", "affected"), default="dependent")
     args = parser.parse_args()

@@ -142,7 +142,7 @@ def main(argv=None):
               f"test_acc {test_acc:.4f}", flush=True)
         save_templates(os.path.join(args.out_dir, f"{name}_templates.png"), W,
                        f"{name} classifier: learned templates (test accuracy {test_acc:.1%})")
-    print(f"total time {time.time() - start:.1f}s", flush=True)
+    print(f"total time {time.time() - start:.1f}s (CPU {time.process_time():.1f}s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -85,18 +85,36 @@ class CaseItem(FunctionItem):
 
 
 # --------------------------------------------------------------------------- case makers
-def logistic(n, d=4, scale=1.0, far=0.0):
-    """w (D,), b (), X (N, D) times `scale`, labels y in {0., 1.}; with `far`, every logit
-    |X @ w + b| is at least `far` (rows drawn again until it is)."""
+def logistic(n, d=4):
+    """w (D,), b (), X (N, D), labels y in {0., 1.}."""
     def make(rng, dtype):
-        w, b = randn(rng, (d,), dtype), np.asarray(rng.standard_normal(), dtype=dtype)
-        X = randn(rng, (n, d), dtype, scale)
+        return ({"w": randn(rng, (d,), dtype), "b": np.asarray(rng.standard_normal(), dtype=dtype),
+                 "X": randn(rng, (n, d), dtype), "y": rng.integers(0, 2, n).astype(dtype)}, {})
+    return make
+
+
+def saturated(n, d=4):
+    """Logits far beyond exp's overflow: X about x1000 with every |z| >= 50; the largest logit
+    is >= 750 with label 0 (p rounds to 1, against its label: the loss is about z and the
+    gradient x / N, where an unstable log gives inf or nan) and, for N > 1, another row's is
+    <= -750."""
+    def make(rng, dtype):
+        w, b = randn(rng, (d,)), float(np.clip(rng.standard_normal(), -3, 3))
+        X = randn(rng, (n, d), scale=1000.0)
         for _ in range(100):
-            near = np.abs(X.astype(np.float64) @ w + b) < far
+            near = np.abs(X @ w + b) < 50
             if not near.any():
                 break
-            X[near] = randn(rng, (int(near.sum()), d), dtype, scale)
-        return {"w": w, "b": b, "X": X, "y": rng.integers(0, 2, n).astype(dtype)}, {}
+            X[near] = randn(rng, (int(near.sum()), d), scale=1000.0)
+        X *= max(1.0, 1500.0 / np.abs(X @ w).max())
+        k = int(np.argmax(np.abs(X @ w)))
+        X[k] *= np.sign(X[k] @ w)          # z_k >= 1500 - 3
+        if n > 1:
+            X[(k + 1) % n] = -0.8 * X[k]   # z <= -1200 + 3
+        y = rng.integers(0, 2, n).astype(np.float64)
+        y[k] = 0.0
+        return {"w": w.astype(dtype), "b": np.asarray(b, dtype=dtype), "X": X.astype(dtype),
+                "y": y.astype(dtype)}, {}
     return make
 
 
@@ -124,7 +142,7 @@ def _with_bias(X):
 
 def classifier(n, d, c, reg, scale=1.0, svm=False):
     """W (D, C), X (N, D) with a last column of ones, labels y (N,); `scale` multiplies X (and
-    so the scores). For the SVM, every margin is at least `KINK` away from 0 (X drawn again
+    so the scores: at x1000 each row's largest score is made >= 1000). For the SVM, every margin is at least `KINK` away from 0 (X drawn again
     until it is), so finite differences never straddle a kink."""
     def make(rng, dtype):
         W = randn(rng, (d, c), dtype, 0.5)
@@ -136,6 +154,11 @@ def classifier(n, d, c, reg, scale=1.0, svm=False):
             margins[np.arange(n), y] = 1.0
             if not svm or np.abs(margins).min() > KINK:
                 break
+        if scale >= 1000:  # exp overflows in every row: each row's largest score is >= 1000
+            s = X.astype(np.float64) @ W
+            for i in range(n):
+                k = int(np.argmax(np.abs(s[i])))
+                X[i] *= dtype(np.sign(s[i, k]) * max(1.0, 1000.0 / abs(s[i, k])))
         return {"W": W, "X": X, "y": y}, {"reg": reg}
     return make
 
@@ -284,8 +307,8 @@ ITEMS = [
                              {"logistic_log_loss": M + "log_loss_sigmoid_derivative"}),)),
     CaseItem("linear.logistic.log_loss.stable", 2, visibility="hidden", name="logistic_log_loss",
              module="logistic", float64_only=True, outputs=("loss", "dw", "db"),
-             cases=(("logits x1000 (|z| >= 50)", logistic(6, scale=1000.0, far=50.0), F64, False),
-                    ("logits x1000, batch of 1", logistic(1, d=3, scale=1000.0, far=50.0), F64, False)),
+             cases=(("logits x1000 (some beyond +-750, every |z| >= 50)", saturated(6), F64, False),
+                    ("logits x1000, batch of 1 (z >= 750, label 0)", saturated(1, d=3), F64, False)),
              mutants=(Mutant("log(sigmoid(z)) is -inf once sigmoid(z) rounds to 0 or 1: write the loss as "
                              "softplus(z) - y z", {"logistic_log_loss": M + "log_loss_unstable"}),)),
     CaseItem("linear.logistic.gd_step", 4, name="gd_step", module="logistic", outputs=("w", "b"),

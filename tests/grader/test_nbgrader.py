@@ -45,7 +45,7 @@ def test_notebook_cells_carry_nbgrader_v3_metadata():
     assert solutions and all("### BEGIN SOLUTION" in c["source"] for c in solutions)
 
 
-@pytest.mark.parametrize("assignment", ["mlp", "cnn", "rnn"])
+@pytest.mark.parametrize("assignment", ["linear", "mlp", "cnn", "rnn"])
 def test_notebook_modules_are_the_solutions(assignment, tmp_path):
     """One source of truth: the notebook's %%writefile cells rebuild the solution modules."""
     nb = _write(tmp_path, source_notebook(assignment, ROOT))
