@@ -5,7 +5,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from grader import checks as C
-from grader.checks import CheckResult
 from grader.figures import Figure
 from grader.items import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
                           gradchecks, opts_for, pair, per_call, perturbation, purity_of, randn)
