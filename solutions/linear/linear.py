@@ -47,7 +47,7 @@ def svm_loss_loops(W, X, y, reg):
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
     loss = loss / n + reg * (W * W).sum()
-    return np.asarray(loss, dtype=W.dtype), dW / n + 2 * reg * W
+    return loss, dW / n + 2 * reg * W
     # END SOLUTION
 
 
@@ -93,7 +93,7 @@ def softmax_loss_loops(W, X, y, reg):
             p = np.exp(s[j] - log_sum)
             dW[:, j] += (p - (j == y[i])) * X[i]
     loss = loss / n + reg * (W * W).sum()
-    return np.asarray(loss, dtype=W.dtype), dW / n + 2 * reg * W
+    return loss, dW / n + 2 * reg * W
     # END SOLUTION
 
 

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from reference import linear as L
-from reference.backend import cupy_available
+from reference.backend import get_array_module
+from tests.devices import ARRAY_MODULES
 
 from .helpers import assert_close, no_fp_warnings, numerical_grad
+from .test_array_modules import TOL, assert_trees, same
 
 
 # --------------------------------------------------------------------------- independent loop versions
@@ -225,23 +227,20 @@ def test_training_lowers_the_loss():
     assert history[-20:].mean() < history[:5].mean() - 0.2
 
 
-GPU = [pytest.mark.gpu, pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")]
+@ARRAY_MODULES
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_array_modules(xp, dtype):
+    """The same results on NumPy, the CuPy stand-in and CuPy (every output a device array)."""
+    W, X, y = problem(n=9, c=5, dtype=dtype)
+    w, b, Xl, yl = logistic_problem(dtype=dtype)
 
-
-@pytest.mark.parametrize("module", [pytest.param("cupy", marks=GPU)])
-def test_cupy_matches_numpy(module):
-    import cupy
-    W, X, y = problem(n=9, c=5)
-    for fn in (L.svm_loss, L.softmax_loss):
-        got, expected = fn(cupy.asarray(W), cupy.asarray(X), cupy.asarray(y), 0.1), fn(W, X, y, 0.1)
-        for g, e in zip(got, expected):
-            assert_close(cupy.asnumpy(g), e, 1e-10, 1e-12, fn.__name__)
-    w, b, Xl, yl = logistic_problem()
-    for fn in (L.logistic_mse_loss, L.logistic_log_loss):
-        got = fn(*(cupy.asarray(a) for a in (w, b, Xl, yl)))
-        for g, e in zip(got, fn(w, b, Xl, yl)):
-            assert_close(cupy.asnumpy(g), e, 1e-10, 1e-12, fn.__name__)
-    assert (cupy.asnumpy(L.predict(cupy.asarray(W), cupy.asarray(X))) == L.predict(W, X)).all()
-    W2, h = L.train_sgd(cupy.asarray(W), cupy.asarray(X), cupy.asarray(y), steps=3, batch_size=4,
-                        rng=cupy.random.default_rng(0))
-    assert W2.shape == W.shape and h.shape == (3,)
+    def run(W, X, y, w, b, Xl, yl):
+        out = {"svm": L.svm_loss(W, X, y, 0.1), "softmax": L.softmax_loss(W, X, y, 0.1), "predict": L.predict(W, X),
+               "mse": L.logistic_mse_loss(w, b, Xl, yl), "log": L.logistic_log_loss(w, b, Xl, yl),
+               "gd": L.gd_step(w, b, w, b, 0.1), "sigmoid": L.sigmoid(1000 * Xl)}
+        rng = get_array_module(W).random.default_rng(0)
+        out["sgd"] = L.train_sgd(W, X, y, steps=3, batch_size=4, rng=rng)[0].shape
+        return out
+    expected, got = same(xp, run, W, X, y, w, b, Xl, yl)
+    assert got.pop("sgd") == expected.pop("sgd") == W.shape  # device generators draw other batches
+    assert_trees(got, expected, *TOL[np.dtype(dtype)])

@@ -14,4 +14,4 @@ def softmax_loss_loops(W, X, y, reg):
         loss = loss - np.log(p[y[i]])
         for j in range(c):
             dW[:, j] += (p[j] - (j == y[i])) * X[i]
-    return np.asarray(loss / n + reg * (W * W).sum(), dtype=W.dtype), dW / n + 2 * reg * W
+    return loss / n + reg * (W * W).sum(), dW / n + 2 * reg * W

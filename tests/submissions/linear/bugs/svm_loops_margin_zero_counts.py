@@ -18,4 +18,4 @@ def svm_loss_loops(W, X, y, reg):
                 loss = loss + margin
                 dW[:, j] += X[i]
                 dW[:, y[i]] -= X[i]
-    return np.asarray(loss / n + reg * (W * W).sum(), dtype=W.dtype), dW / n + 2 * reg * W
+    return loss / n + reg * (W * W).sum(), dW / n + 2 * reg * W
