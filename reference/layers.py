@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from . import parallel
 from .backend import get_array_module
 from .init import he_normal
 
@@ -66,11 +67,37 @@ class Linear(Layer):
         return {"W": W, "b": get_array_module(W).zeros(self.out_features)}
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        return x @ params["W"] + params["b"], (x, params["W"])
+        W, b = params["W"], params["b"]
+        if not _shareable(x, W, b):
+            return x @ W + b, (x, W)
+        y = np.empty((x.shape[0], W.shape[1]), dtype=x.dtype)
+
+        def share(n0, n1):  # rows n0..n1-1 (reference/parallel.py)
+            np.matmul(x[n0:n1], W, out=y[n0:n1])
+            y[n0:n1] += b
+        parallel.shares(np, x.shape[0], x.nbytes + y.nbytes, share)
+        return y, (x, W)
 
     def backward(self, dy, cache):
         x, W = cache
-        return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        if not _shareable(dy, x, W):
+            return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        dx = np.empty((dy.shape[0], W.shape[0]), dtype=dy.dtype)
+
+        def share(n0, n1):  # rows n0..n1-1 of dx, and their part of dW
+            np.matmul(dy[n0:n1], W.T, out=dx[n0:n1])
+            return x[n0:n1].T @ dy[n0:n1]
+        parts = parallel.shares(np, dy.shape[0], x.nbytes + dx.nbytes, share)
+        dW = parts[0]
+        for part in parts[1:]:
+            dW += part
+        return dx, {"W": dW, "b": dy.sum(axis=0)}
+
+
+def _shareable(a, *others):
+    """True for 2-d NumPy arrays of one float dtype, which Linear may split into shares of rows."""
+    return (type(a) is np.ndarray and a.ndim == 2 and a.dtype.kind == "f" and parallel.enabled()
+            and all(type(o) is np.ndarray and o.dtype == a.dtype for o in others))
 
 
 class Sigmoid(Layer):
@@ -112,10 +139,29 @@ class ReLU(Layer):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         # fmax(x, 0) is where(x > 0, x, 0) (NaN and -inf give 0), but elementwise: it keeps the
         # memory layout of x and does not branch per element (where is 20x slower on random signs).
-        return get_array_module(x).fmax(x, 0), x > 0
+        if not _shareable_nd(x):
+            return get_array_module(x).fmax(x, 0), x > 0
+        y, mask = np.empty_like(x), np.empty_like(x, dtype=bool)
+
+        def share(n0, n1):  # samples n0..n1-1 (reference/parallel.py)
+            np.fmax(x[n0:n1], 0, out=y[n0:n1])
+            np.greater(x[n0:n1], 0, out=mask[n0:n1])
+        parallel.shares(np, x.shape[0], x.nbytes, share)
+        return y, mask
 
     def backward(self, dy, cache):
-        return dy * cache, {}  # where(x > 0, dy, 0) for finite dy (a masked -dy gives -0.0)
+        # dy * mask is where(x > 0, dy, 0) for finite dy (a masked -dy gives -0.0)
+        if not _shareable_nd(dy) or dy.shape != cache.shape:
+            return dy * cache, {}
+        dx = np.empty_like(dy)
+        parallel.shares(np, dy.shape[0], dy.nbytes,
+                        lambda n0, n1: np.multiply(dy[n0:n1], cache[n0:n1], out=dx[n0:n1]))
+        return dx, {}
+
+
+def _shareable_nd(a):
+    """True for a NumPy float array with a batch axis, which a layer may split into shares of samples."""
+    return type(a) is np.ndarray and a.ndim >= 1 and a.dtype.kind == "f" and parallel.enabled()
 
 
 class LeakyReLU(Layer):
@@ -321,19 +367,24 @@ class Sequential(Layer):
     def init_state(self):
         return [layer.init_state() for layer in self.layers]
 
+    # On NumPy with several cores the whole chain runs in one parallel.region(): BLAS
+    # single-threaded, so that its idle threads do not spin between the layers' products while
+    # the layers run their shares of samples side by side (reference/parallel.py).
     def forward(self, x, params, *, train=False, rng=None, state=None):
         states = state if state is not None else [None] * len(self.layers)
         caches = []
-        for layer, p, s in zip(self.layers, params, states, strict=True):
-            x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
-            caches.append(cache)
+        with parallel.region():
+            for layer, p, s in zip(self.layers, params, states, strict=True):
+                x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
+                caches.append(cache)
         return x, caches
 
     def backward(self, dy, cache):
         grads = []
-        for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
-            dy, g = layer.backward(dy, c)
-            grads.append(g)
+        with parallel.region():
+            for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
+                dy, g = layer.backward(dy, c)
+                grads.append(g)
         return dy, grads[::-1]
 
     def config(self):
