@@ -126,7 +126,7 @@ class Conv2d(Layer):
             dx = xp.empty((N, C, H, Wd), dtype=dy.dtype)
         per_sample = Ho * Wo * KH * KW * max(C, F if full else 0) * dy.itemsize
 
-        def share(n0, n1):  # samples n0..n1-1: (their part of dW, dW's shape is (K, F) or (F, K))
+        def share(n0, n1):  # samples n0..n1-1: their parts of dW (as (K, F) or (F, K)) and db
             m0, m1 = n0 * Ho * Wo, n1 * Ho * Wo
             if copy_dy:
                 _copy_channels_last(xp, dyt[m0:m1].reshape(n1 - n0, Ho, Wo, F), dy[n0:n1])
@@ -147,15 +147,17 @@ class Conv2d(Layer):
                     xp.matmul(cols, Wflip, out=out[rows])
             else:
                 _col2im_nchw(xp, Wt, d, s, p, H, Wd, Ho, Wo, out=dx[n0:n1])
-            return dWm if wide else dWm.T
+            db = xp.ones(d.shape[0], dtype=d.dtype) @ d  # the sum over rows
+            return (dWm if wide else dWm.T), db
         parts = parallel.shares(xp, N, N * per_sample, share)
-        dWm = parts[0]
-        for part in parts[1:]:
+        dWm, db = parts[0]
+        for part, part_b in parts[1:]:
             dWm += part
+            db += part_b
         dW = xp.ascontiguousarray(dWm.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
         if full:
             dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
-        return dx, {"W": dW, "b": xp.ones(dyt.shape[0], dtype=dyt.dtype) @ dyt}  # db: sum over rows
+        return dx, {"W": dW, "b": db}
 
 
 # Below this many input channels (or at stride > 1), Conv2d's dx is col2im on NCHW work arrays:
