@@ -389,29 +389,16 @@ class MaxPool2d(_Pool2d):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
         work, offsets = _Work(x), self._offsets(x)
-        xw = work.view(x)
-        _, _, rows, cols = offsets[0]
-        first = xw[work.at(rows, cols)]
-        y = xp.empty(first.shape, dtype=x.dtype)  # C order in work order: the layout of x
-        arg = xp.empty(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32)
-
-        def share(n0, n1):  # samples n0..n1-1 (reference/parallel.py)
-            ys, args = y[n0:n1], arg[n0:n1]
-            ys[...] = first[n0:n1]
-            args.fill(0)
-            for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
-                window = xw[work.at(rows, cols)][n0:n1]
-                better = window > ys  # strictly: an equal later value never replaces the first maximum
-                xp.maximum(ys, window, out=ys)
-                # k exceeds every earlier index: the maximum sets arg to k exactly where better.
-                # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
-                xp.maximum(args, better * arg.dtype.type(k), out=args)
-        parallel.shares(xp, x.shape[0], x.nbytes, share)
-        return work.nchw(y), (arg, work, x.shape, offsets, self._overlap())
+        # At evaluation time, which element is each window's maximum is left for a backward pass
+        # to find, if one comes (x is cached instead): the maximum alone is a quarter of the work.
+        y, arg = _max_scan(xp, work.view(x), work, offsets, train)
+        return work.nchw(y), (arg, None if train else x, work, x.shape, offsets, self._overlap())
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        arg, work, shape, offsets, overlap = cache
+        arg, x, work, shape, offsets, overlap = cache
+        if arg is None:
+            _, arg = _max_scan(xp, work.view(x), work, offsets, True)
         dyw = work.view(dy)
         dx = xp.empty(work.shape(shape), dtype=dy.dtype)
 
@@ -425,6 +412,34 @@ class MaxPool2d(_Pool2d):
                     xp.multiply(dys, args == k, out=dxs[work.at(rows, cols)])
         parallel.shares(xp, dx.shape[0], dx.nbytes, share)
         return work.nchw(dx), {}
+
+
+def _max_scan(xp, xw, work, offsets, with_arg):
+    """(y, arg) of max pooling over the windows at `offsets` of xw (x in work order): y the
+    maxima, arg (or None) the index in `offsets` of each window's first maximum."""
+    _, _, rows, cols = offsets[0]
+    first = xw[work.at(rows, cols)]
+    y = xp.empty(first.shape, dtype=xw.dtype)  # C order in work order: the layout of x
+    arg = xp.empty(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32) if with_arg else None
+
+    def share(n0, n1):  # samples n0..n1-1 (reference/parallel.py)
+        ys = y[n0:n1]
+        ys[...] = first[n0:n1]
+        if arg is not None:
+            args = arg[n0:n1]
+            args.fill(0)
+        for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
+            window = xw[work.at(rows, cols)][n0:n1]
+            if arg is None:
+                xp.maximum(ys, window, out=ys)
+                continue
+            better = window > ys  # strictly: an equal later value never replaces the first maximum
+            xp.maximum(ys, window, out=ys)
+            # k exceeds every earlier index: the maximum sets arg to k exactly where better.
+            # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
+            xp.maximum(args, better * arg.dtype.type(k), out=args)
+    parallel.shares(xp, xw.shape[0], xw.nbytes, share)
+    return y, arg
 
 
 class AvgPool2d(_Pool2d):
