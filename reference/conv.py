@@ -18,7 +18,7 @@ import numpy
 from . import parallel
 from .backend import get_array_module
 from .init import he_normal
-from .layers import BatchNorm1d, Layer
+from .layers import REGION_SAFE, BatchNorm1d, Layer
 
 
 def _pair(v):
@@ -569,3 +569,4 @@ def _total(parts):
 
 
 LAYERS = {cls.__name__: cls for cls in (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d)}
+REGION_SAFE.update(LAYERS.values())  # not Im2colConv2d: one large product, BLAS's own threads

@@ -5,6 +5,7 @@ returns `(y, cache)`; `backward(dy, cache)` returns `(dx, grads)` with `grads.ke
 params.keys()`. Outputs and gradients have the dtype of `x`: pass params in that dtype
 (`init_params` returns float64; callers cast). Inputs and params are never modified.
 """
+import contextlib
 import json
 
 import numpy as np
@@ -367,13 +368,19 @@ class Sequential(Layer):
     def init_state(self):
         return [layer.init_state() for layer in self.layers]
 
-    # On NumPy with several cores the whole chain runs in one parallel.region(): BLAS
-    # single-threaded, so that its idle threads do not spin between the layers' products while
-    # the layers run their shares of samples side by side (reference/parallel.py).
+    # On NumPy with several cores a chain of REGION_SAFE layers runs in one parallel.region():
+    # BLAS single-threaded, so that its idle threads do not spin between the layers' products
+    # while the layers run their shares of samples side by side (reference/parallel.py). Other
+    # layers (the recurrent ones, a subclass) keep BLAS's own threads.
+    def _region(self):
+        if all(type(layer) in REGION_SAFE for layer in self.layers):
+            return parallel.region()
+        return contextlib.nullcontext()
+
     def forward(self, x, params, *, train=False, rng=None, state=None):
         states = state if state is not None else [None] * len(self.layers)
         caches = []
-        with parallel.region():
+        with self._region():
             for layer, p, s in zip(self.layers, params, states, strict=True):
                 x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
                 caches.append(cache)
@@ -381,7 +388,7 @@ class Sequential(Layer):
 
     def backward(self, dy, cache):
         grads = []
-        with parallel.region():
+        with self._region():
             for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
                 dy, g = layer.backward(dy, c)
                 grads.append(g)
@@ -394,6 +401,10 @@ class Sequential(Layer):
 LAYERS = {cls.__name__: cls for cls in (
     Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softmax, LogSoftmax,
     Dropout, BatchNorm1d, Flatten, Sequential)}
+# The layer types (exactly these, not subclasses) that run as well or better with BLAS single-
+# threaded: they split their large products into shares of samples (reference/parallel.py) or
+# make no large ones. A Sequential of only these runs in one parallel.region(); conv.py adds its own.
+REGION_SAFE = set(LAYERS.values())
 
 
 def from_config(config):

@@ -159,3 +159,31 @@ def test_shares_in_a_forked_child(shares):
             os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _Probe(L.Layer):
+    """Records BLAS's thread count when it runs."""
+    seen = []
+
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        self.seen.append(blas_threads())
+        return x, None
+
+    def backward(self, dy, cache):
+        return dy, {}
+
+
+class _SafeProbe(_Probe):
+    pass
+
+
+def test_sequential_keeps_blas_threads_for_layers_not_region_safe(shares, monkeypatch):
+    """A chain with a layer of another type (a recurrent layer, a subclass) keeps BLAS's threads;
+    a chain of REGION_SAFE layers runs single-threaded."""
+    monkeypatch.setattr(L, "REGION_SAFE", L.REGION_SAFE | {_SafeProbe})
+    before = blas_threads()
+    x = np.ones((2, 3))
+    _Probe.seen = []
+    L.Sequential(layers=[L.ReLU(), _Probe()]).forward(x, [{}, {}])
+    L.Sequential(layers=[L.ReLU(), _SafeProbe()]).forward(x, [{}, {}])
+    assert _Probe.seen == [before, [1] * len(before)]
