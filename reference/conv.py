@@ -517,26 +517,42 @@ class BatchNorm2d(BatchNorm1d):
         else:
             if state is None:
                 raise ValueError("BatchNorm2d needs its state (running statistics) at evaluation time")
-            mean = state["running_mean"].astype(x.dtype, copy=False)
-            var = state["running_var"].astype(x.dtype, copy=False)
-            xhat = xp.empty_like(x, dtype=xp.result_type(x, mean))
+            return self._evaluate(xp, x, params, state)
         inv_std = 1 / xp.sqrt(var + self.eps)
         gamma = params["gamma"].astype(x.dtype, copy=False)
         beta = params["beta"].astype(x.dtype, copy=False)
         y = xp.empty_like(xhat, dtype=xp.result_type(xhat, inv_std, gamma, beta))
 
         def normalise(a, b):
-            if not train:
-                xp.subtract(x[a:b], mean[:, None, None], out=xhat[a:b])
             xhat[a:b] *= inv_std[:, None, None]
             xp.multiply(xhat[a:b], gamma[:, None, None], out=y[a:b])
             y[a:b] += beta[:, None, None]
         parallel.shares(xp, n, x.nbytes, normalise)
         return y, (xhat, inv_std, gamma, train)
 
+    def _evaluate(self, xp, x, params, state):
+        """y = (x - running_mean) * (gamma / sqrt(running_var + eps)) + beta in three passes; the
+        cache holds x, and a backward pass, if one comes, recomputes xhat from it."""
+        mean = state["running_mean"].astype(x.dtype, copy=False)
+        inv_std = 1 / xp.sqrt(state["running_var"].astype(x.dtype, copy=False) + self.eps)
+        gamma = params["gamma"].astype(x.dtype, copy=False)
+        beta = params["beta"].astype(x.dtype, copy=False)
+        scale = gamma * inv_std
+        y = xp.empty_like(x, dtype=xp.result_type(x, mean, scale, beta))
+
+        def normalise(a, b):
+            ys = xp.subtract(x[a:b], mean[:, None, None], out=y[a:b])
+            ys *= scale[:, None, None]
+            ys += beta[:, None, None]
+        parallel.shares(xp, x.shape[0], x.nbytes, normalise)
+        return y, ((x, mean), inv_std, gamma, False)
+
     def backward(self, dy, cache):
         xp = get_array_module(dy)
         xhat, inv_std, gamma, train = cache
+        if isinstance(xhat, tuple):  # after an evaluation-time forward: (x, running mean)
+            x, mean = xhat
+            xhat = (x - mean[:, None, None]) * inv_std[:, None, None]
         n = dy.shape[0]
         sums = parallel.shares(xp, n, dy.nbytes, lambda a, b: (_channel_sum(xp, dy[a:b]),
                                                               _channel_sum(xp, dy[a:b] * xhat[a:b])))
