@@ -20,10 +20,12 @@ members inside it have their official checksums (re-packed copies, such as the o
 
 Derived files in the cache: ``cifar-10-batches-py/`` (the extracted batches, extracted by
 name only, never with ``extractall``) and ``cifar10.npz``: the decoded arrays, written once
-(uint8 images, int64 labels, no pickle, loaded with ``allow_pickle=False``) and verified on
-every load against the sha256 of the official decoded arrays (:data:`_CIFAR_ARRAY_SHA256`),
-so a stale, damaged or altered file is never used: it is rebuilt from the verified batches.
-Loading the test split from it costs tens of milliseconds instead of seconds of decoding.
+(uint8 images, int64 labels, no pickle, loaded with ``allow_pickle=False``) and verified
+against the sha256 of the official decoded arrays (:data:`_CIFAR_ARRAY_SHA256`) when a process
+first reads it, and again whenever the file changes (:data:`_VERIFIED`), so a stale, damaged or
+altered file is never used: it is rebuilt from the verified batches. Loading the test split
+from it costs tens of milliseconds instead of seconds of decoding; later loads in the same
+process reuse the verified, read-only arrays.
 
 Splits (all deterministic):
 
