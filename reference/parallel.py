@@ -119,6 +119,18 @@ def _mark_worker():
     _local.worker = True
 
 
+def _after_fork_in_child():
+    """A forked child has only the forking thread: a fresh lock (another thread may have held it)
+    and no pool (its threads are gone)."""
+    global _lock
+    _lock = threading.Lock()
+    _state["pool"] = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def shares(xp, n, nbytes, work):
     """[work(n0, n1), ...] over contiguous ranges (n0, n1) of n samples, in order.
 
@@ -158,8 +170,11 @@ def shares(xp, n, nbytes, work):
 
     with region():
         pool = _pool()
-        for _ in range(min(THREADS, k) - 1):
-            pool.submit(pull)  # a thread that starts late finds nothing left and returns
+        try:
+            for _ in range(min(THREADS, k) - 1):
+                pool.submit(pull)  # a thread that starts late finds nothing left and returns
+        except RuntimeError:  # no thread could be started (a process limit, shutdown): this one does it all
+            pass
         _local.worker = True
         try:
             pull()

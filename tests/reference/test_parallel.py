@@ -187,3 +187,17 @@ def test_sequential_keeps_blas_threads_for_layers_not_region_safe(shares, monkey
     L.Sequential(layers=[L.ReLU(), _Probe()]).forward(x, [{}, {}])
     L.Sequential(layers=[L.ReLU(), _SafeProbe()]).forward(x, [{}, {}])
     assert _Probe.seen == [before, [1] * len(before)]
+
+
+def test_shares_without_a_thread_to_spare(shares, monkeypatch):
+    """Where no thread can be started (a process limit), the calling thread computes every share."""
+    class NoThreads:
+        def submit(self, fn):
+            raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(parallel, "MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "_pool", NoThreads)
+    layer = conv(16, 4, 3, 1, 1)
+    x, params, _ = make_inputs(layer, (5, 16, 6, 6))
+    y, _ = layer.forward(x, params)
+    monkeypatch.setattr(parallel, "MIN_BYTES", 1 << 62)
+    assert_close(y, layer.forward(x, params)[0], 1e-12, 1e-12, "y")
