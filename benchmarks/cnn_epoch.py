@@ -141,12 +141,14 @@ def main():
             if who == "reference" and torch is not None and args.gap:
                 time.sleep(args.gap)  # let OpenBLAS's spinning workers sleep before PyTorch runs
     steps_per_epoch = 49000 / args.batch_size
-    from benchmarks.conv import machine
+    after = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    from benchmarks.conv import machine, sgemm_gflops
     print(machine())
+    print(f"numpy {np.__version__}; sgemm {sgemm_gflops():.1f} GFLOP/s with {args.threads} BLAS threads (after the steps)")
     print(f"CNN training step, batch {args.batch_size}, float32, {args.threads} threads, "
           f"median of {args.steps} interleaved steps (gap {args.gap:g} s), "
           f"{'with' if args.data else 'without'} the data pipeline; malloc keeps freed memory: {args.keep}; "
-          f"load average before: {load}")
+          f"load average before: {load}, after: {after}")
     ref = statistics.median(times["reference"])
     print(f"  reference NumPy layers: {ref * 1e3:8.1f} ms/step  -> {ref * steps_per_epoch / 60:5.1f} min/epoch")
     if times["torch"]:

@@ -77,8 +77,22 @@ def machine():
     except ImportError:
         pass
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores; {datetime.datetime.now():%Y-%m-%d %H:%M}; load average {load}; "
-            f"NumPy BLAS: {blas}")
+    from reference import parallel
+    shares = (f"shares of samples on {parallel.THREADS} threads, BLAS single-threaded inside" if parallel.enabled()
+              else "one thread, BLAS's own threads")
+    return (f"{cpu}{cpu_details()}, {os.cpu_count()} cores; {datetime.datetime.now():%Y-%m-%d %H:%M}; "
+            f"load average {load}; NumPy BLAS: {blas}; reference layers: {shares}")
+
+
+def cpu_details():
+    """' (family F model M)' from /proc/cpuinfo, where the model name alone is vague (a VM's 'AMD EPYC')."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = dict(line.split(":", 1) for line in f.read().split("\n\n")[0].splitlines() if ":" in line)
+        info = {k.strip(): v.strip() for k, v in info.items()}
+        return f" (family {info['cpu family']} model {info['model']})"
+    except (OSError, KeyError):
+        return ""
 
 
 def timed(fn):
@@ -229,6 +243,7 @@ def main():
           f"median of {args.repeats} interleaved repeats (gap {args.gap:g} s), float32, N={N}")
     layer_table(torch, rate, args.repeats, args.gap)
     context_rows(args.repeats)
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,12 @@ of channels-last memory, which the pooling, batch-norm and ReLU layers keep, so 
 layout changes only at the input. Everything stays in the dtype of `x`; the same code runs on
 NumPy and CuPy (where a block is the whole batch).
 """
-import os
-
 import numpy
 
+from . import parallel
 from .backend import get_array_module
 from .init import he_normal
-from .layers import BatchNorm1d, Layer
+from .layers import REGION_SAFE, BatchNorm1d, Layer
 
 
 def _pair(v):
@@ -92,13 +91,18 @@ class Conv2d(Layer):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
         Wt, (N, C, H, Wd, F, KH, KW, Ho, Wo), (s, p) = _conv_geometry(self, x, params)
-        xpad = _pad_channels_last(xp, x, p, p)
+        xpad = xp.empty((N, H + 2 * p, Wd + 2 * p, C), dtype=x.dtype)
         Wm = xp.ascontiguousarray(Wt.transpose(2, 3, 1, 0)).reshape(KH * KW * C, F)  # rows (i, j, c)
         y = xp.empty((N * Ho * Wo, F), dtype=x.dtype)  # rows (n, h', w'): channels-last
         b = params["b"].astype(x.dtype, copy=False)
-        for rows, cols in _patches(xp, xpad, KH, KW, s, Ho, Wo):
-            xp.matmul(cols, Wm, out=y[rows])
-            y[rows] += b
+
+        def share(n0, n1):  # samples n0..n1-1: pad, im2col, product
+            _pad_channels_last(xp, x[n0:n1], p, p, out=xpad[n0:n1])
+            out = y[n0 * Ho * Wo:n1 * Ho * Wo]
+            for rows, cols in _patches(xp, xpad[n0:n1], KH, KW, s, Ho, Wo):
+                xp.matmul(cols, Wm, out=out[rows])
+                out[rows] += b
+        parallel.shares(xp, N, N * Ho * Wo * KH * KW * C * x.itemsize, share)
         return y.reshape(N, Ho, Wo, F).transpose(0, 3, 1, 2), (xpad, Wt, Wm, s, p, x.shape)
 
     def backward(self, dy, cache):
@@ -107,33 +111,53 @@ class Conv2d(Layer):
         F, _, KH, KW = Wt.shape
         Ho, Wo = dy.shape[2:]
         dyt = dy.transpose(0, 2, 3, 1)  # (N, H', W', F): contiguous if dy is channels-last
-        if not dyt.flags.c_contiguous:
+        copy_dy = not dyt.flags.c_contiguous
+        if copy_dy:
             dyt = xp.empty(dyt.shape, dtype=dy.dtype)
-            _copy_channels_last(xp, dyt, dy)
         dyt = dyt.reshape(-1, F)
         # The longer side of dW (KH*KW*C or F) first with several BLAS threads: on these products
         # with a long inner dimension, multithreaded OpenBLAS is often many times slower the other
         # way round; with one thread, (K, P) @ (P, F) is the faster order.
-        wide = Wm.shape[0] >= F or _BLAS_THREADS == 1
-        dWm = xp.zeros(Wm.shape if wide else Wm.shape[::-1], dtype=dy.dtype)
-        part = xp.empty(dWm.shape, dtype=dy.dtype)
-        for rows, cols in _patches(xp, xpad, KH, KW, s, Ho, Wo):
-            dWm += xp.matmul(cols.T, dyt[rows], out=part) if wide else xp.matmul(dyt[rows].T, cols, out=part)
-        dWm = dWm if wide else dWm.T
-        dW = xp.ascontiguousarray(dWm.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
-        if s == 1 and C >= _FULL_MIN_CHANNELS:
-            # dxpad = full correlation of dy with the flipped kernel; dx is its interior.
-            dyq = xp.zeros((N, Ho + 2 * (KH - 1), Wo + 2 * (KW - 1), F), dtype=dy.dtype)
-            dyq[:, KH - 1:KH - 1 + Ho, KW - 1:KW - 1 + Wo] = dyt.reshape(N, Ho, Wo, F)
-            dyq = dyq[:, p:p + H + KH - 1, p:p + Wd + KW - 1]
+        full = s == 1 and C >= _FULL_MIN_CHANNELS
+        if full:
             Wflip = xp.ascontiguousarray(Wt[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(KH * KW * F, C)
             dx = xp.empty((N * H * Wd, C), dtype=dy.dtype)
-            for rows, cols in _patches(xp, dyq, KH, KW, 1, H, Wd):
-                xp.matmul(cols, Wflip, out=dx[rows])
-            dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
         else:
-            dx = _col2im_nchw(xp, Wt, dyt, s, p, H, Wd, Ho, Wo)
-        return dx, {"W": dW, "b": xp.ones(dyt.shape[0], dtype=dyt.dtype) @ dyt}  # db: sum over rows
+            dx = xp.empty((N, C, H, Wd), dtype=dy.dtype)
+        per_sample = Ho * Wo * KH * KW * max(C, F if full else 0) * dy.itemsize
+
+        def share(n0, n1):  # samples n0..n1-1: their parts of dW (as (K, F) or (F, K)) and db
+            m0, m1 = n0 * Ho * Wo, n1 * Ho * Wo
+            if copy_dy:
+                _copy_channels_last(xp, dyt[m0:m1].reshape(n1 - n0, Ho, Wo, F), dy[n0:n1])
+            d = dyt[m0:m1]
+            wide = Wm.shape[0] >= F or parallel.single_blas()
+            dWm = xp.zeros(Wm.shape if wide else Wm.shape[::-1], dtype=dy.dtype)
+            part = xp.empty(dWm.shape, dtype=dy.dtype)
+            for rows, cols in _patches(xp, xpad[n0:n1], KH, KW, s, Ho, Wo):
+                dWm += xp.matmul(cols.T, d[rows], out=part) if wide else xp.matmul(d[rows].T, cols, out=part)
+            if full:
+                # dxpad = full correlation of dy with the flipped kernel; dx is its interior.
+                n = n1 - n0
+                dyq = xp.zeros((n, Ho + 2 * (KH - 1), Wo + 2 * (KW - 1), F), dtype=dy.dtype)
+                dyq[:, KH - 1:KH - 1 + Ho, KW - 1:KW - 1 + Wo] = d.reshape(n, Ho, Wo, F)
+                dyq = dyq[:, p:p + H + KH - 1, p:p + Wd + KW - 1]
+                out = dx[n0 * H * Wd:n1 * H * Wd]
+                for rows, cols in _patches(xp, dyq, KH, KW, 1, H, Wd):
+                    xp.matmul(cols, Wflip, out=out[rows])
+            else:
+                _col2im_nchw(xp, Wt, d, s, p, H, Wd, Ho, Wo, out=dx[n0:n1])
+            db = xp.ones(d.shape[0], dtype=d.dtype) @ d  # the sum over rows
+            return (dWm if wide else dWm.T), db
+        parts = parallel.shares(xp, N, N * per_sample, share)
+        dWm, db = parts[0]
+        for part, part_b in parts[1:]:
+            dWm += part
+            db += part_b
+        dW = xp.ascontiguousarray(dWm.reshape(KH, KW, C, F).transpose(3, 2, 0, 1))
+        if full:
+            dx = dx.reshape(N, H, Wd, C).transpose(0, 3, 1, 2)
+        return dx, {"W": dW, "b": db}
 
 
 # Below this many input channels (or at stride > 1), Conv2d's dx is col2im on NCHW work arrays:
@@ -141,24 +165,24 @@ class Conv2d(Layer):
 _FULL_MIN_CHANNELS = 16
 # On NumPy, im2col and the products work on blocks of samples whose patch matrix is at most this
 # large, so that they stay in the cache instead of streaming the whole patch matrix through memory:
-# about the L2 cache with one BLAS thread; with several, a share of L3 and fewer, larger products,
-# because each product makes the BLAS threads meet, which costs dearly on a busy machine.
-def _blas_threads():
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+# about the L2 cache with one BLAS thread (also inside a share, reference/parallel.py); with
+# several, a share of L3 and fewer, larger products, because each product makes the BLAS threads
+# meet, which costs dearly on a busy machine.
+_BLOCK_BYTES_1 = 2 << 20
+_BLOCK_BYTES_N = 16 << 20
 
 
-_BLAS_THREADS = _blas_threads()
-_BLOCK_BYTES = (2 << 20) if _BLAS_THREADS == 1 else (16 << 20)
-
-
-def _pad_channels_last(xp, x, ph, pw):
-    """(N, C, H, W) -> zero-padded channels-last copy (N, H + 2ph, W + 2pw, C)."""
+def _pad_channels_last(xp, x, ph, pw, out=None):
+    """(N, C, H, W) -> zero-padded channels-last copy (N, H + 2ph, W + 2pw, C) (into `out`)."""
     N, C, H, W = x.shape
-    out = xp.zeros((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype)
+    if out is None:
+        out = xp.empty((N, H + 2 * ph, W + 2 * pw, C), dtype=x.dtype)
+    if ph:
+        out[:, :ph] = 0
+        out[:, H + ph:] = 0
+    if pw:
+        out[:, ph:ph + H, :pw] = 0
+        out[:, ph:ph + H, W + pw:] = 0
     _copy_channels_last(xp, out[:, ph:ph + H, pw:pw + W], x)
     return out
 
@@ -175,7 +199,8 @@ def _copy_channels_last(xp, out, x):
 
 def _blocks(xp, n, per_sample_bytes):
     """(start, stop) of blocks of samples: cache-sized on NumPy, the whole batch on CuPy."""
-    nb = n if xp is not numpy else max(1, min(n, _BLOCK_BYTES // max(1, per_sample_bytes)))
+    limit = _BLOCK_BYTES_1 if parallel.single_blas() else _BLOCK_BYTES_N
+    nb = n if xp is not numpy else max(1, min(n, limit // max(1, per_sample_bytes)))
     return [(n0, min(n0 + nb, n)) for n0 in range(0, n, nb)], nb
 
 
@@ -194,14 +219,14 @@ def _patches(xp, a, KH, KW, s, Ho, Wo):
         yield slice(n0 * Ho * Wo, n1 * Ho * Wo), out.reshape(-1, KH * KW * C)
 
 
-def _col2im_nchw(xp, Wt, dyt, s, p, H, W, Ho, Wo):
+def _col2im_nchw(xp, Wt, dyt, s, p, H, W, Ho, Wo, out=None):
     """dx of Conv2d by col2im, channel-first: per block of samples dcols = W.T @ dy, rows
     (c, i, j) and columns (n, h', w'), one product; each kernel offset's rows are added onto the
     strided windows of the padded (C, n, H, W) block they came from (runs of W' both sides)."""
     F, C, KH, KW = Wt.shape
     N = dyt.shape[0] // (Ho * Wo)
     WrT = Wt.reshape(F, C * KH * KW).T
-    dx = xp.empty((N, C, H, W), dtype=dyt.dtype)
+    dx = xp.empty((N, C, H, W), dtype=dyt.dtype) if out is None else out
     blocks, nb = _blocks(xp, N, C * KH * KW * Ho * Wo * dyt.itemsize)
     buf = xp.empty((C * KH * KW, nb * Ho * Wo), dtype=dyt.dtype)
     dxpad = xp.empty((C, nb, H + 2 * p, W + 2 * p), dtype=dyt.dtype)
@@ -364,30 +389,57 @@ class MaxPool2d(_Pool2d):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
         work, offsets = _Work(x), self._offsets(x)
-        xw = work.view(x)
-        _, _, rows, cols = offsets[0]
-        y = xw[work.at(rows, cols)].copy()
-        arg = xp.zeros(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32)
-        for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
-            window = xw[work.at(rows, cols)]
-            better = window > y  # strictly: an equal later value never replaces the first maximum
-            xp.maximum(y, window, out=y)
-            # k exceeds every earlier index: the maximum sets arg to k exactly where better.
-            # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
-            xp.maximum(arg, better * arg.dtype.type(k), out=arg)
-        return work.nchw(y), (arg, work, x.shape, offsets, self._overlap())
+        # At evaluation time, which element is each window's maximum is left for a backward pass
+        # to find, if one comes (x is cached instead): the maximum alone is a quarter of the work.
+        y, arg = _max_scan(xp, work.view(x), work, offsets, train)
+        return work.nchw(y), (arg, None if train else x, work, x.shape, offsets, self._overlap())
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
-        arg, work, shape, offsets, overlap = cache
+        arg, x, work, shape, offsets, overlap = cache
+        if arg is None:
+            _, arg = _max_scan(xp, work.view(x), work, offsets, True)
         dyw = work.view(dy)
-        dx = xp.zeros(work.shape(shape), dtype=dy.dtype)
-        for k, (_, _, rows, cols) in enumerate(offsets):
-            if overlap:
-                dx[work.at(rows, cols)] += dyw * (arg == k)
-            else:  # each input element is in one window at most: assign instead of add
-                xp.multiply(dyw, arg == k, out=dx[work.at(rows, cols)])
+        dx = xp.empty(work.shape(shape), dtype=dy.dtype)
+
+        def share(n0, n1):
+            dxs, dys, args = dx[n0:n1], dyw[n0:n1], arg[n0:n1]
+            dxs.fill(0)
+            for k, (_, _, rows, cols) in enumerate(offsets):
+                if overlap:
+                    dxs[work.at(rows, cols)] += dys * (args == k)
+                else:  # each input element is in one window at most: assign instead of add
+                    xp.multiply(dys, args == k, out=dxs[work.at(rows, cols)])
+        parallel.shares(xp, dx.shape[0], dx.nbytes, share)
         return work.nchw(dx), {}
+
+
+def _max_scan(xp, xw, work, offsets, with_arg):
+    """(y, arg) of max pooling over the windows at `offsets` of xw (x in work order): y the
+    maxima, arg (or None) the index in `offsets` of each window's first maximum."""
+    _, _, rows, cols = offsets[0]
+    first = xw[work.at(rows, cols)]
+    y = xp.empty(first.shape, dtype=xw.dtype)  # C order in work order: the layout of x
+    arg = xp.empty(y.shape, dtype=xp.uint8 if len(offsets) <= 256 else xp.int32) if with_arg else None
+
+    def share(n0, n1):  # samples n0..n1-1 (reference/parallel.py)
+        ys = y[n0:n1]
+        ys[...] = first[n0:n1]
+        if arg is not None:
+            args = arg[n0:n1]
+            args.fill(0)
+        for k, (_, _, rows, cols) in enumerate(offsets[1:], start=1):
+            window = xw[work.at(rows, cols)][n0:n1]
+            if arg is None:
+                xp.maximum(ys, window, out=ys)
+                continue
+            better = window > ys  # strictly: an equal later value never replaces the first maximum
+            xp.maximum(ys, window, out=ys)
+            # k exceeds every earlier index: the maximum sets arg to k exactly where better.
+            # (Arithmetic, not a masked copy: masked copies branch on every element, 20x slower.)
+            xp.maximum(args, better * arg.dtype.type(k), out=args)
+    parallel.shares(xp, xw.shape[0], xw.nbytes, share)
+    return y, arg
 
 
 class AvgPool2d(_Pool2d):
@@ -442,15 +494,22 @@ class BatchNorm2d(BatchNorm1d):
     y and dx keep the memory layout of x and dy (elementwise operations and per-channel sums only).
     """
 
+    # Each pass over the samples runs in shares (reference/parallel.py); per-channel sums add the
+    # shares' partial sums.
     def forward(self, x, params, *, train=False, rng=None, state=None):
         xp = get_array_module(x)
+        n = x.shape[0]
         if train:
             m = x.shape[0] * x.shape[2] * x.shape[3]
             if m < 2:
                 raise ValueError("BatchNorm2d needs more than one value per channel at train time")
-            mean = _channel_sum(xp, x) / m
-            xc = x - mean[:, None, None]
-            var = _channel_sum(xp, xc * xc) / m
+            mean = _total(parallel.shares(xp, n, x.nbytes, lambda a, b: _channel_sum(xp, x[a:b]))) / m
+            xhat = xp.empty_like(x, dtype=xp.result_type(x, mean))  # the layout of x
+
+            def center(a, b):
+                xc = xp.subtract(x[a:b], mean[:, None, None], out=xhat[a:b])
+                return _channel_sum(xp, xc * xc)
+            var = _total(parallel.shares(xp, n, x.nbytes, center)) / m
             if state is not None:
                 mo, rm, rv = self.momentum, state["running_mean"], state["running_var"]
                 state["running_mean"] = ((1 - mo) * rm + mo * mean).astype(rm.dtype, copy=False)
@@ -458,30 +517,72 @@ class BatchNorm2d(BatchNorm1d):
         else:
             if state is None:
                 raise ValueError("BatchNorm2d needs its state (running statistics) at evaluation time")
-            xc = x - state["running_mean"].astype(x.dtype, copy=False)[:, None, None]
-            var = state["running_var"].astype(x.dtype, copy=False)
+            return self._evaluate(xp, x, params, state)
         inv_std = 1 / xp.sqrt(var + self.eps)
-        xhat = xc
-        xhat *= inv_std[:, None, None]  # xc is a fresh array: normalise it in place
         gamma = params["gamma"].astype(x.dtype, copy=False)
-        y = xhat * gamma[:, None, None]
-        y += params["beta"].astype(x.dtype, copy=False)[:, None, None]
+        beta = params["beta"].astype(x.dtype, copy=False)
+        y = xp.empty_like(xhat, dtype=xp.result_type(xhat, inv_std, gamma, beta))
+
+        def normalise(a, b):
+            xhat[a:b] *= inv_std[:, None, None]
+            xp.multiply(xhat[a:b], gamma[:, None, None], out=y[a:b])
+            y[a:b] += beta[:, None, None]
+        parallel.shares(xp, n, x.nbytes, normalise)
         return y, (xhat, inv_std, gamma, train)
+
+    def _evaluate(self, xp, x, params, state):
+        """y = (x - running_mean) * (gamma / sqrt(running_var + eps)) + beta in three passes; the
+        cache holds x, and a backward pass, if one comes, recomputes xhat from it."""
+        mean = state["running_mean"].astype(x.dtype, copy=False)
+        inv_std = 1 / xp.sqrt(state["running_var"].astype(x.dtype, copy=False) + self.eps)
+        gamma = params["gamma"].astype(x.dtype, copy=False)
+        beta = params["beta"].astype(x.dtype, copy=False)
+        scale = gamma * inv_std
+        y = xp.empty_like(x, dtype=xp.result_type(x, mean, scale, beta))
+
+        def normalise(a, b):
+            ys = xp.subtract(x[a:b], mean[:, None, None], out=y[a:b])
+            ys *= scale[:, None, None]
+            ys += beta[:, None, None]
+        parallel.shares(xp, x.shape[0], x.nbytes, normalise)
+        return y, ((x, mean), inv_std, gamma, False)
 
     def backward(self, dy, cache):
         xp = get_array_module(dy)
         xhat, inv_std, gamma, train = cache
-        dbeta, dgamma = _channel_sum(xp, dy), _channel_sum(xp, dy * xhat)
+        if isinstance(xhat, tuple):  # after an evaluation-time forward: (x, running mean)
+            x, mean = xhat
+            xhat = (x - mean[:, None, None]) * inv_std[:, None, None]
+        n = dy.shape[0]
+        sums = parallel.shares(xp, n, dy.nbytes, lambda a, b: (_channel_sum(xp, dy[a:b]),
+                                                              _channel_sum(xp, dy[a:b] * xhat[a:b])))
+        dbeta, dgamma = _total([d for d, _ in sums]), _total([g for _, g in sums])
         scale = (gamma * inv_std)[:, None, None]
         if train:
             m = dy.shape[0] * dy.shape[2] * dy.shape[3]
-            dx = xhat * (-dgamma / m)[:, None, None]
-            dx += dy
-            dx -= (dbeta / m)[:, None, None]
-            dx *= scale
+            dx = xp.empty_like(xhat, dtype=xp.result_type(xhat, dgamma, dy, scale))  # the layout of x
         else:
-            dx = dy * scale
+            dx = xp.empty_like(dy, dtype=xp.result_type(dy, scale))
+
+        def grad(a, b):
+            if train:
+                d = xp.multiply(xhat[a:b], (-dgamma / m)[:, None, None], out=dx[a:b])
+                d += dy[a:b]
+                d -= (dbeta / m)[:, None, None]
+                d *= scale
+            else:
+                xp.multiply(dy[a:b], scale, out=dx[a:b])
+        parallel.shares(xp, n, dy.nbytes, grad)
         return dx, {"gamma": dgamma, "beta": dbeta}
 
 
+def _total(parts):
+    """The sum of the shares' partial sums, in share order."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + p
+    return out
+
+
 LAYERS = {cls.__name__: cls for cls in (Conv2d, MaxPool2d, AvgPool2d, BatchNorm2d)}
+REGION_SAFE.update(LAYERS.values())  # not Im2colConv2d: one large product, BLAS's own threads

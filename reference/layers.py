@@ -5,10 +5,12 @@ returns `(y, cache)`; `backward(dy, cache)` returns `(dx, grads)` with `grads.ke
 params.keys()`. Outputs and gradients have the dtype of `x`: pass params in that dtype
 (`init_params` returns float64; callers cast). Inputs and params are never modified.
 """
+import contextlib
 import json
 
 import numpy as np
 
+from . import parallel
 from .backend import get_array_module
 from .init import he_normal
 
@@ -66,11 +68,37 @@ class Linear(Layer):
         return {"W": W, "b": get_array_module(W).zeros(self.out_features)}
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        return x @ params["W"] + params["b"], (x, params["W"])
+        W, b = params["W"], params["b"]
+        if not _shareable(x, W, b):
+            return x @ W + b, (x, W)
+        y = np.empty((x.shape[0], W.shape[1]), dtype=x.dtype)
+
+        def share(n0, n1):  # rows n0..n1-1 (reference/parallel.py)
+            np.matmul(x[n0:n1], W, out=y[n0:n1])
+            y[n0:n1] += b
+        parallel.shares(np, x.shape[0], x.nbytes + y.nbytes, share)
+        return y, (x, W)
 
     def backward(self, dy, cache):
         x, W = cache
-        return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        if not _shareable(dy, x, W):
+            return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        dx = np.empty((dy.shape[0], W.shape[0]), dtype=dy.dtype)
+
+        def share(n0, n1):  # rows n0..n1-1 of dx, and their part of dW
+            np.matmul(dy[n0:n1], W.T, out=dx[n0:n1])
+            return x[n0:n1].T @ dy[n0:n1]
+        parts = parallel.shares(np, dy.shape[0], x.nbytes + dx.nbytes, share)
+        dW = parts[0]
+        for part in parts[1:]:
+            dW += part
+        return dx, {"W": dW, "b": dy.sum(axis=0)}
+
+
+def _shareable(a, *others):
+    """True for 2-d NumPy arrays of one float dtype, which Linear may split into shares of rows."""
+    return (type(a) is np.ndarray and a.ndim == 2 and a.dtype.kind == "f" and parallel.enabled()
+            and all(type(o) is np.ndarray and o.dtype == a.dtype for o in others))
 
 
 class Sigmoid(Layer):
@@ -112,10 +140,37 @@ class ReLU(Layer):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         # fmax(x, 0) is where(x > 0, x, 0) (NaN and -inf give 0), but elementwise: it keeps the
         # memory layout of x and does not branch per element (where is 20x slower on random signs).
-        return get_array_module(x).fmax(x, 0), x > 0
+        # At evaluation time the cache is y, and a backward pass takes the mask as y > 0 (the same
+        # as x > 0): one pass instead of two when no backward pass comes.
+        if not _shareable_nd(x):
+            y = get_array_module(x).fmax(x, 0)
+            return y, (x > 0 if train else y)
+        y = np.empty_like(x)
+        mask = np.empty_like(x, dtype=bool) if train else None
+
+        def share(n0, n1):  # samples n0..n1-1 (reference/parallel.py)
+            np.fmax(x[n0:n1], 0, out=y[n0:n1])
+            if mask is not None:
+                np.greater(x[n0:n1], 0, out=mask[n0:n1])
+        parallel.shares(np, x.shape[0], x.nbytes, share)
+        return y, (mask if train else y)
 
     def backward(self, dy, cache):
-        return dy * cache, {}  # where(x > 0, dy, 0) for finite dy (a masked -dy gives -0.0)
+        # dy * mask is where(x > 0, dy, 0) for finite dy (a masked -dy gives -0.0)
+        if not _shareable_nd(dy) or dy.shape != cache.shape:
+            return dy * (cache if cache.dtype == bool else cache > 0), {}
+        dx = np.empty_like(dy)
+
+        def share(n0, n1):
+            mask = cache[n0:n1] if cache.dtype == bool else cache[n0:n1] > 0
+            np.multiply(dy[n0:n1], mask, out=dx[n0:n1])
+        parallel.shares(np, dy.shape[0], dy.nbytes, share)
+        return dx, {}
+
+
+def _shareable_nd(a):
+    """True for a NumPy float array with a batch axis, which a layer may split into shares of samples."""
+    return type(a) is np.ndarray and a.ndim >= 1 and a.dtype.kind == "f" and parallel.enabled()
 
 
 class LeakyReLU(Layer):
@@ -321,19 +376,30 @@ class Sequential(Layer):
     def init_state(self):
         return [layer.init_state() for layer in self.layers]
 
+    # On NumPy with several cores a chain of REGION_SAFE layers runs in one parallel.region():
+    # BLAS single-threaded, so that its idle threads do not spin between the layers' products
+    # while the layers run their shares of samples side by side (reference/parallel.py). Other
+    # layers (the recurrent ones, a subclass) keep BLAS's own threads.
+    def _region(self):
+        if all(type(layer) in REGION_SAFE for layer in self.layers):
+            return parallel.region()
+        return contextlib.nullcontext()
+
     def forward(self, x, params, *, train=False, rng=None, state=None):
         states = state if state is not None else [None] * len(self.layers)
         caches = []
-        for layer, p, s in zip(self.layers, params, states, strict=True):
-            x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
-            caches.append(cache)
+        with self._region():
+            for layer, p, s in zip(self.layers, params, states, strict=True):
+                x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
+                caches.append(cache)
         return x, caches
 
     def backward(self, dy, cache):
         grads = []
-        for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
-            dy, g = layer.backward(dy, c)
-            grads.append(g)
+        with self._region():
+            for layer, c in zip(reversed(self.layers), reversed(cache), strict=True):
+                dy, g = layer.backward(dy, c)
+                grads.append(g)
         return dy, grads[::-1]
 
     def config(self):
@@ -343,6 +409,10 @@ class Sequential(Layer):
 LAYERS = {cls.__name__: cls for cls in (
     Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, Softmax, LogSoftmax,
     Dropout, BatchNorm1d, Flatten, Sequential)}
+# The layer types (exactly these, not subclasses) that run as well or better with BLAS single-
+# threaded: they split their large products into shares of samples (reference/parallel.py) or
+# make no large ones. A Sequential of only these runs in one parallel.region(); conv.py adds its own.
+REGION_SAFE = set(LAYERS.values())
 
 
 def from_config(config):

@@ -542,3 +542,45 @@ def test_shakespeare_splits():
     assert len(s["train"]) == 1115394 * 8 // 10
     assert s["train"].startswith("First Citizen:")
     assert data.verify("shakespeare") == [("tinyshakespeare.txt", True)]
+
+
+def test_cifar_arrays_are_verified_once_per_process_and_read_only(cifar, monkeypatch):
+    """A second load reuses the verified arrays; they cannot be written into."""
+    x, y = data.load_cifar10("test")
+    reads = []
+    real = data._read_npz
+    monkeypatch.setattr(data, "_read_npz", lambda keys: reads.append(keys) or real(keys))
+    x2, y2 = data.load_cifar10("test")
+    assert reads == [] and x2 is x and y2 is y
+    for a in (x, y, data.load_cifar10("train")[0], data.load_cifar10("val")[1]):
+        with pytest.raises(ValueError, match="read-only"):
+            a[0] = 0
+
+
+def test_cifar_npz_rewritten_in_place_is_verified_again(cifar, tmp_path, monkeypatch):
+    """The same path holding other bytes (a new file identity) is read and verified again: altered
+    pixels are refused and the file rebuilt."""
+    cache = tmp_path / "rewritten_cache"
+    shutil.copytree(cifar / "cifar-10-batches-py", cache / "cifar-10-batches-py")
+    shutil.copy(cifar / "cifar10.npz", cache / "cifar10.npz")
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    x, _ = data.load_cifar10("test")
+    official = int(x[0, 0, 0, 0])
+    with np.load(cache / "cifar10.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["x_test"][0, 0, 0, 0] ^= 1
+    with open(cache / "cifar10.npz", "wb") as f:
+        np.savez(f, **arrays)
+    x, _ = data.load_cifar10("test")
+    assert x[0, 0, 0, 0] == official
+    with np.load(cache / "cifar10.npz", allow_pickle=False) as npz:
+        assert npz["x_test"][0, 0, 0, 0] == official  # rebuilt
+
+
+def test_cifar_test_set_is_preprocessed_once(cifar):
+    x, y = data.cifar10_test_set()
+    raw, labels = data.load_cifar10("test")
+    np.testing.assert_array_equal(x, data.cifar10_preprocess(raw))
+    assert y is labels and x.dtype == np.float32 and not x.flags.writeable
+    again, _ = data.cifar10_test_set()
+    assert again is x
