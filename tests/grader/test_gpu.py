@@ -229,8 +229,9 @@ def test_training_on_the_stand_in_writes_what_the_cpu_writes(assignment, args, f
     outputs = {}
     for device, env in (("cpu", None), ("cuda", fake_env())):
         (tmp_path / device).mkdir()
-        result = subprocess.run([sys.executable, "train.py", *args, "--device", device, "--out-dir", str(tmp_path / device)],
-                                cwd=ROOT / "solutions" / assignment, capture_output=True, text=True, timeout=600, env=env)
+        result = subprocess.run([sys.executable, "train.py", *args, "--device", device,
+                                 "--out-dir", str(tmp_path / device)], cwd=ROOT / "solutions" / assignment,
+                                capture_output=True, text=True, timeout=600, env=env)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         outputs[device] = {f.name: f.read_bytes() for f in sorted((tmp_path / device).iterdir())}
     assert set(outputs["cpu"]) >= set(files) | set(figures)
