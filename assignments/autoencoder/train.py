@@ -3,7 +3,7 @@
 Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data fetch cifar10`,
 or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
-    python train.py [--model both|fc|conv] [--epochs-fc 20] [--epochs-conv 8] [--seed 0] ...
+    python train.py [--model both|fc|conv] [--epochs-fc 20] [--epochs-conv 8] [--seed 0] [--device cuda] ...
 
 No labels are used: each model learns to reproduce its input through a code of at most 256
 numbers per image (the image has 3072). Pixels are scaled to [0, 1] (x / 255, nothing else)
@@ -28,6 +28,9 @@ figures printed at the end are those of the saved files, reloaded: the reconstru
 the first 1,000 CIFAR-10 test images (what the grader measures) and, for comparison, that of
 predicting the mean training image for every image. `reconstructions.png` (with matplotlib)
 shows 8 test images above their reconstructions by each model.
+With --device cuda the models, their gradients and the optimizer state live on the GPU (CuPy);
+the data, the flips and the random numbers stay on the host, one batch copied over per step;
+the weights are saved, and the errors and the figure computed, from host copies.
 """
 import argparse
 import ctypes
@@ -49,6 +52,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository roo
 from grader import curves  # noqa: E402
 from grader.data import load_cifar10  # noqa: E402
 
+from layers import device_module, to_device, to_numpy  # noqa: E402
 from losses import MSELoss  # noqa: E402
 from model import build_model, code_size, load_model, save_model  # noqa: E402
 from optim import Adam  # noqa: E402
@@ -104,6 +108,7 @@ def parse_args(argv=None):
     p.add_argument("--train-subset", type=int, default=0,
                    help="train on only this many images (0: all 49,000; for quick experiments)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: train on the GPU with CuPy")
     p.add_argument("--out-dir", default=HERE)
     p.add_argument("--no-figure", dest="figure", action="store_false", help="do not write reconstructions.png")
     return p.parse_args(argv)
@@ -115,15 +120,16 @@ def images(split):
     return x.astype(np.float32) * np.float32(1 / 255)
 
 
-def reconstruct(model, params, state, x, batch_size=500):
-    out = [model.forward(x[i:i + batch_size], params, train=False, state=state)[0].reshape(-1, *x.shape[1:])
-           for i in range(0, len(x), batch_size)]
+def reconstruct(model, params, state, x, batch_size=500, xp=np):
+    """The model's outputs for host images `x`, as host images: batches sent to `xp` and back."""
+    out = [to_numpy(model.forward(xp.asarray(x[i:i + batch_size]), params, train=False, state=state)[0])
+           .reshape(-1, *x.shape[1:]) for i in range(0, len(x), batch_size)]
     return np.concatenate(out)
 
 
-def pixel_mse(model, params, state, x):
+def pixel_mse(model, params, state, x, xp=np):
     """Mean squared error per pixel value: what the grader reports (and MSELoss / 3072)."""
-    d = reconstruct(model, params, state, x).astype(np.float64) - x
+    d = reconstruct(model, params, state, x, xp=xp).astype(np.float64) - x
     return float((d * d).mean())
 
 
@@ -135,7 +141,8 @@ def lr_at(step, total, peak, warmup):
     return peak * max(0.0, (total - step) / (total - w))
 
 
-def train(name, arch, epochs, lr_peak, args, x_train, x_val, rng, start):
+def train(name, arch, epochs, lr_peak, args, x_train, x_val, rng, start, xp=np):
+    """Train one model on the host images `x_train` (host `rng`; model on `xp`) and save it."""
     out = os.path.join(args.out_dir, MODELS[name][0])
     model = build_model(arch)
     params = [{k: v.astype(np.float32) for k, v in p.items()} for p in model.init_params(rng)]
@@ -145,6 +152,7 @@ def train(name, arch, epochs, lr_peak, args, x_train, x_val, rng, start):
     print(f"[{name}] model:", " -> ".join(str(layer) for layer in model.layers), flush=True)
     print(f"[{name}] parameters: {sum(v.size for p in params for v in p.values()):,}; code: "
           f"{code_size(model, params, state)} numbers per image", flush=True)
+    params, state = to_device(xp, params), to_device(xp, state)
     loss_fn = MSELoss()
     opt_state = [Adam(lr=lr_peak).init_state(p) for p in params]
     total = epochs * math.ceil(len(x_train) / args.batch_size)
@@ -157,6 +165,7 @@ def train(name, arch, epochs, lr_peak, args, x_train, x_val, rng, start):
             if args.flip:
                 mirror = rng.random(len(xb)) < 0.5
                 xb[mirror] = xb[mirror, :, :, ::-1]
+            xb = xp.asarray(xb)
             y, cache = model.forward(xb, params, train=True, rng=rng, state=state)
             loss, loss_cache = loss_fn.forward(y, xb.reshape(y.shape))
             _, grads = model.backward(loss_fn.backward(loss_cache), cache)
@@ -170,13 +179,14 @@ def train(name, arch, epochs, lr_peak, args, x_train, x_val, rng, start):
             loss_sum += float(loss) * len(xb)
             seen += len(xb)
         train_mse = loss_sum / seen / PIXELS
-        val_mse = pixel_mse(model, params, state, x_val)
+        val_mse = pixel_mse(model, params, state, x_val, xp=xp)
         print(f"[{name}] epoch {epoch:3d}  train_mse {train_mse:.5f}  val_mse {val_mse:.5f}  "
               f"{time.time() - t0:7.1f}s (total {time.time() - start:.1f}s, cpu {time.process_time():.1f}s)",
               flush=True)
         curve.append({"epoch": epoch, "loss": loss_sum / seen, "train_mse": train_mse, "val_mse": val_mse})
         curves.write(out, curve)
-    # Large weight matrices as float16 (a few MB); the grader evaluates in float32.
+    # Large weight matrices as float16 (a few MB); the grader evaluates in float32. Host copies.
+    params, state = to_device(np, params), to_device(np, state)
     store = [{k: (v.astype(np.float16) if v.ndim == 2 else v) for k, v in p.items()} for p in params]
     save_model(out, arch, store, state)
     print(f"[{name}] saved {out} ({os.path.getsize(out) / 1e6:.2f} MB) after {time.time() - t0:.1f}s", flush=True)
@@ -204,6 +214,11 @@ def draw(path, originals, rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        xp = device_module(args.device)
+    except RuntimeError as exc:  # before any work: one line, exit 2
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
     print("args:", vars(args), flush=True)
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
@@ -224,19 +239,20 @@ def main(argv=None):
     names = ("fc", "conv") if args.model == "both" else (args.model,)
     epochs = {"fc": args.epochs_fc, "conv": args.epochs_conv}
     lrs = {"fc": args.lr_fc, "conv": args.lr_conv}
-    saved = {name: train(name, MODELS[name][1], epochs[name], lrs[name], args, x_train, x_val, rng, start)
+    saved = {name: train(name, MODELS[name][1], epochs[name], lrs[name], args, x_train, x_val, rng, start, xp=xp)
              for name in names}
 
     # Evaluate what was saved, as the grader will: reload, float32, evaluation mode.
     rows = []
     for name, path in saved.items():
         arch, params, state = load_model(path)
+        params, state = to_device(xp, params), to_device(xp, state)
         model = build_model(arch)
-        test = pixel_mse(model, params, state, x_test)
+        test = pixel_mse(model, params, state, x_test, xp=xp)
         print(f"[{name}] saved model: test reconstruction error {test:.5f} per pixel value on the first "
               f"{TEST_IMAGES} test images (PSNR {10 * np.log10(1 / test):.2f} dB; mean image {floor:.5f})",
               flush=True)
-        rows.append((f"{name}\n{test:.4f}", reconstruct(model, params, state, x_test[:SHOWN])))
+        rows.append((f"{name}\n{test:.4f}", reconstruct(model, params, state, x_test[:SHOWN], xp=xp)))
     if args.figure:
         try:
             path = os.path.join(args.out_dir, "reconstructions.png")

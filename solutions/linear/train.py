@@ -4,7 +4,7 @@ Usage, in this folder (with the dataset in dlgrade's cache, from `dlgrade data f
 or DLGRADE_DATA pointing at a folder holding cifar-10-python.tar.gz):
 
     python train.py                    # both: softmax_weights.npz and svm_weights.npz
-    python train.py --loss softmax [--epochs 15] [--lr 5e-3] [--reg 1e-2] [--seed 0]
+    python train.py --loss softmax [--epochs 15] [--lr 5e-3] [--reg 1e-2] [--seed 0] [--device cuda]
 
 Each classifier is W (3073, 10) on the 3072 pixels of `grader.data.cifar10_preprocess`
 (per-channel standardised) plus a column of ones (the bias trick), trained from small random
@@ -12,6 +12,9 @@ weights by this folder's `train_sgd`, one call per epoch with the learning rate 
 --decay after each. Writes `<loss>_weights.npz` (the grader's format: Flatten, then Linear
 3072 -> 10 with W = W[:-1] and b = W[-1]), `<loss>_curve.json` and, when matplotlib is
 installed, `<loss>_templates.png`: the ten columns of W as 32x32 colour images. (Given code.)
+With --device cuda, W and the prepared images live on the GPU (CuPy) and `train_sgd` runs there;
+the random numbers stay on the host (a NumPy Generator: the same batches on both devices), and
+the weights are copied back to the host to be saved, evaluated and drawn.
 """
 import argparse
 import json
@@ -45,9 +48,35 @@ def parse_args(argv=None):
     p.add_argument("--reg", type=float, default=None, help="L2 strength: reg * sum(W * W) (default: per loss)")
     p.add_argument("--decay", type=float, default=0.9, help="learning-rate factor after each epoch")
     p.add_argument("--batch-size", type=int, default=200)
+    p.add_argument("--train-subset", type=int, default=0,
+                   help="train on only this many images (0: all 49,000; for quick experiments)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: train on the GPU with CuPy")
     p.add_argument("--out-dir", default=HERE)
     return p.parse_args(argv)
+
+
+def device_module(device):
+    """The array module of a device name: "cpu" -> numpy, "cuda" -> cupy.
+
+    Raises RuntimeError with a one-line reason when CuPy is missing or finds no GPU.
+    """
+    if device == "cpu":
+        return np
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # not installed, no driver, no GPU
+        raise RuntimeError(f"--device cuda needs CuPy and a CUDA device ({type(exc).__name__}: {exc})"
+                           .splitlines()[0]) from None
+    if count < 1:
+        raise RuntimeError("--device cuda needs a CUDA device: CuPy finds none")
+    return cupy
+
+
+def to_numpy(x):
+    """A NumPy array from a NumPy or CuPy array (a CuPy array is copied to the host)."""
+    return x.get() if type(x).__module__.split(".")[0] == "cupy" else np.asarray(x)
 
 
 def prepare(x_u8):
@@ -91,13 +120,14 @@ def save_templates(path, W, title):
     print(f"saved {path}", flush=True)
 
 
-def train_one(loss, args, data):
+def train_one(loss, args, data, xp=np):
+    """Train one classifier on `data` (arrays of the module `xp`; `sample` on the host) and save it."""
     (X, y), (Xv, yv), sample = data
     lr = DEFAULTS[loss]["lr"] if args.lr is None else args.lr
     reg = DEFAULTS[loss]["reg"] if args.reg is None else args.reg
     print(f"{loss}: lr {lr:g}, reg {reg:g}, {args.epochs} epochs of batch {args.batch_size}", flush=True)
     rng = np.random.default_rng(args.seed)
-    W = (1e-3 * rng.standard_normal((X.shape[1], 10))).astype(np.float32)
+    W = xp.asarray((1e-3 * rng.standard_normal((X.shape[1], 10))).astype(np.float32))
     out = os.path.join(args.out_dir, f"{loss}_weights.npz")
     steps = len(X) // args.batch_size
     start, curve = time.time(), []
@@ -110,13 +140,18 @@ def train_one(loss, args, data):
         curve.append({"epoch": epoch, "loss": float(history.mean()), "train_acc": train_acc, "val_acc": val_acc})
         curves.write(out, curve)
         lr *= args.decay
-    save_weights(out, W)
+    save_weights(out, to_numpy(W))
     print(f"saved {out} ({os.path.getsize(out) / 1e3:.0f} kB) after {time.time() - start:.1f}s of training", flush=True)
     return out
 
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        xp = device_module(args.device)
+    except RuntimeError as exc:  # before any work: one line, exit 2
+        print(f"train.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
     print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
     print("args:", vars(args), flush=True)
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
@@ -124,14 +159,18 @@ def main(argv=None):
     start = time.time()
     x, y = load_cifar10("train")
     xv, yv = load_cifar10("val")
+    if args.train_subset:
+        x, y = x[:args.train_subset], y[:args.train_subset]
     X, Xv = prepare(x), prepare(xv)
-    sample = np.random.default_rng(args.seed).choice(len(X), size=5000, replace=False)
+    sample = np.random.default_rng(args.seed).choice(len(X), size=min(5000, len(X)), replace=False)
     print(f"data: train {X.shape}, val {Xv.shape} ({time.time() - start:.1f}s)", flush=True)
-    saved = [train_one(loss, args, ((X, y), (Xv, yv), sample))
+    # On the GPU: the prepared images and labels copied over once (on the CPU these are the same arrays).
+    data = ((xp.asarray(X), xp.asarray(y)), (xp.asarray(Xv), xp.asarray(yv)), sample)
+    saved = [train_one(loss, args, data, xp=xp)
              for loss in (["softmax", "svm"] if args.loss == "both" else [args.loss])]
 
-    # Evaluate what was saved, as the grader will: reload, float32, test set.
-    del X
+    # Evaluate what was saved, as the grader will: reload, float32, test set, on the host.
+    del X, data
     xt, yt = load_cifar10("test")
     Xt = prepare(xt)
     for path in saved:

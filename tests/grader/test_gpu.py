@@ -174,7 +174,8 @@ def test_device_cuda_without_cupy_or_gpu_is_a_one_line_usage_error(command, miss
     assert words in result.stderr
 
 
-@pytest.mark.parametrize("assignment, args", [("mlp", []), ("cnn", []), ("rnn", ["--dataset", "names"])])
+@pytest.mark.parametrize("assignment, args", [("mlp", []), ("cnn", []), ("rnn", ["--dataset", "names"]),
+                                              ("linear", []), ("autoencoder", [])])
 def test_train_device_cuda_without_cupy_or_gpu_is_a_one_line_error(assignment, args, missing):
     import subprocess
     env, words = missing
@@ -186,24 +187,55 @@ def test_train_device_cuda_without_cupy_or_gpu_is_a_one_line_error(assignment, a
 
 
 # --------------------------------------------------------------------------- training scripts
-TRAIN = [("mlp", ["--hidden", "16", "--epochs", "1", "--train-subset", "256", "--eval-sample", "64"], "mlp_weights"),
-         ("cnn", ["--arch", "c4,p", "--epochs", "1", "--train-subset", "256", "--eval-sample", "64"], "cnn_weights"),
+# (assignment, small-run arguments, weights files, figures): one weights file goes to --out, more
+# than one (and the figures) to --out-dir.
+TRAIN = [("mlp", ["--hidden", "16", "--epochs", "1", "--train-subset", "256", "--eval-sample", "64"],
+          ["mlp_weights.npz"], []),
+         ("cnn", ["--arch", "c4,p", "--epochs", "1", "--train-subset", "256", "--eval-sample", "64"],
+          ["cnn_weights.npz"], []),
          ("rnn", ["--dataset", "names", "--hidden", "8", "--embed", "4", "--epochs", "1", "--batch-size", "512",
-                  "--time-limit", "2", "--samples", "3"], "names_weights")]
+                  "--time-limit", "2", "--samples", "3"], ["names_weights.npz"], []),
+         ("linear", ["--epochs", "1", "--train-subset", "1000", "--batch-size", "100"],
+          ["softmax_weights.npz", "svm_weights.npz"], ["softmax_templates.png", "svm_templates.png"]),
+         ("autoencoder", ["--epochs-fc", "1", "--epochs-conv", "1", "--train-subset", "128"],
+          ["fc_ae_weights.npz", "conv_ae_weights.npz"], ["reconstructions.png"])]
+
+OUT_DIR = [t[0] for t in TRAIN if len(t[2]) > 1]   # the scripts that write into --out-dir
 
 
 @DEVICES
-@pytest.mark.parametrize("assignment, args, name", TRAIN, ids=[t[0] for t in TRAIN])
-def test_training_scripts_train_on_the_device(assignment, args, name, device_env, needs_data, tmp_path):
+@pytest.mark.parametrize("assignment, args, files, figures", TRAIN, ids=[t[0] for t in TRAIN])
+def test_training_scripts_train_on_the_device(assignment, args, files, figures, device_env, needs_data, tmp_path):
     import subprocess
-    out = tmp_path / f"{name}.npz"
-    result = subprocess.run([sys.executable, "train.py", *args, "--device", "cuda", "--out", str(out)],
+    out = ["--out-dir", str(tmp_path)] if assignment in OUT_DIR else ["--out", str(tmp_path / files[0])]
+    result = subprocess.run([sys.executable, "train.py", *args, "--device", "cuda", *out],
                             cwd=ROOT / "solutions" / assignment, capture_output=True, text=True, timeout=600,
                             env=device_env)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "saved model:" in result.stdout
-    with np.load(out, allow_pickle=False) as data:  # plain host arrays, as the grader reads them
-        assert "arch" in data.files and all(data[k].dtype.kind in "fU" for k in data.files)
+    assert "saved model" in result.stdout
+    for name in files:
+        with np.load(tmp_path / name, allow_pickle=False) as data:  # plain host arrays, as the grader reads them
+            assert "arch" in data.files and all(data[k].dtype.kind in "fU" for k in data.files)
+    for name in figures:  # drawn from host arrays (matplotlib is a dependency)
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+@pytest.mark.parametrize("assignment, args, files, figures", [t for t in TRAIN if t[0] in OUT_DIR],
+                         ids=[t[0] for t in TRAIN if t[0] in OUT_DIR])
+def test_training_on_the_stand_in_writes_what_the_cpu_writes(assignment, args, files, figures, needs_data, tmp_path):
+    """The stand-in computes with NumPy: with every draw from the host Generator, `--device cuda`
+    on it and the CPU run give the same bytes (weights, curves, figures)."""
+    import subprocess
+    outputs = {}
+    for device, env in (("cpu", None), ("cuda", fake_env())):
+        (tmp_path / device).mkdir()
+        result = subprocess.run([sys.executable, "train.py", *args, "--device", device,
+                                 "--out-dir", str(tmp_path / device)], cwd=ROOT / "solutions" / assignment,
+                                capture_output=True, text=True, timeout=600, env=env)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        outputs[device] = {f.name: f.read_bytes() for f in sorted((tmp_path / device).iterdir())}
+    assert set(outputs["cpu"]) >= set(files) | set(figures)
+    assert outputs["cpu"] == outputs["cuda"]
 
 
 def test_gpu_benchmark_dry_run_takes_every_path(needs_data):
