@@ -9,6 +9,8 @@ defines:
   the defaults of `release` follow it, then the name;
 - `DATA` (optional): the datasets its items and training script read (`dlgrade data fetch` names).
 
+The first paragraph of its docstring is the title `dlgrade list` shows.
+
 The course root is `$DLGRADE_COURSE` (or `dlgrade --course DIR`), else the current folder if it
 holds `solutions/`, else the repository this package sits in (an editable install). A student kit's tool carries its registries inside the package
 (`grader/assignments/<a>.py`), so `dlgrade check` finds them without any course folder.
@@ -73,8 +75,8 @@ def load(name: str):
 
 
 def title(name: str) -> str:
-    """The first line of a registry's docstring ("The `mlp` assignment: layers, ...")."""
-    return ((load(name).__doc__ or "").strip().splitlines() or [""])[0]
+    """The first paragraph of a registry's docstring ("The `mlp` assignment: layers, ..."), on one line."""
+    return " ".join((load(name).__doc__ or "").strip().split("\n\n")[0].split())
 
 
 def source(name: str) -> str:
