@@ -1,13 +1,11 @@
 """reference/conv.py: gradient checks, PyTorch agreement, max-pool ties, dtypes, purity, state."""
 import copy
-import inspect
 import json
 
 import numpy as np
 import pytest
 
 from reference import conv as L
-from reference.backend import cupy_available
 
 from .helpers import assert_close, make_inputs, numerical_grad, run
 
@@ -277,29 +275,6 @@ def test_config_round_trip(layer):
     config = json.loads(json.dumps(layer.config()))
     rebuilt = L.LAYERS[config.pop("type")](**config)
     assert rebuilt.config() == layer.config() and repr(rebuilt) == repr(layer)
-
-
-@pytest.mark.parametrize("cls", list(L.LAYERS.values()), ids=lambda c: c.__name__)
-def test_hyperparameters_are_keyword_only(cls):
-    assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(cls).parameters.values())
-
-
-GPU = [pytest.mark.gpu, pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device")]
-
-
-@pytest.mark.parametrize("module", [pytest.param("cupy", marks=GPU)])
-@pytest.mark.parametrize("layer, shape, train, torch_fn", [c for c in CASES if "rect" in c.id or "batchnorm" in c.id])
-def test_array_module_matches_numpy(module, layer, shape, train, torch_fn):
-    xp = pytest.importorskip(module)
-    x, params, state = make_inputs(layer, shape)
-    y, dy, dx, grads = forward_backward(layer, x, params, state, train)
-    on = {k: xp.asarray(v) for k, v in params.items()}
-    y_, cache = layer.forward(xp.asarray(x), on, train=train, state={k: xp.asarray(v) for k, v in state.items()})
-    dx_, grads_ = layer.backward(xp.asarray(dy), cache)
-    assert_close(xp.asnumpy(y_), y, 1e-10, 1e-12, "y")
-    assert_close(xp.asnumpy(dx_), dx, 1e-10, 1e-12, "dx")
-    for k in grads:
-        assert_close(xp.asnumpy(grads_[k]), grads[k], 1e-10, 1e-12, f"d{k}")
 
 
 @pytest.mark.parametrize("c, k, s, p", [(3, 3, 1, 1), (32, 3, 1, 1), (16, 5, 2, 2)], ids=["c3", "c32", "c16-s2"])

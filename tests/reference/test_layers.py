@@ -288,6 +288,20 @@ def test_config_round_trip():
         L.from_config({"type": "Conv2d"})
 
 
+def _every_layer_class():
+    import importlib
+    import pkgutil
+
+    import reference
+    modules = [importlib.import_module(f"reference.{m.name}") for m in pkgutil.iter_modules(reference.__path__)]
+    return [cls for m in modules for cls in getattr(m, "LAYERS", {}).values()]
+
+
+@pytest.mark.parametrize("cls", _every_layer_class(), ids=lambda c: f"{c.__module__}.{c.__name__}")
+def test_every_reference_layer_takes_keyword_only_hyperparameters(cls):
+    assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(cls).parameters.values())
+
+
 @pytest.mark.parametrize("cls", list(L.LAYERS.values()), ids=lambda c: c.__name__)
 def test_hyperparameters_are_keyword_only_and_serialisable(cls):
     signature = inspect.signature(cls)
