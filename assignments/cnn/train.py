@@ -16,7 +16,6 @@ the data, its augmentation and the random numbers stay on the host, one batch co
 step, so a seed draws the same batches, crops and flips on both devices.
 """
 import argparse
-import ctypes
 import math
 import os
 import sys
@@ -32,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's conv, layers, losses, optim, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
-from grader import curves  # noqa: E402
+from grader import curves, training  # noqa: E402
 from grader.data import cifar10_preprocess, load_cifar10  # noqa: E402
 
 from layers import device_module, to_device  # noqa: E402
@@ -42,21 +41,6 @@ from optim import Nesterov  # noqa: E402
 
 NUM_CLASSES = 10
 DEFAULT_ARCH = "c32,p,c64,c64,p,c128,c128,p"
-
-
-def keep_freed_memory():
-    """Ask glibc to keep freed memory in the process instead of returning it to the system.
-
-    Every step allocates and frees the same large arrays (the im2col patches are ~100 MB);
-    by default each one is a fresh mmap whose pages the kernel must fault in and zero again,
-    which on a virtual machine can cost as much as the matrix products. Linux/glibc only.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def parse_args(argv=None):
@@ -146,16 +130,8 @@ def lr_at(step, total, peak, warmup):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        xp = device_module(args.device)
-    except RuntimeError as exc:  # before any work: one line, exit 2
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
-    print("args:", vars(args), flush=True)
-    print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
-        os.environ.get("DLGRADE_DATA"), os.environ.get("OPENBLAS_NUM_THREADS")), flush=True)
-    print("malloc keeps freed memory:", keep_freed_memory(), flush=True)
+    xp = training.start(args, device_module)
+    print("malloc keeps freed memory:", training.keep_freed_memory(), flush=True)
     start, cpu_start = time.time(), time.process_time()
     rng = np.random.default_rng(args.seed)
 

@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's layers, losses, optim, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
-from grader import curves  # noqa: E402
+from grader import curves, training  # noqa: E402
 from grader.data import cifar10_preprocess, load_cifar10  # noqa: E402
 
 import layers  # noqa: E402
@@ -97,15 +97,7 @@ def random_flip(x, rng):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        xp = layers.device_module(args.device)
-    except RuntimeError as exc:  # before any work: one line, exit 2
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
-    print("args:", vars(args), flush=True)
-    print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
-        os.environ.get("DLGRADE_DATA"), os.environ.get("OPENBLAS_NUM_THREADS")), flush=True)
+    xp = training.start(args, layers.device_module)
     start = time.time()
     rng = np.random.default_rng(args.seed)
 

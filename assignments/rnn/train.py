@@ -26,7 +26,6 @@ best weights on val are kept; at the end they are saved (weight matrices as floa
 --no-half), reloaded in float32 and evaluated on val and test, and a few samples are printed.
 """
 import argparse
-import ctypes
 import math
 import os
 import sys
@@ -42,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's rnn, layers, optim, text, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
-from grader import curves  # noqa: E402
+from grader import curves, training  # noqa: E402
 from grader.data import load_names, load_shakespeare  # noqa: E402
 
 from layers import device_module, to_device, to_numpy  # noqa: E402
@@ -59,21 +58,6 @@ DEFAULTS = {
     "shakespeare": dict(cell="lstm", embed=64, hidden=512, layers=1, dropout=0.15, epochs=10,
                         lr=2e-3, min_lr=2e-5, batch_size=32, seq_len=128, eval_every=0),
 }
-
-
-def keep_freed_memory():
-    """Ask glibc to keep freed memory in the process instead of returning it to the system.
-
-    Every step allocates and frees the same large arrays (the gates of all time steps); by
-    default each one is a fresh mmap whose pages the kernel must fault in and zero again.
-    Linux/glibc only.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def parse_args(argv=None):
@@ -261,16 +245,8 @@ def train_step(model, params, opt_state, inputs, targets, lr, args, rng, state=N
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        xp = device_module(args.device)
-    except RuntimeError as exc:  # before any work: one line, exit 2
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
-    print("args:", vars(args), flush=True)
-    print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
-        os.environ.get("DLGRADE_DATA"), os.environ.get("OPENBLAS_NUM_THREADS")), flush=True)
-    print("malloc keeps freed memory:", keep_freed_memory(), flush=True)
+    xp = training.start(args, device_module)
+    print("malloc keeps freed memory:", training.keep_freed_memory(), flush=True)
     start, cpu_start = time.time(), time.process_time()
     rng = np.random.default_rng(args.seed)
 

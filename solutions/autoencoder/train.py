@@ -33,7 +33,6 @@ the data, the flips and the random numbers stay on the host, one batch copied ov
 the weights are saved, and the errors and the figure computed, from host copies.
 """
 import argparse
-import ctypes
 import math
 import os
 import sys
@@ -49,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)                        # this folder's layers, conv, autoencoder, model
 sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository root, for grader
 
-from grader import curves  # noqa: E402
+from grader import curves, training  # noqa: E402
 from grader.data import load_cifar10  # noqa: E402
 
 from layers import device_module, to_device, to_numpy  # noqa: E402
@@ -81,17 +80,6 @@ CONV_ARCH = [conv(3, 32, 4, 2, 1), {"type": "ReLU"},
               "stride": 2, "padding": 1},
              {"type": "Sigmoid"}]
 MODELS = {"fc": ("fc_ae_weights.npz", FC_ARCH), "conv": ("conv_ae_weights.npz", CONV_ARCH)}
-
-
-def keep_freed_memory():
-    """Ask glibc to keep freed memory in the process instead of returning it to the system
-    (every step allocates and frees the same large arrays). Linux/glibc only."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
 def parse_args(argv=None):
@@ -214,16 +202,8 @@ def draw(path, originals, rows):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        xp = device_module(args.device)
-    except RuntimeError as exc:  # before any work: one line, exit 2
-        print(f"train.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print("command:", " ".join([os.path.relpath(sys.executable)] + sys.argv), flush=True)
-    print("args:", vars(args), flush=True)
-    print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
-        os.environ.get("DLGRADE_DATA"), os.environ.get("OPENBLAS_NUM_THREADS")), flush=True)
-    print("malloc keeps freed memory:", keep_freed_memory(), flush=True)
+    xp = training.start(args, device_module)
+    print("malloc keeps freed memory:", training.keep_freed_memory(), flush=True)
     start = time.time()
     rng = np.random.default_rng(args.seed)
     x_train, x_val = images("train"), images("val")
