@@ -91,16 +91,30 @@ def read_curves(path, assignment) -> dict:
     return out
 
 
+FIGURES = "\nFigures (beside this file):\n"
+
+
+def _figures_listed(folder):
+    """The figure lines of an earlier feedback.txt whose files are still there: a report
+    restored by `--resume` carries no figures to draw, and its feedback keeps the list."""
+    try:
+        text = (folder / "feedback.txt").read_text()
+    except OSError:
+        return []
+    lines = text.partition(FIGURES)[2].splitlines()
+    return [line.strip() for line in lines if line.startswith("  ") and (folder / line.strip().split(":")[0]).is_file()]
+
+
 def write_submission(report, outdir, sid=None):
     """OUTDIR/<id>/report.json, feedback.txt, scores.png and the items' figures for one submission."""
     import copy
     sid = sid or submission_id(report)
     folder = Path(outdir) / sid
     _atomic(folder / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
-    drawn = figures.save_all(report.items, folder)
+    drawn = figures.save_all(report.items, folder) if figures.of(report.items) else _figures_listed(folder)
     shown = copy.deepcopy(report)
     listing = "".join(f"  {line}\n" for line in drawn)
-    _atomic(folder / "feedback.txt", feedback_text(shown) + (f"\nFigures (beside this file):\n{listing}" if drawn else ""))
+    _atomic(folder / "feedback.txt", feedback_text(shown) + (f"{FIGURES}{listing}" if drawn else ""))
     if report.items:
         tmp = folder / ".scores.png.tmp.png"
         plot_scores(student_view(copy.deepcopy(report)), tmp)

@@ -86,3 +86,24 @@ def test_item_figures_are_saved_beside_the_feedback_and_listed(tmp_path):
     assert "toy.bars.png: three bars (mlp.train.accuracy)" in text
     assert "toy.broken.png: could not be drawn (ValueError: no data)" in text
     assert not (folder / "toy.broken.png").exists() and json.loads((folder / "report.json").read_text())["score"] == 11
+
+
+def test_resumed_feedback_keeps_its_figure_list(tmp_path):
+    """A report restored by --resume has no figures to draw: its feedback.txt, written again
+    for the class view, keeps listing the figures the first run saved beside it."""
+    from grader.api import ItemResult, Report
+    from grader.checks import CheckResult
+    from grader.classview import write_submission
+    from grader.figures import Figure
+
+    def bars(fig):
+        fig.add_subplot().bar(range(3), [1, 2, 3])
+
+    first = [CheckResult("test accuracy", True, "ok", figures=(Figure("toy.bars.png", "three bars", bars),))]
+    folder = write_submission(Report("mlp", "alice", [ItemResult("mlp.x", 1, 1, "passed", "public", "ok", first)]), tmp_path)
+    restored = Report("mlp", "alice", [ItemResult("mlp.x", 1, 1, "passed", "public", "ok", [CheckResult("test accuracy", True, "ok")])])
+    write_submission(restored, tmp_path)
+    assert "toy.bars.png: three bars (mlp.x)" in (folder / "feedback.txt").read_text()
+    (folder / "toy.bars.png").unlink()
+    write_submission(restored, tmp_path)
+    assert "Figures" not in (folder / "feedback.txt").read_text()
