@@ -7,12 +7,12 @@ imports `reference`).
 """
 import contextlib
 import copy
-from collections.abc import Sequence
 import dataclasses
 import hashlib
 import importlib
 import json
 import os
+import pkgutil
 import stat
 import tempfile
 import threading
@@ -31,30 +31,11 @@ from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sand
                      write_files)
 
 
-
-class _Assignments(Sequence):
-    """The course's assignments, discovered from files on every use (`grader.course`)."""
-
-    def _now(self):
-        return course.discover()
-
-    def __iter__(self):
-        return iter(self._now())
-
-    def __len__(self):
-        return len(self._now())
-
-    def __getitem__(self, i):
-        return self._now()[i]
-
-    def __contains__(self, name):
-        return name in self._now()
-
-    def __repr__(self):
-        return repr(self._now())
+def assignments() -> tuple:
+    """The course's assignments in course order, discovered from its files (`grader.course`)."""
+    return course.discover()
 
 
-ASSIGNMENTS = _Assignments()
 STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
 PUBLIC_CASES = "public_cases"
 NO_EXPECTED = {"layer_perturbed", "loss_perturbed", "speed"}  # student-only calls  # .npz (arrays) + .json (calls and hints) in a released assignment
@@ -124,7 +105,6 @@ def reference_resolve(replace=None):
     import reference.layers
     import reference.losses
     import reference.optim
-    import pkgutil
     modules = [reference.layers, reference.losses, reference.optim, reference.init]
     for info in pkgutil.iter_modules(reference.__path__):  # every other module of reference/, in name order
         if info.name != "backend" and not info.name.startswith("_"):
@@ -189,8 +169,7 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
     for item in items(assignment):
         if item.visibility != "public" or getattr(item, "trusted", False):
             continue
-        calls = item.calls(item_rng(item.id, salt))
-        expected, alternatives = expected_from_reference(item, calls)
+        calls, expected, alternatives = _reference_cases(item, salt)
         meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
                          "hints": [hint for hint, _ in alternatives]}
         arrays[item.id] = {"inputs": indexed(c.inputs for c in calls),

@@ -63,7 +63,7 @@ class _AssignmentType(click.ParamType):
     name = "assignment"
 
     def convert(self, value, param, ctx):
-        known = tuple(api.ASSIGNMENTS)
+        known = api.assignments()
         if value not in known:
             self.fail(f"{value!r} is not an assignment of this course (one of: {', '.join(known) or 'none found'})",
                       param, ctx)
@@ -98,7 +98,7 @@ def main():
 @click.argument("assignment", required=False, type=ASSIGNMENT)
 def list_items(assignment):
     """List graded items with points and visibility."""
-    for a in [assignment] if assignment else api.ASSIGNMENTS:
+    for a in [assignment] if assignment else api.assignments():
         its = api.items(a)
         click.echo(f"{a}: {len(its)} items, {sum(i.points for i in its):g} points  [{course.source(a)}]")
         if course.title(a):
@@ -504,7 +504,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope):
         return
     if nb_course:
         from .nbgrader import release as nb_release
-        for a in [assignment] if assignment else api.ASSIGNMENTS:
+        for a in [assignment] if assignment else api.assignments():
             try:
                 click.echo(f"{a}: source notebook {nb_release(a, root, Path(nb_course))}")
             except release_mod.ReleaseError as exc:
@@ -520,7 +520,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope):
             raise Failure(str(exc))
         return
     stale = False
-    for a in [assignment] if assignment else api.ASSIGNMENTS:
+    for a in [assignment] if assignment else api.assignments():
         try:
             if check_only:
                 diffs = release_mod.differences(a, root)

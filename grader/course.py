@@ -58,12 +58,9 @@ def registry_path(name: str):
 
 
 def _names():
-    found = set()
-    solutions = root() / "solutions"
-    if solutions.is_dir():
-        found.update(p.parent.name for p in solutions.glob(f"*/{REGISTRY}"))
-    found.update(p.stem for p in PACKAGED.glob("*.py") if p.stem != "__init__")
-    return sorted(n for n in found if NAME.match(n))
+    """The course's registries and those packaged in this tool (a student kit's)."""
+    packaged = {p.stem for p in PACKAGED.glob("*.py") if NAME.match(p.stem)}
+    return sorted(packaged | {name for name, _ in registries(root())})
 
 
 def load(name: str):

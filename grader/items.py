@@ -517,18 +517,13 @@ class InitStudyItem(Item):
         results[0] = CheckResult(first.name, first.passed, first.message, figures=(figure,))
         return results
 
-    def _array(self, tree, key, columns):
-        """`tree[key]` as a float64 array of at most `depth` rows of `columns`, or None."""
+    def _array(self, tree, key, columns=None):
+        """`tree[key]` as a float64 array of at most `depth` rows of `columns` (a vector of at
+        most `depth` entries when `columns` is None), or None."""
         value = tree.get(key) if isinstance(tree, dict) else None
-        if type(value) is not np.ndarray or value.ndim != 2 or value.shape[1] != columns \
+        shape = (None,) if columns is None else (None, columns)
+        if type(value) is not np.ndarray or value.ndim != len(shape) or value.shape[1:] != shape[1:] \
                 or len(value) > self.depth or value.dtype.kind not in "iuf":
-            return None
-        return value.astype(np.float64)
-
-    def _vector(self, tree, key):
-        """`tree[key]` as a float64 vector of at most `depth` entries, or None."""
-        value = tree.get(key) if isinstance(tree, dict) else None
-        if type(value) is not np.ndarray or value.ndim != 1 or len(value) > self.depth or value.dtype.kind not in "iuf":
             return None
         return value.astype(np.float64)
 
@@ -570,7 +565,7 @@ class InitStudyItem(Item):
         """For the student's initialiser: is the scale of its weights off, or their independence?"""
         if not layers_ok:
             return ("; your Linear or Tanh forward already differs on the grader's weights above: fix that first")
-        w, e = self._vector(got, "wstd"), self._vector(expected, "wstd")
+        w, e = self._array(got, "wstd"), self._array(expected, "wstd")
         if mine is None or w is None or e is None or len(w) == 0 or len(w) > len(e):
             return ""
         e = e[:len(w)]

@@ -35,10 +35,11 @@ def version() -> str:
         return "0.1.0"
 
 
-def manifest(root: Path, assignments=api.ASSIGNMENTS, default=None) -> dict:
-    """What `dlgrade submit` packs for each assignment (see `grader.submit.manifest`)."""
+def manifest(root: Path, assignments=None, default=None) -> dict:
+    """What `dlgrade submit` packs for each assignment (see `grader.submit.manifest`); every
+    assignment of the course unless `assignments` names some."""
     out = {}
-    for a in assignments:
+    for a in api.assignments() if assignments is None else assignments:
         files = [str(p) for p in released_files(root / "solutions" / a) if p.suffix == ".py"]
         out[a] = {"files": files, "weights": [{"file": i.weights, "item": i.id, "points": i.points}
                                               for i in api.items(a) if getattr(i, "weights", "")]}

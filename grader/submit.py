@@ -40,7 +40,7 @@ def infer_assignment(folder: Path) -> str:
     if not path.is_file():
         raise api.GradeError(f"{path} not found: run this in your assignment folder or name the assignment")
     names = {item_id.split(".")[0] for item_id in json.loads(path.read_text())}
-    if len(names) != 1 or not names <= set(api.ASSIGNMENTS):
+    if len(names) != 1 or not names <= set(api.assignments()):
         raise api.GradeError(f"{path}: cannot tell which assignment this is; name it")
     return names.pop()
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.assignments.cnn import CNN_LAYERS
+from grader.assignments.cnn import CNN_LAYERS, _pair
 from grader.assignments.mlp import MLP_LAYERS
 from grader.checks import CheckResult
 from grader.figures import Figure
@@ -18,10 +18,6 @@ K = "solutions/autoencoder/mutants.py:"
 UP_LAYERS = ("Upsample2d", "ConvTranspose2d")
 AE_LAYERS = CNN_LAYERS + UP_LAYERS
 PIXELS = 3 * 32 * 32
-
-
-def _pair(k):
-    return tuple(k) if isinstance(k, (list, tuple)) else (k, k)
 
 
 def _hp(k):
@@ -185,6 +181,7 @@ class ReconstructionItem(AccuracyItem):
     images: int = 1000
     code: int = 256
     shown: int = 8
+    batch: int = 200  # images per forward pass
     what: str = "auto-encoder"
 
     def check_arch(self, arch):
@@ -206,7 +203,7 @@ class ReconstructionItem(AccuracyItem):
 
     def calls_for(self, arch, weights, meta, data):
         import json
-        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "keep": self.shown, "batch_size": 200}
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "keep": self.shown, "batch_size": self.batch}
         return [Call("squared_error", spec, {"weights": weights, "x": data[0]})]
 
     def evaluate_outputs(self, outputs, meta, data):
@@ -216,7 +213,7 @@ class ReconstructionItem(AccuracyItem):
         sse, head = out.get("sse"), out.get("head")
         if sse is None:
             shape = tuple(int(v) for v in np.ravel(out.get("shape", [-1])))
-            raise WeightsError(f"the model's output has shape {shape} for a batch of {min(200, len(x))} images; "
+            raise WeightsError(f"the model's output has shape {shape} for a batch of {min(self.batch, len(x))} images; "
                                f"expected {PIXELS} values per image")
         sse = np.asarray(sse, dtype=np.float64)
         if sse.shape != (len(x),) or not np.isfinite(sse).all():

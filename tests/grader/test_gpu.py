@@ -28,7 +28,7 @@ def device_env(request):
 
 
 @DEVICES
-@pytest.mark.parametrize("assignment", list(api.ASSIGNMENTS))
+@pytest.mark.parametrize("assignment", api.assignments())
 def test_answer_keys_score_full_marks_on_the_device(assignment, device_env, needs_data):
     result = dlgrade("grade", assignment, f"solutions/{assignment}", "--device", "cuda", "--format", "json",
                      env=device_env)

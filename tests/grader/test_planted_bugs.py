@@ -34,8 +34,8 @@ _spec = importlib.util.spec_from_file_location(
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
-ASSIGNMENTS = [a for a in api.ASSIGNMENTS if (harness.HERE / a / "bugs").is_dir()]
-EXCLUDED = {i.id for a in api.ASSIGNMENTS for i in api.items(a) if getattr(i, "trusted", False)}
+ASSIGNMENTS = [a for a in api.assignments() if (harness.HERE / a / "bugs").is_dir()]
+EXCLUDED = {i.id for a in api.assignments() for i in api.items(a) if getattr(i, "trusted", False)}
 MIN_BUGS = {"mlp": 18, "cnn": 10, "linear": 15}
 ITEM_IDS = {a: [i.id for i in api.items(a) if i.id not in EXCLUDED] for a in ASSIGNMENTS}
 BUGS = {a: harness.load("bugs", a) for a in ASSIGNMENTS}

@@ -22,7 +22,7 @@ SEEDS = int(os.environ.get("DLGRADE_TEST_SEEDS", "3"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", api.ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", api.assignments())
 def test_scores_do_not_depend_on_the_seed(assignment, tmp_path):
     scores = harness.seed_scores(assignment, tmp_path, [f"seed-{k}" for k in range(SEEDS)])
     assert any(name == "__solution__" for name, _ in scores)
