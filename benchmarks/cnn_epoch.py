@@ -1,11 +1,13 @@
 """One CNN training epoch: the reference NumPy layers against the same network in PyTorch.
 
-    python benchmarks/cnn_epoch.py [--steps 20] [--batch-size 64] [--threads 2]
+    python benchmarks/cnn_epoch.py [--steps 20] [--batch-size 64] [--threads 2] [--burst 4]
 
 Builds the answer key's CNN (`solutions/cnn/train.py`'s default architecture: conv3x3-BN-ReLU
 blocks 32, pool, 64, 64, pool, 128, 128, pool, linear) from `reference/` layers and from
 `torch.nn`, times `--steps` training steps (forward, cross-entropy, backward, SGD update) of each
-on the same random CIFAR-sized float32 batches, interleaved, and prints the median step time,
+on the same random CIFAR-sized float32 batches, interleaved in bursts of `--burst` steps of one
+library (the first half of each burst, which wakes the idle cores after the other library's
+turn, is not counted: see benchmarks/conv.py), and prints the median step time,
 the time of one 49,000-image epoch at that rate, and the ratio reference / PyTorch.
 
 The data pipeline is timed too: `--data` adds, to every reference step, what
@@ -33,6 +35,8 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--burst", type=int, default=4,
+                        help="steps of one library back to back; the first half of each is not counted")
     parser.add_argument("--gap", type=float, default=0.2,
                         help="seconds slept after each reference step, before the PyTorch step (0: none)")
     parser.add_argument("--no-data", dest="data", action="store_false",
@@ -120,28 +124,33 @@ def main():
             opt.step()
 
     times = {"reference": [], "torch": []}
-    for i in range(args.steps + 2):  # two warm-up steps each
+    burst = max(1, args.burst)
+    counted = burst - burst // 2
+    step = 0
+    for i in range(-(-args.steps // counted) + 1):  # one warm-up round
         order = ["reference", "torch"] if i % 2 == 0 else ["torch", "reference"]
         for who in order:
             if who == "torch" and torch is None:
                 continue
-            start = time.perf_counter()
-            x, y = data_step(i)
-            if who == "reference":
-                numpy_step(x, y)
-            else:
-                torch_step(torch.from_numpy(x), torch.from_numpy(y))
-            if i >= 2:
-                times[who].append(time.perf_counter() - start)
-            if who == "reference" and torch is not None and args.gap:
-                time.sleep(args.gap)  # let OpenBLAS's spinning workers sleep before PyTorch runs
+            for b in range(burst):
+                start = time.perf_counter()
+                x, y = data_step(step)
+                step += 1
+                if who == "reference":
+                    numpy_step(x, y)
+                else:
+                    torch_step(torch.from_numpy(x), torch.from_numpy(y))
+                if i and b >= burst // 2 and len(times[who]) < args.steps:
+                    times[who].append(time.perf_counter() - start)
+            if torch is not None and args.gap:
+                time.sleep(args.gap)  # let OpenBLAS's spinning workers sleep before the other library runs
     steps_per_epoch = 49000 / args.batch_size
     after = " ".join(f"{v:.2f}" for v in os.getloadavg())
     from benchmarks.conv import machine, sgemm_gflops
     print(machine())
     print(f"numpy {np.__version__}; sgemm {sgemm_gflops():.1f} GFLOP/s with {args.threads} BLAS threads (after the steps)")
     print(f"CNN training step, batch {args.batch_size}, float32, {args.threads} threads, "
-          f"median of {args.steps} interleaved steps (gap {args.gap:g} s), "
+          f"median of {args.steps} steps in interleaved bursts of {burst} (gap {args.gap:g} s), "
           f"{'with' if args.data else 'without'} the data pipeline; malloc keeps freed memory: {args.keep}; "
           f"load average before: {load}, after: {after}")
     ref = statistics.median(times["reference"])

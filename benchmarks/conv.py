@@ -1,9 +1,9 @@
 """How fast is the reference Conv2d? Forward+backward float32 time against PyTorch CPU and sgemm.
 
-    python benchmarks/conv.py [--repeats 9]
+    python benchmarks/conv.py [--repeats 9] [--burst 6]
 
-For each CIFAR-sized layer (N=64) prints the median over `repeats` interleaved runs (reference,
-PyTorch, reference, PyTorch, ...; one warm-up run each not counted) of forward+backward wall
+For each CIFAR-sized layer (N=64) prints the median over `repeats` interleaved bursts (reference,
+PyTorch, reference, PyTorch, ...; one warm-up burst each not counted) of forward+backward wall
 time, the ratio reference/PyTorch (when torch imports), and the reference's achieved GFLOP/s
 (three matrix products of 2*N*F*H'*W'*C*KH*KW flops each) as a fraction of this machine's
 float32 GEMM rate (the best of five 2048^3 sgemms, measured once at the start), then the geometric means.
@@ -22,6 +22,19 @@ OpenBLAS's worker threads, in turn, keep spinning for a while after each product
 2^28 cycles), and during that time they take a core from the PyTorch step that follows: with two
 threads PyTorch then ran at half its speed. So the script sleeps `--gap` seconds (default 0.2)
 between a reference step and the next PyTorch step; `--gap 0` gives the old, unfair pairing.
+
+A core that has been idle that long is slow to start again on a virtual machine: after the gap,
+the first two or three steps ran at one-thread speed with two threads, for both libraries
+(64->64 channels, steps after a 0.2 s sleep: PyTorch 18.9, 19.7, 20.0, then 10.7, 10.3 ms;
+the reference 24.0, 24.8, 17.9, then 12.8, 13.0 ms). So each library runs `--burst` steps back
+to back, as in training, and only the second half of each burst is counted (`--burst 1`: the
+old, cold pairing).
+
+The script asks glibc to keep freed memory in the process, as every train.py does
+(grader/training.py; `--malloc-default` to not), for both libraries. Otherwise large freed
+arrays go back to the system and come back as fresh pages that the kernel faults in and zeroes,
+and how much of that a step pays depends on what the other library allocated before it:
+PyTorch's 32->32 step took 33.5 or 20.2 ms in the same run depending on that.
 
 The header names the CPU, the date, the BLAS kernels in use (threadpoolctl, when installed) and
 the load average before the run; quote it with the figures.
@@ -167,7 +180,7 @@ def naive_forward(x, W, b, s, p):
     return y
 
 
-def layer_table(torch, rate, repeats, gap=0.0):
+def layer_table(torch, rate, repeats, gap=0.0, burst=1):
     """One row per layer in LAYERS, then the geometric means."""
     print(f"{'layer':34s} {'reference':>10s} {'torch':>10s} {'ref/torch':>9s} {'GFLOP/s':>8s} {'of sgemm':>8s}")
     ratios, fractions = [], []
@@ -179,9 +192,10 @@ def layer_table(torch, rate, repeats, gap=0.0):
         times = [[] for _ in steps]
         for run in range(repeats + 1):  # run 0 warms up
             for t, step in zip(times, steps):
-                elapsed = timed(step)
-                if run:
-                    t.append(elapsed)
+                for b in range(burst):
+                    elapsed = timed(step)
+                    if run and b >= burst // 2:  # a burst's first steps wake the idle cores
+                        t.append(elapsed)
                 if gap and t is times[0] and len(steps) > 1:
                     time.sleep(gap)  # let OpenBLAS's spinning workers sleep before PyTorch runs
         ours = statistics.median(times[0])
@@ -228,9 +242,16 @@ def context_rows(repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--burst", type=int, default=6,
+                        help="steps of one library back to back; the first half of each is not counted")
     parser.add_argument("--gap", type=float, default=0.2,
                         help="seconds slept after each reference step, before the PyTorch step (0: none)")
+    parser.add_argument("--malloc-default", dest="keep", action="store_false",
+                        help="leave glibc returning freed memory to the system (the train.py scripts do not)")
     args = parser.parse_args()
+    if args.keep:  # as every train.py: reuse freed memory instead of faulting in new pages (both libraries)
+        from grader.training import keep_freed_memory
+        args.keep = keep_freed_memory()
     try:
         import torch
         torch.set_num_threads(threads())
@@ -239,9 +260,10 @@ def main():
     print(machine())
     rate = sgemm_gflops()
     print(f"numpy {np.__version__}, torch {torch.__version__ if torch else 'not importable'}; threads: {threads()}; "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; sgemm {rate:.1f} GFLOP/s; "
-          f"median of {args.repeats} interleaved repeats (gap {args.gap:g} s), float32, N={N}")
-    layer_table(torch, rate, args.repeats, args.gap)
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; malloc keeps freed memory: {args.keep}; "
+          f"sgemm {rate:.1f} GFLOP/s; "
+          f"median of {args.repeats} interleaved bursts of {args.burst} (gap {args.gap:g} s), float32, N={N}")
+    layer_table(torch, rate, args.repeats, args.gap, max(1, args.burst))
     context_rows(args.repeats)
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 

@@ -36,14 +36,18 @@ def conv(c, f, k, s=1, p=0):
     return L.Conv2d(in_channels=c, out_channels=f, kernel_size=k, stride=s, padding=p)
 
 
-# Conv2d's dx: col2im below 16 input channels or at stride > 1 ("conv-..."), otherwise the full
-# correlation of dy with the flipped kernel ("conv-c16-...").
+# Conv2d's paths: 1-3 input channels, per-sample patches and col2im in the phases of the input
+# (the narrow path: "conv-..." with C <= 3); channels-last patches with col2im from 4 to 15 input
+# channels or at stride > 1 ("conv-1x1", C = 4), otherwise the full correlation of dy with the
+# flipped kernel ("conv-c16-...").
 CONV = [
     case("conv-c16-3x3-p1", conv(16, 3, 3, 1, 1), (2, 16, 4, 5), torch_conv),
     case("conv-c16-3x3-p0", conv(16, 2, 3), (2, 16, 5, 4), torch_conv),
     case("conv-c16-2x3-p2-rect", conv(16, 2, (2, 3), 1, 2), (1, 16, 3, 4), torch_conv),
     case("conv-c16-1x1-p1", conv(16, 2, 1, 1, 1), (1, 16, 3, 2), torch_conv),
     case("conv-3x3-s1-p1", conv(3, 4, 3, 1, 1), (2, 3, 6, 5), torch_conv),
+    case("conv-c1-3x3-p1", conv(1, 2, 3, 1, 1), (2, 1, 5, 6), torch_conv),
+    case("conv-c4-3x3-s2-p1", conv(4, 3, 3, 2, 1), (2, 4, 7, 6), torch_conv),
     case("conv-1x1", conv(4, 3, 1), (2, 4, 3, 5), torch_conv),
     case("conv-5x5-s2-p2", conv(2, 3, 5, 2, 2), (2, 2, 9, 8), torch_conv),
     case("conv-3x3-s3-odd-batch1", conv(2, 2, 3, 3), (1, 2, 9, 7), torch_conv),
@@ -277,7 +281,8 @@ def test_config_round_trip(layer):
     assert rebuilt.config() == layer.config() and repr(rebuilt) == repr(layer)
 
 
-@pytest.mark.parametrize("c, k, s, p", [(3, 3, 1, 1), (32, 3, 1, 1), (16, 5, 2, 2)], ids=["c3", "c32", "c16-s2"])
+@pytest.mark.parametrize("c, k, s, p", [(3, 3, 1, 1), (3, 5, 2, 2), (32, 3, 1, 1), (16, 5, 2, 2)],
+                         ids=["c3", "c3-s2", "c32", "c16-s2"])
 def test_conv_channels_last_inputs_give_the_same_results(c, k, s, p):
     """x and dy laid out channels-last in memory (as the layers after a Conv2d return them)."""
     layer = conv(c, 8, k, s, p)
@@ -290,6 +295,29 @@ def test_conv_channels_last_inputs_give_the_same_results(c, k, s, p):
     np.testing.assert_allclose(dx2, dx, rtol=1e-6, atol=1e-6)
     for k_ in grads:
         np.testing.assert_allclose(grads2[k_], grads[k_], rtol=1e-6, atol=1e-6)
+
+
+def test_conv_work_arrays_reused_between_calls_never_reach_results():
+    """Conv2d keeps its work arrays for the next call: what a call returned stays as it was
+    through later calls on other inputs (on both paths), and the same inputs give the same again."""
+    layers = [(conv(3, 8, 5, 2, 2), (4, 3, 16, 16)), (conv(16, 16, 3, 1, 1), (4, 16, 8, 8))]
+
+    def results(layer, x, params, dy_scale):
+        y, cache = layer.forward(x, params)
+        dy = dy_scale * np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+        dx, grads = layer.backward(dy, cache)
+        return [y, dx, *grads.values()]
+
+    inputs = [(layer, *make_inputs(layer, shape, dtype=np.float32)[:2]) for layer, shape in layers]
+    first = [results(layer, x, params, 1) for layer, x, params in inputs]
+    kept = [[v.copy() for v in r] for r in first]
+    for layer, x, params in inputs:  # other inputs, through the same work arrays
+        results(layer, 2 * x + 1, params, 3)
+    for (layer, x, params), returned, before in zip(inputs, first, kept):
+        for a, b in zip(returned, before):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(results(layer, x, params, 1), before):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("layer, shape, train, torch_fn", CONV)
