@@ -34,7 +34,8 @@ The script asks glibc to keep freed memory in the process, as every train.py doe
 (grader/training.py; `--malloc-default` to not), for both libraries. Otherwise large freed
 arrays go back to the system and come back as fresh pages that the kernel faults in and zeroes,
 and how much of that a step pays depends on what the other library allocated before it:
-PyTorch's 32->32 step took 33.5 or 20.2 ms in the same run depending on that.
+PyTorch's 32->32 step took 33.5 ms in one run and 20.4 ms in the next, when only the
+reference's allocations had changed.
 
 The header names the CPU, the date, the BLAS kernels in use (threadpoolctl, when installed) and
 the load average before the run; quote it with the figures.

@@ -10,8 +10,10 @@ its work arrays are channels-last (N, H, W, C), so that every product has the lo
 fastest; im2col is one copy of a strided view per block of samples, sized to stay in the cache;
 at stride 1, dx is the same im2col-and-product on dy (no col2im). y and dx are NCHW-shaped views
 of channels-last memory, which the pooling, batch-norm and ReLU layers keep, so in a network the
-layout changes only at the input. Everything stays in the dtype of `x`; the same code runs on
-NumPy and CuPy (where a block is the whole batch).
+layout changes only at the input. An input layer (1-3 channels) works on per-sample, channel-first
+patches instead (_narrow_forward). Work arrays a call drops are kept per thread for the next
+call (_scratch). Everything stays in the dtype of `x`; the same code runs on NumPy and CuPy
+(where a block is the whole batch).
 """
 import threading
 
