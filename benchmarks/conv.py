@@ -37,12 +37,15 @@ and how much of that a step pays depends on what the other library allocated bef
 PyTorch's 32->32 step took 33.5 ms in one run and 20.4 ms in the next, when only the
 reference's allocations had changed.
 
-The header names the CPU, the date, the BLAS kernels in use (threadpoolctl, when installed) and
-the load average before the run; quote it with the figures.
+The header names the CPU, the date, the BLAS kernels in use (threadpoolctl, when installed), the
+load average before the run and the reference/ it timed: that of the checkout the script is in
+(not the one an editable install points at); quote it with the figures.
 """
 import os
+import sys
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads libgomp
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's reference/
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -95,7 +98,8 @@ def machine():
     shares = (f"shares of samples on {parallel.THREADS} threads, BLAS single-threaded inside" if parallel.enabled()
               else "one thread, BLAS's own threads")
     return (f"{cpu}{cpu_details()}, {os.cpu_count()} cores; {datetime.datetime.now():%Y-%m-%d %H:%M}; "
-            f"load average {load}; NumPy BLAS: {blas}; reference layers: {shares}")
+            f"load average {load}; NumPy BLAS: {blas}; reference layers: {shares} "
+            f"({os.path.dirname(parallel.__file__)})")
 
 
 def cpu_details():

@@ -175,10 +175,9 @@ class Conv2d(Layer):
 _FULL_MIN_CHANNELS = 16
 # Below this many input channels (an RGB or grey input layer) Conv2d takes the narrow path
 # (_narrow_forward): channels-last patch rows of C values are too short for fast copies. At 3
-# channels it took forward+backward of 3->32 channels at 32x32 (N=64, float32) from 9.0 to 5.7 ms
-# with one thread and 4.7 to 2.7 ms with two, interleaved with the old code (README, "Warm cores,
-# input layers and kept work arrays"); from 4 channels on the two paths were even or the
-# channels-last one faster.
+# channels it took forward+backward of 3->32 channels at 32x32 (N=64, float32) from 8.2 to 4.9 ms
+# with one thread and 4.6 to 2.8 ms with two (benchmarks/conv_versions.py against the code before
+# it); from 4 channels on the two paths were even or the channels-last one faster.
 _NARROW_CHANNELS = 4
 # On NumPy, im2col and the products work on blocks of samples whose patch matrix is at most this
 # large, so that they stay in the cache instead of streaming the whole patch matrix through memory:
