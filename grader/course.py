@@ -11,9 +11,10 @@ defines:
 
 The first paragraph of its docstring is the title `dlgrade list` shows.
 
-The course root is `$DLGRADE_COURSE` (or `dlgrade --course DIR`), else the current folder if it
-holds `solutions/`, else the repository this package sits in (an editable install). A student kit's tool carries its registries inside the package
-(`grader/assignments/<a>.py`), so `dlgrade check` finds them without any course folder.
+The course root is `$DLGRADE_COURSE` (or `dlgrade --course DIR`), else the course installed
+with this package (`root`); never the current folder. A student kit's tool carries its
+registries inside the package (`grader/assignments/<a>.py`), so `dlgrade check` finds them
+without any course folder.
 """
 import importlib
 import importlib.abc
@@ -28,6 +29,7 @@ REGISTRY = "grading.py"       # solutions/<a>/grading.py: the item registry of a
 INSTRUCTOR_FILES = {REGISTRY, "mutants.py"}  # in solutions/<a>/, never released as stubs
 PACKAGE = "grader.assignments"
 PACKAGED = Path(__file__).with_name("assignments")  # registries inside a student kit's tool
+INSTALLED = "dlgrade_course"  # a wheel's copy of the course's grading files (pyproject.toml)
 NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _LOADING = threading.RLock()  # guards `load_object`'s imports of course files
 
@@ -37,14 +39,24 @@ class CourseError(Exception):
 
 
 def root() -> Path:
-    """The course root: the folder holding `solutions/` (and `reference/`, `docs/`)."""
+    """The course root: the folder holding `solutions/` (and `docs/`).
+
+    `$DLGRADE_COURSE` (set by `dlgrade --course DIR`) when given; else the course installed with
+    this package: the repository itself for an editable install, or the course's grading files
+    that a wheel built from it carries (`dlgrade_course/`: registries, known bugs, contracts).
+    Never the current folder: a folder of submissions must not define the course."""
     env = os.environ.get("DLGRADE_COURSE")
     if env:
         return Path(env).expanduser().resolve()
-    here, repository = Path.cwd(), Path(__file__).resolve().parents[1]
-    if (here / "solutions").is_dir() or not (repository / "solutions").is_dir():
-        return here
-    return repository
+    return installed()
+
+
+def installed() -> Path:
+    """The course installed with this package (see `root`)."""
+    repository = Path(__file__).resolve().parents[1]
+    if (repository / "solutions").is_dir():
+        return repository
+    return repository / INSTALLED
 
 
 def registry_path(name: str):

@@ -58,7 +58,7 @@ def test_release_check_detects_drift(tmp_path):
     shutil.copy(ROOT / "assignments/mlp/public_cases.npz", tmp_path / "assignments/mlp/")
     stub = tmp_path / "assignments/mlp/layers.py"
     stub.write_text(stub.read_text() + "\n# edited by hand\n")
-    result = dlgrade("release", "mlp", "--check", cwd=tmp_path)
+    result = dlgrade("--course", tmp_path, "release", "mlp", "--check")
     assert result.returncode == 1 and "differs: layers.py" in result.stdout
 
 
@@ -88,7 +88,7 @@ def _perturb_public_case(folder, change):
 def test_release_check_tolerates_last_bit_differences_only(tmp_path, change, in_sync):
     root = _copy_course(tmp_path)
     key = _perturb_public_case(root / "assignments/mlp", change)
-    result = dlgrade("release", "mlp", "--check", cwd=root)
+    result = dlgrade("--course", root, "release", "mlp", "--check")
     if in_sync:
         assert result.returncode == 0 and "mlp: in sync" in result.stdout, result.stdout + result.stderr
     else:
@@ -105,7 +105,7 @@ def test_release_check_compares_integer_inputs_exactly(tmp_path):
     flat[key] = flat[key].copy()
     flat[key].flat[0] += 1
     wire.save(path, wire.unflatten(flat))
-    result = dlgrade("release", "mlp", "--check", cwd=root)
+    result = dlgrade("--course", root, "release", "mlp", "--check")
     assert result.returncode == 1 and f"{key}: 1 of" in result.stdout, result.stdout
 
 
