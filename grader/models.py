@@ -35,15 +35,7 @@ def load_weights(path: Path):
         raise WeightsError(f"{path.name} not found")
     if path.stat().st_size > MAX_BYTES:
         raise WeightsError(f"{path.name} is larger than {MAX_BYTES >> 20} MB")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if sum(info.file_size for info in data.zip.infolist()) > MAX_UNPACKED:
-                raise WeightsError(f"{path.name} unpacks to more than {MAX_UNPACKED >> 20} MB")
-            arrays = {k: data[k] for k in data.files}
-    except WeightsError:
-        raise
-    except Exception as exc:
-        raise WeightsError(f"{path.name} is not a readable .npz without pickles ({exc})") from None
+    arrays = _read_npz(path)
     arch = arrays.pop("arch", None)
     if arch is None or arch.dtype.kind != "U" or arch.shape != ():
         raise WeightsError(f"{path.name}: 'arch' must be a JSON string (a 0-d unicode array)")
@@ -72,6 +64,64 @@ def load_weights(path: Path):
             raise WeightsError(f"{path.name}: {key} must hold finite floats")
         weights[key] = value.astype(np.float32)
     return arch, weights, meta
+
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npz(path: Path) -> dict:
+    """{name: array} from an `.npz` archive, read member by member with `allow_pickle=False`;
+    what is wrong with a file that is not one is said in one line (WeightsError)."""
+    import zipfile
+    import zlib
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if head == NPY_MAGIC:
+        raise WeightsError(f"{path.name} is a single .npy array, not a .npz archive (save it with numpy.savez)")
+    if not zipfile.is_zipfile(path):
+        raise WeightsError(f"{path.name} is not a NumPy .npz archive (save it with numpy.savez)")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+            if sum(m.file_size for m in members) > MAX_UNPACKED:
+                raise WeightsError(f"{path.name} unpacks to more than {MAX_UNPACKED >> 20} MB")
+            for m in members:
+                if m.is_dir():
+                    continue
+                if not m.filename.endswith(".npy"):
+                    raise WeightsError(f"{path.name}: member {m.filename!r} is not a NumPy array file (.npy)")
+                if m.flag_bits & 0x1:
+                    raise WeightsError(f"{path.name}: member {m.filename!r} is encrypted")
+                arrays[m.filename[:-len(".npy")]] = _read_npy(lambda m=m: zf.open(m),
+                                                              f"{path.name}: member {m.filename!r}")
+    except WeightsError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise WeightsError(f"{path.name} is a damaged .npz archive ({exc})") from None
+    return arrays
+
+
+def _read_npy(open_member, where: str):
+    """One `.npy` member (`open_member()` opens it): a plain array, never an object (pickled) one."""
+    fmt = np.lib.format
+    try:
+        with open_member() as f:
+            version = fmt.read_magic(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"format version {version[0]}.{version[1]}")
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            dtype = read_header(f)[2]
+        if dtype.hasobject:
+            raise WeightsError(f"{where} holds Python objects (pickled data), which are never loaded: save plain "
+                               "number arrays, and 'arch' as a JSON string")
+        with open_member() as f:
+            return fmt.read_array(f, allow_pickle=False)
+    except WeightsError:
+        raise
+    except (ValueError, EOFError, SyntaxError, TypeError, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{where} is not a valid .npy array ({reason})") from None
 
 
 def layer_types() -> set:
