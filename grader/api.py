@@ -369,6 +369,9 @@ def _select(assignment, opts, only):
     return selected
 
 
+NOT_GRADED = "not graded: the submission as a whole could not be graded (see its error)"
+
+
 def _missing(item, message):
     return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message)
 
@@ -445,6 +448,7 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     `runner.submission_files`); the answer keys' links between `solutions/` folders are kept."""
     if not sub.is_dir():
         raise GradeError(f"{sub}: not a folder")
+    sub = assignment_folder(sub, assignment)
     solutions = course.root() / "solutions"
     within = solutions if Path(os.path.realpath(sub)).is_relative_to(solutions.resolve()) else None
     try:
@@ -456,6 +460,47 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     into.mkdir(parents=True)
     write_files(files, into)
     return into
+
+
+def expected_files(assignment) -> set:
+    """The names of the files an assignment's items read: its student modules and data files."""
+    names = set(data_files(assignment))
+    for item in items(assignment):
+        module = getattr(item, "module", "")
+        if module and not getattr(item, "trusted", False):
+            names.add(f"{module}.py")
+    return names
+
+
+MAX_DEPTH = 6  # folders below the submission's root searched for the assignment's files
+
+
+def assignment_folder(folder: Path, assignment: str) -> Path:
+    """The folder of a submission that holds the assignment's files: `folder` itself when it holds
+    any of them, else the one subfolder (with the folders inside it) that does, however deep, so
+    `mlp/layers.py` beside `other/` or `__MACOSX/` is found. Files found in several unrelated
+    folders raise GradeError naming them: which copy is the submission is the student's call."""
+    folder = Path(folder)
+    wanted = expected_files(assignment)
+    if any((folder / name).is_file() for name in wanted):
+        return folder
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        depth = len(here.relative_to(folder).parts)
+        dirnames[:] = sorted(d for d in dirnames if depth < MAX_DEPTH and not d.startswith((".", "__MACOSX"))
+                             and d != "__pycache__" and not os.path.islink(here / d))
+        names = sorted(wanted & {f for f in filenames if (here / f).is_file() and not (here / f).is_symlink()})
+        if names:
+            found[here] = names
+    if not found:
+        return folder
+    outer = [d for d in found if not any(o != d and d.is_relative_to(o) for o in found)]
+    if len(outer) == 1:
+        return outer[0]
+    where = "; ".join(f"{d.relative_to(folder).as_posix()}/ ({', '.join(found[d])})" for d in outer)
+    raise GradeError(f"the assignment's files are in {len(outer)} separate folders: {where}; "
+                     f"submit one folder that holds them all")
 
 
 def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report):
@@ -479,7 +524,7 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions
         with lock.hold(getattr(item, "exclusive", False)):
             module = getattr(item, "module", "")
             if sub is None:
-                result = _missing(item, problems.get(k) or "submission folder not found")
+                result = _missing(item, NOT_GRADED)  # why: once, as the report's error
             elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
                 result = _missing(item, f"{module}.py is missing from the submission")
             else:
@@ -612,7 +657,9 @@ def missing_modules(assignment, folder: Path, selected) -> dict:
     """{"layers.py": number of selected items that need it} for student modules not in `folder`."""
     out = {}
     try:
-        present = set(submission_files(Path(folder)))
+        present = set(submission_files(assignment_folder(Path(folder), assignment)))
+    except GradeError:  # ambiguous: said once, as the submission's error
+        return out
     except SubmissionError:
         present = set()
     for item in selected:

@@ -1,6 +1,6 @@
 """The class view of a grading run: what `dlgrade grade ... -o OUTDIR` writes.
 
-    OUTDIR/grades.csv                  one row per submission: id, status, total, one column per item
+    OUTDIR/grades.csv                  the gradebook (`report.to_csv`, as `--format csv` writes it)
     OUTDIR/<id>/report.json            the full report (instructor)
     OUTDIR/<id>/feedback.txt           for the student: hidden items show only which checks passed
     OUTDIR/<id>/scores.png             for the student: every item's points, by status
@@ -14,9 +14,7 @@ any number of them. Files are written atomically (a temporary file, then a renam
 that could not be graded is marked so in grades.csv (status `not graded`, empty scores), never
 a silent 0.
 """
-import csv
 import html
-import io
 import json
 import os
 import zipfile
@@ -24,6 +22,7 @@ from pathlib import Path
 
 from . import api, curves, figures
 from .feedback import COLOURS, feedback_text, plot_scores, student_view
+from .report import ids, to_csv
 
 
 def _atomic(path: Path, data):
@@ -35,34 +34,13 @@ def _atomic(path: Path, data):
 
 
 def submission_id(report) -> str:
-    """A file-name-safe id from the submission's path: `alice.zip` -> `alice`."""
-    name = Path(report.submission.rstrip("/")).name
-    stem = name[:-4] if name.endswith(".zip") else name
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem) or "submission"
+    """A file-name-safe id from the submission's path (`report.ids`): `alice.zip` -> `alice`."""
+    return ids([report])[0]
 
 
-def ids(reports) -> list:
-    out, seen = [], {}
-    for r in reports:
-        base = submission_id(r)
-        seen[base] = seen.get(base, 0) + 1
-        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
-    return out
-
-
-def grades_csv(reports) -> str:
-    """The gradebook; a submission that could not be graded has status `not graded` and no scores."""
-    item_ids = next(([i.id for i in r.items] for r in reports if r.items), [])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["id", "submission", "status", "score", "max_score", *item_ids])
-    for sid, r in zip(ids(reports), reports):
-        if r.error:
-            w.writerow([sid, r.submission, f"not graded: {r.error}", "", f"{r.max_score:g}", *[""] * len(item_ids)])
-            continue
-        scores = {i.id: f"{i.score:g}" for i in r.items}
-        w.writerow([sid, r.submission, "graded", f"{r.score:g}", f"{r.max_score:g}", *(scores.get(k, "") for k in item_ids)])
-    return buf.getvalue()
+def grades_csv(reports, sids=None) -> str:
+    """grades.csv: the gradebook of `--format csv` (`report.to_csv`), the same columns and rows."""
+    return to_csv(reports, sids) + "\n"
 
 
 def read_curves(path, assignment) -> dict:
@@ -246,7 +224,7 @@ def write_summary(reports, outdir, curves_by_submission=None):
     """OUTDIR/grades.csv, OUTDIR/summary.html and its figures, for all `reports` so far."""
     outdir = Path(outdir)
     sids = ids(reports)
-    _atomic(outdir / "grades.csv", grades_csv(reports))
+    _atomic(outdir / "grades.csv", grades_csv(reports, sids))
     figures = []
     fig_dir = outdir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ import json
 import os
 from pathlib import Path
 
-from .report import table, to_gradescope
+from .report import ids, table, to_gradescope
 
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
            "timeout": "#1565c0", "not_attempted": "#9e9e9e"}
@@ -83,15 +83,11 @@ def plot_scores(report, path):
 
 
 def write(reports, folder):
-    """For each report: `<folder>/<submission name>/feedback.txt` and `scores.png`."""
+    """For each report: `<folder>/<id>/feedback.txt` and `scores.png`, ids as the class view's (`report.ids`)."""
     folder = Path(folder)
     written = []
-    for report in reports:
-        name = Path(report.submission).stem or "submission"
-        out, k = folder / name, 1
-        while out in written:
-            k += 1
-            out = folder / f"{name}-{k}"
+    for sid, report in zip(ids(reports), reports):
+        out = folder / sid
         if out.is_symlink():  # never write through a link
             out.unlink()
         out.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ import csv
 import io
 import json
 
-from .api import STATUSES
+from .api import NOT_GRADED, STATUSES
 
 HIDDEN_NOTE = "hidden item: details are shown to your instructor only"
 
@@ -34,7 +34,8 @@ def _one_table(report, details):
     lines.append(f"{'total':<{width}}  {_fmt(report.score):>5} / {_fmt(report.max_score):<4}")
     if report.error:
         lines.append(f"error: {report.error}")
-    failed = [i for i in report.items if i.status not in ("passed", "not_attempted") or "~" in i.output]
+    failed = [i for i in report.items if (i.status not in ("passed", "not_attempted") or "~" in i.output)
+              and i.output != NOT_GRADED]  # an ungradable submission says why once: its error
     if details and failed:
         lines += ["", "Details:"]
         for i in failed:
@@ -48,21 +49,66 @@ def to_json(reports) -> str:
     return json.dumps(data[0] if len(data) == 1 else data, indent=2)
 
 
-def to_csv(reports) -> str:
-    """A gradebook: one row per submission, total then one column per item, and a status: a
-    submission that could not be graded says `not graded: <why>` and has no scores, never 0."""
-    ids = [i.id for i in reports[0].items] if reports else []
+GENERIC_NAMES = {"submission", "submissions"}  # what an LMS names every student's upload
+
+
+def _stem(name: str) -> str:
+    return name[:-4] if name.lower().endswith(".zip") else name
+
+
+def _parts(path: str) -> list:
+    return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+
+
+def ids(reports) -> list:
+    """A file-name-safe id per report, unique in the list, from its submission's path: the file or
+    folder name without `.zip` (`alice.zip` -> `alice`), or, where that name says nothing of the
+    student (`submission.zip`) or repeats (`alice/mlp`, `bob/mlp`), the name of the folder above
+    it, as an LMS exports them (`alice/submission.zip` -> `alice`); a name still taken gets `-2`,
+    `-3`, ..."""
+    parts = [_parts(r.submission) for r in reports]
+    stems = [_stem(p[-1]) if p else "submission" for p in parts]
+    out, seen = [], set()
+    for p, stem in zip(parts, stems):
+        name = stem
+        if (stem.lower() in GENERIC_NAMES or stems.count(stem) > 1) and len(p) >= 2:
+            name = p[-2]
+        base = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "submission"
+        sid, k = base, 1
+        while sid in seen:
+            k += 1
+            sid = f"{base}-{k}"
+        seen.add(sid)
+        out.append(sid)
+    return out
+
+
+def _num(x) -> str:
+    """A score as the gradebook writes it: up to 4 decimals, no trailing zeros (`2`, `37.5`)."""
+    x = round(float(x), 4)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+GRADEBOOK_COLUMNS = ("id", "submission", "status", "score", "max_score")
+
+
+def to_csv(reports, sids=None) -> str:
+    """The gradebook, for `--format csv` and the class view's grades.csv alike: one row per
+    submission with `GRADEBOOK_COLUMNS`, then one column per item. `status` is `graded`, or
+    `not graded: <why>` for a submission that could not be graded, whose scores are empty, never 0.
+    `sids` are the reports' ids (default: `ids(reports)`)."""
+    item_ids = next(([i.id for i in r.items] for r in reports if r.items), [])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *ids, "status"])
-    for r in reports:
+    writer.writerow([*GRADEBOOK_COLUMNS, *item_ids])
+    for sid, r in zip(sids or ids(reports), reports):
         if r.error:
-            writer.writerow([r.submission, "", _fmt(r.max_score), *[""] * len(ids), f"not graded: {r.error}"])
+            writer.writerow([sid, r.submission, f"not graded: {r.error}", "", _num(r.max_score), *[""] * len(item_ids)])
             continue
-        scores = {i.id: i.score for i in r.items}
-        writer.writerow([r.submission, _fmt(r.score), _fmt(r.max_score), *(_fmt(scores.get(k, 0)) for k in ids),
-                         "graded"])
-    return buf.getvalue()
+        scores = {i.id: _num(i.score) for i in r.items}
+        writer.writerow([sid, r.submission, "graded", _num(r.score), _num(r.max_score),
+                         *(scores.get(k, "") for k in item_ids)])
+    return buf.getvalue().rstrip("\n")
 
 
 def to_gradescope(report, *, execution_time: float = 0.0) -> str:

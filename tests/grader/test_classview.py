@@ -107,3 +107,53 @@ def test_resumed_feedback_keeps_its_figure_list(tmp_path):
     (folder / "toy.bars.png").unlink()
     write_submission(restored, tmp_path)
     assert "Figures" not in (folder / "feedback.txt").read_text()
+
+
+# --------------------------------------------------------------------------- issue 17
+def _zip_of_sources(path, folder=ROOT / "solutions/mlp"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for p in sorted(folder.glob("*.py")):
+            zf.writestr(p.name, p.resolve().read_bytes())
+    return path
+
+
+def test_lms_export_layout_gets_the_students_folder_names(tmp_path):
+    """`alice/submission.zip`, `bob/submission.zip`, `carol/mlp/`, `dave/mlp/` (as an LMS exports
+    them) are `alice`, `bob`, `carol`, `dave` in the class view, not `submission`, `submission-2`."""
+    subs = [_zip_of_sources(tmp_path / "export" / name / "submission.zip") for name in ("alice", "bob")]
+    for name in ("carol", "dave"):
+        shutil.copytree(ROOT / "solutions/mlp", tmp_path / "export" / name / "mlp", ignore=shutil.ignore_patterns("*.npz"))
+        subs.append(tmp_path / "export" / name / "mlp")
+    out = tmp_path / "out"
+    r = dlgrade("grade", "mlp", *subs, "--item", "mlp.linear.forward", "-o", out)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
+    assert [row["id"] for row in rows] == ["alice", "bob", "carol", "dave"]
+    assert all((out / sid / "feedback.txt").is_file() for sid in ("alice", "bob", "carol", "dave"))
+
+
+@pytest.mark.parametrize("paths, expected", [
+    (["a/alice/submission.zip", "a/bob/submission.zip"], ["alice", "bob"]),
+    (["alice/submission.zip"], ["alice"]),
+    (["x/alice/submission.zip", "y/alice/submission.zip"], ["alice", "alice-2"]),
+    (["alice/mlp", "bob/mlp/", "carol.zip"], ["alice", "bob", "carol"]),
+    (["alice.zip", "alice"], ["alice", "alice-2"]),
+    (["o'brien x/submission.zip", "../submission.zip"], ["o_brien_x", "submission"]),
+], ids=["lms-zips", "one-generic", "same-parent-name", "lms-folders", "zip-and-folder", "unsafe-names"])
+def test_ids_are_unique_file_name_safe_and_name_the_student(paths, expected):
+    from grader.api import Report
+    from grader.report import ids
+    got = ids([Report("mlp", p, []) for p in paths])
+    assert got == expected and len(set(got)) == len(got)
+
+
+def test_one_gradebook_csv_for_format_csv_and_the_class_view(tmp_path):
+    """`--format csv -o file.csv` and OUTDIR/grades.csv are the same gradebook, byte for byte."""
+    subs = [ROOT / "solutions/mlp", ROOT / "assignments/mlp", tmp_path / "missing"]
+    a = dlgrade("grade", "mlp", *subs, "--item", "mlp.linear.forward", "--format", "csv", "-o", tmp_path / "g.csv")
+    b = dlgrade("grade", "mlp", *subs, "--item", "mlp.linear.forward", "-o", tmp_path / "out")
+    assert a.returncode == b.returncode == 1
+    text = (tmp_path / "g.csv").read_text()
+    assert text == (tmp_path / "out/grades.csv").read_text()
+    assert text.splitlines()[0] == "id,submission,status,score,max_score,mlp.linear.forward"

@@ -168,8 +168,11 @@ def test_ungradable_submissions_are_reported_in_every_format(tmp_path, kind):
         elif fmt == "table":
             assert f"({reports[0]['error']})" in r.stdout
         else:
-            rows = r.stdout.strip().splitlines()
-            assert rows[1].endswith(f"not graded: {reports[0]['error']}") and rows[2].endswith(",graded")
+            import csv
+            import io
+            rows = list(csv.DictReader(io.StringIO(r.stdout)))
+            assert rows[0]["status"] == f"not graded: {reports[0]['error']}" and rows[0]["score"] == ""
+            assert rows[1]["status"] == "graded" and rows[1]["score"] == "5"
 
 
 def test_missing_module_is_reported_once(tmp_path):
@@ -189,7 +192,7 @@ def test_output_file_is_replaced_atomically_never_through_a_link(tmp_path):
     (tmp_path / "link.csv").symlink_to(target)
     r = dlgrade("grade", "mlp", str(SOLUTION), "--item", "mlp.linear.forward", "--format", "csv", "-o",
                 tmp_path / "out.csv")
-    assert r.returncode == 0 and (tmp_path / "out.csv").read_text().startswith("submission,")
+    assert r.returncode == 0 and (tmp_path / "out.csv").read_text().startswith("id,submission,status,score,max_score,")
     r = dlgrade("grade", "mlp", str(SOLUTION), "--item", "mlp.linear.forward", "-o", tmp_path / "link.csv")
     assert r.returncode == 2 and target.read_text() == "keep me"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -286,3 +289,83 @@ def test_hostile_weights_are_refused(tmp_path, arch, arrays, words):
     assert (tmp_path / "w.npz").stat().st_size < 1 << 20
     with pytest.raises(WeightsError, match=words):
         load_weights(tmp_path / "w.npz")
+
+
+# --------------------------------------------------------------------------- issue 17: what a user sends
+def _weights_submissions(tmp_path):
+    """Submissions whose mlp_weights.npz is not a NumPy archive of plain arrays, with the words
+    the one-line reason must hold."""
+    import numpy as np
+    out = []
+
+    def folder(name):
+        d = tmp_path / name
+        d.mkdir()
+        return d / "mlp_weights.npz"
+
+    folder("random").write_bytes(bytes(range(256)) * 12)
+    out.append(("random", "is not a NumPy .npz archive"))
+    path = folder("npy")
+    np.save(path.with_suffix(".npy"), np.zeros(3, np.float32))
+    path.with_suffix(".npy").rename(path)
+    out.append(("npy", "is a single .npy array, not a .npz archive"))
+    arch = io_npy(np.array(json.dumps([{"type": "ReLU"}])))
+    zip_of(folder("text-member"), [("arch.npy", arch), ("notes.txt", b"hello")])
+    out.append(("text-member", "member 'notes.txt' is not a NumPy array file (.npy)"))
+    zip_of(folder("bad-npy"), [("arch.npy", b"hello")])
+    out.append(("bad-npy", "member 'arch.npy' is not a valid .npy array"))
+    np.savez(folder("objects"), arch=np.array([{"type": "ReLU"}], dtype=object))
+    out.append(("objects", "member 'arch.npy' holds Python objects (pickled data)"))
+    return out
+
+
+def io_npy(array) -> bytes:
+    import io as _io
+
+    import numpy as np
+    buf = _io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def test_garbage_weights_file_says_what_is_wrong_in_one_line(tmp_path):
+    """Not NumPy's "contains pickled data ... load it unsafely": what is wrong with the file."""
+    cases = _weights_submissions(tmp_path)
+    r = dlgrade("grade", "mlp", *(tmp_path / name for name, _ in cases), "--item", "mlp.train.accuracy",
+                "--format", "json")
+    assert "Traceback" not in r.stderr
+    for (name, words), report in zip(cases, json.loads(r.stdout)):
+        output = report["items"][0]["output"]
+        assert words in output and "\n" not in output, (name, output)
+        assert "unsafely" not in output and "allow_pickle" not in output and "internal grader error" not in output
+
+
+def test_files_in_one_subfolder_beside_other_folders_are_found(tmp_path):
+    """A zip whose files sit in `mlp/` beside `other/` (and `__MACOSX/`) is graded from `mlp/`;
+    two folders that both hold the assignment's files make the submission ungradable, with
+    where they are, never a silent 0."""
+    one = zip_of(tmp_path / "one.zip", sources(prefix="mlp/") + [("other/notes.txt", b"x"),
+                                                                   ("__MACOSX/mlp/._layers.py", b"\0")])
+    folder = tmp_path / "folder"
+    (folder / "old").mkdir(parents=True)
+    (folder / "old" / "README").write_text("x")
+    for name, data in sources(prefix="mlp/"):
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(data)
+    two = zip_of(tmp_path / "two.zip", sources(prefix="v1/") + sources(prefix="v2/"))
+    r = dlgrade("grade", "mlp", one, folder, two, "--item", "mlp.linear", "--format", "json")
+    one_r, folder_r, two_r = json.loads(r.stdout)
+    assert one_r["score"] == folder_r["score"] == 5 and "error" not in one_r and "error" not in folder_r, r.stdout
+    assert "is missing" not in r.stderr, r.stderr
+    assert r.returncode == 1 and two_r["error"].count("v1/") == 1 and "v2/" in two_r["error"], two_r
+    assert f"error: {two}: " in r.stderr and "layers.py" in two_r["error"]
+
+
+def test_an_ungradable_submission_says_why_once(tmp_path):
+    """An empty zip: the reason once, in the table and in feedback.txt, never once per item."""
+    empty = zip_of(tmp_path / "empty.zip", [])
+    r = dlgrade("grade", "mlp", empty, "--item", "mlp.linear", "--item", "mlp.relu")
+    assert r.returncode == 1 and r.stdout.count(api.EMPTY) == 1 and "not a folder" not in r.stdout, r.stdout
+    r = dlgrade("grade", "mlp", empty, "--item", "mlp.linear", "--item", "mlp.relu", "-o", tmp_path / "out")
+    feedback = (tmp_path / "out" / "empty" / "feedback.txt").read_text()
+    assert feedback.count(api.EMPTY) == 1 and "not a folder" not in feedback, feedback
