@@ -23,6 +23,11 @@ class CheckResult:
     gated: bool = False   # only meaningful once the values are right (purity, dtype, consistency)
     figures: tuple = ()   # `grader.figures.Figure`s for the student's feedback
 
+    def __post_init__(self):  # plain Python values (a check may compute a NumPy bool): JSON-ready
+        object.__setattr__(self, "passed", bool(self.passed))
+        if self.credit is not None:
+            object.__setattr__(self, "credit", float(self.credit))
+
     @property
     def fraction(self) -> float:
         return float(self.passed) if self.credit is None else self.credit

@@ -45,16 +45,22 @@ class _Group(click.Group):
         kwargs.pop("standalone_mode", None)
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
+        except NO_ARGS_IS_HELP as exc:  # bare `dlgrade` (or `dlgrade data`): the help, as click formats it
+            click.echo(exc.ctx.get_help())
+            sys.exit(2)
         except click.UsageError as exc:
             click.echo("error: " + " ".join(exc.format_message().split()), err=True)  # one line
             sys.exit(2)
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+        except click.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort)
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         sys.exit(rv if isinstance(rv, int) else 0)
+
+
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
 
 
 class _AssignmentType(click.ParamType):
@@ -89,7 +95,8 @@ def _set_course(ctx, param, value):
 @click.version_option(package_name="dlgrade-student" if STUDENT_BUILD else "dlgrade")
 @click.option("--course", type=click.Path(exists=True, file_okay=False), callback=_set_course, expose_value=False,
               is_eager=True, help="The course folder whose solutions/*/grading.py define the assignments "
-                                  "(default: $DLGRADE_COURSE, else this repository).")
+                                  "(default: $DLGRADE_COURSE, else the course installed with dlgrade; "
+                                  "never the current folder).")
 def main():
     """dlgrade: deep learning from scratch, auto-graded."""
 
@@ -283,23 +290,64 @@ def _check_output(output, resume):
         raise BadUsage("--resume needs -o OUTDIR")
     if not output:
         return
-    path = Path(output)
     if _outdir_mode(output, resume):
-        if path.exists() and not path.is_dir():
-            raise BadUsage(f"-o {output}: not a folder")
-        if not path.exists() and not path.parent.is_dir():
-            raise BadUsage(f"-o {output}: {path.parent} does not exist")
+        check_out_folder("-o", output)
     else:
-        if not path.parent.is_dir():
-            raise BadUsage(f"-o {output}: folder {path.parent} does not exist")
-        if path.is_symlink():
-            raise BadUsage(f"-o {output}: is a symbolic link")
+        check_out_file("-o", output)
+
+
+def check_out_folder(option, value):
+    """An output folder: one that exists, or a new one in a folder that exists; writable. One
+    line and exit 2 otherwise, before any work."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise BadUsage(f"{option} {value}: not a folder")
+    if not path.exists() and not path.parent.is_dir():
+        raise BadUsage(f"{option} {value}: folder {path.parent} does not exist")
+    _check_writable(option, value, path if path.exists() else path.parent)
+
+
+def check_out_file(option, value):
+    """An output file in a folder that exists and is writable (one line and exit 2 otherwise)."""
+    path = Path(value)
+    if not path.parent.is_dir():
+        raise BadUsage(f"{option} {value}: folder {path.parent} does not exist")
+    if path.is_symlink():
+        raise BadUsage(f"{option} {value}: is a symbolic link")
+    if path.is_dir():
+        raise BadUsage(f"{option} {value}: is a folder")
+    _check_writable(option, value, path.parent)
+
+
+def _check_writable(option, value, folder):
+    try:  # a real write: permission bits say nothing for root, nor of a read-only mount
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BadUsage(f"{option} {value}: cannot write in {folder} ({exc.strerror or exc})")
+
+
+def _out_path(option, value, suffix):
+    """--kit/--gradescope: a `suffix` file path, or a folder (that exists, or a new one in a
+    folder that exists) to put it in; checked before anything is built."""
+    if Path(value).suffix == suffix:
+        check_out_file(option, value)
+    else:
+        check_out_folder(option, value)
 
 
 def write_atomic(path: Path, text: str):
     """Write `text` to `path` via a temporary file and a rename: readers see the old file or the
-    new one, never half of one, and a symbolic link at `path` is replaced, never written through."""
+    new one, never half of one, and a symbolic link at `path` is replaced, never written through.
+    A failed write (disk full, folder removed) is one line and exit 1."""
     path = Path(path)
+    try:
+        _write_atomic(path, text)
+    except OSError as exc:
+        raise Failure(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _write_atomic(path, text):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
@@ -373,8 +421,12 @@ def submit(assignment, path, output, no_check):
                    "per-submission report.json, feedback.txt, scores.png, and summary.html.")
 @click.option("--resume", is_flag=True, help="With -o OUTDIR: skip submissions whose result there matches their content.")
 @click.option("-j", "--jobs", default=2, show_default=True, type=click.IntRange(min=1), help="Worker processes in parallel.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "gradescope"]), default="table", show_default=True)
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "gradescope"]), default="table",
+              show_default=True, help="table: items and failure details; json: one object per submission; csv: "
+                                      "the gradebook (one row per submission, one column per item); gradescope: "
+                                      "Gradescope's results.json (one submission).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="cuda: the student's functions get CuPy arrays (needs CuPy and a GPU).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
 @click.option("--seed", default="grade", show_default=True,
               help="Mixed with the course secret into the salt of the randomized cases.")
@@ -382,12 +434,25 @@ def submit(assignment, path, output, no_check):
 @click.option("--feedback", type=click.Path(file_okay=False), help="Also write per-submission feedback.txt and scores.png here.")
 @click.option("--no-sandbox", is_flag=True, help="Run workers as plain processes, without bubblewrap (trusted code only).")
 def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, seed, only, feedback, no_sandbox):
-    """Grade SUBMISSIONS (folders or .zip files) against the reference."""
+    """Grade SUBMISSIONS (folders or .zip files) against the reference.
+
+    \b
+    Examples:
+      dlgrade grade mlp alice.zip                    one submission: items and details
+      dlgrade grade mlp subs/*.zip -j 2 -o results   the class view: grades.csv, feedback, summary.html
+      dlgrade grade mlp subs/*.zip -o results --resume   continue an interrupted run
+      dlgrade grade mlp subs/*.zip --format csv -o grades.csv   only the gradebook
+
+    \b
+    Exit status: 0 every submission graded; 1 a submission could not be graded at all
+    (its row says why; the others are graded) or a write failed; 2 a usage error, before
+    any grading; 130 interrupted (Ctrl-C; -o OUTDIR keeps what finished: --resume).
+    """
     if fmt == "gradescope" and len(submissions) != 1 and not _outdir_mode(output, resume):
         raise BadUsage("--format gradescope takes exactly one submission")
     _check_output(output, resume)
-    if feedback and Path(feedback).exists() and not Path(feedback).is_dir():
-        raise BadUsage(f"--feedback {feedback}: not a folder")
+    if feedback:
+        check_out_folder("--feedback", feedback)
     _check_device(device)
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
     opts = api.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
@@ -422,7 +487,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         if outdir:  # the class view grows as submissions finish: their files, and grades.csv so far
             with lock:
                 finished[k] = r
-                _class_progress(copy.deepcopy(r), sids[k], [finished[j] for j in sorted(finished)], outdir)
+                _class_progress(copy.deepcopy(r), sids[k], _with_pending(assignment, paths, finished), outdir)
 
     reports = _grade(assignment, paths, opts, jobs, list(only), skip=skip, on_report=save)
     for r in reports:
@@ -468,6 +533,16 @@ def _class_ids(assignment, submissions):
     return classview.ids([api.Report(assignment, str(p), []) for p in submissions])
 
 
+PENDING = "pending: not graded yet (the run is still going, or was interrupted: --resume continues it)"
+
+
+def _with_pending(assignment, paths, finished):
+    """Every submission in order: its report when finished, else a report marked pending, so a
+    grades.csv written mid-run (or left by Ctrl-C) never looks final."""
+    return [finished[k] if k in finished else api.Report(assignment, str(p), [], error=PENDING)
+            for k, p in enumerate(paths)]
+
+
 def _class_progress(report, sid, done, outdir):
     """One finished submission's files, and grades.csv over the submissions finished so far."""
     from . import classview
@@ -496,6 +571,11 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope):
     with --gradescope, the autograder zip."""
     from . import release as release_mod
     root = course.root()
+    for option, value, suffix in (("--kit", kit, ".zip"), ("--gradescope", gradescope, ".zip")):
+        if value:
+            _out_path(option, value, suffix)
+    if nb_course:
+        check_out_folder("--nbgrader", nb_course)
     if gradescope:
         if not assignment:
             raise click.UsageError("--gradescope needs an ASSIGNMENT")

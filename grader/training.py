@@ -9,6 +9,7 @@ def start(args, device_module):
     """The array module for `args.device` (a one-line error and exit 2 before any work when it
     cannot be used), after printing the run's header for the log: command, arguments and the
     environment that changes the result or the speed."""
+    _one_line_data_errors()
     try:
         xp = device_module(args.device)
     except RuntimeError as exc:
@@ -19,6 +20,20 @@ def start(args, device_module):
     print("env: DLGRADE_DATA=%s OPENBLAS_NUM_THREADS=%s" % (
         os.environ.get("DLGRADE_DATA"), os.environ.get("OPENBLAS_NUM_THREADS")), flush=True)
     return xp
+
+
+def _one_line_data_errors():
+    """A dataset that is missing or cannot be downloaded ends the script with one line (what
+    `dlgrade data fetch` says), not a traceback through the data module."""
+    from .data import DataError
+    previous = sys.excepthook
+
+    def hook(kind, exc, tb):
+        if issubclass(kind, DataError):
+            print(f"train.py: error: {exc}", file=sys.stderr)
+        else:
+            previous(kind, exc, tb)
+    sys.excepthook = hook
 
 
 def keep_freed_memory() -> bool:
