@@ -3,7 +3,12 @@
 What an assignment needs comes from its manifest: in a student kit, the `student_kit.json`
 packaged with the tool (written by `dlgrade release --kit`); in the course repository, the same
 manifest computed from `solutions/`. The student side never imports `reference`.
+
+A file an assignment takes from an earlier one (`layers.py` in `rnn`, from `mlp`) is released as
+that assignment's stub; the manifest holds the stub's hash, and `earlier_stubs` names such a file
+while the student has not copied in their own (docs/kits.md).
 """
+import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -21,17 +26,38 @@ def packaged_manifest():
 
 
 def manifest(assignment: str) -> dict:
-    """{"files": [released .py files], "weights": [{"file", "item", "points"}]} of `assignment`."""
+    """{"files": [released .py files], "weights": [{"file", "item", "points"}],
+    "earlier": [{"file", "from", "source", "sha256"}]} of `assignment`."""
     packaged = packaged_manifest()
     if packaged is not None:
         if assignment not in packaged["assignments"]:
             raise api.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
         return packaged["assignments"][assignment]
-    from .release import released_files  # course repository only
-    root = course.root()
-    files = [str(p) for p in released_files(root / "solutions" / assignment) if p.suffix == ".py"]
-    return {"files": files, "weights": [{"file": i.weights, "item": i.id, "points": i.points}
-                                        for i in api.items(assignment) if getattr(i, "weights", "")]}
+    from .release import ReleaseError, manifest_entry  # course repository only
+    try:
+        return manifest_entry(assignment, course.root())
+    except ReleaseError as exc:
+        raise api.GradeError(str(exc)) from None
+
+
+def earlier_stubs(assignment: str, folder: Path) -> list:
+    """One line per file of `folder` that is still, unchanged, the stub of an earlier assignment's
+    file ("layers.py is still the stub from mlp: copy in your own mlp/layers.py"); [] when none.
+    For `dlgrade check` to print after its table, and `submit`'s warnings."""
+    try:
+        entries = manifest(assignment).get("earlier", [])  # kits built before this note hold none
+    except api.GradeError:  # a course without its answer keys (a wheel): nothing to compare with
+        return []
+    out = []
+    for e in entries:
+        path = Path(folder) / e["file"]
+        try:
+            same = path.is_file() and hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest() == e["sha256"]
+        except OSError:
+            same = False
+        if same:
+            out.append(f"{e['file']} is still the stub from {e['from']}: copy in your own {e['from']}/{e['source']}")
+    return out
 
 
 def infer_assignment(folder: Path) -> str:
@@ -70,11 +96,12 @@ def plan(assignment: str, folder: Path) -> Plan:
             p.errors.append(f"{rel}: {exc}")
             continue
         p.files.append(rel)
+    p.warnings += earlier_stubs(assignment, folder)
     for w in m["weights"]:
         path = folder / w["file"]
         if not path.is_file():
             p.warnings.append(f"{w['file']} is missing: {w['item']} ({w['points']:g} points) will score 0; "
-                              f"run `python train.py` to create it")
+                              f"run {train_hint(m, w['file'])} to create it")
             continue
         size = path.stat().st_size
         if size > MAX_BYTES:
@@ -94,6 +121,15 @@ def plan(assignment: str, folder: Path) -> Plan:
             except curves.CurveError as exc:
                 p.warnings.append(f"{curve}: {exc}; not included")
     return p
+
+
+def train_hint(entry: dict, weights: str) -> str:
+    """The training command that writes `weights`, as the kit's README shows it: the one that
+    names the file's stem (`--dataset names` for names_weights.npz), else every one."""
+    commands = entry.get("train") or ["python train.py"]
+    stem = Path(weights).name.split("_weights")[0]
+    named = [c for c in commands if stem in c.split()]
+    return " or ".join(f"`{c}`" for c in (named if len(named) == 1 else commands))
 
 
 def pack(folder: Path, files, out: Path) -> Path:

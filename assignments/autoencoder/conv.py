@@ -1,3 +1,5 @@
+# From the `cnn` assignment: this is the stub of its conv.py. Copy your own
+# cnn/conv.py over this file (`dlgrade check` names it while it is still the stub).
 """Convolution, pooling and batch-normalisation layers for the `cnn` assignment, in plain NumPy.
 
 Images are NCHW: x (N, C, H, W). Every layer follows the contract of `layers.Layer`: the object
@@ -69,28 +71,8 @@ class Conv2d(Layer):
         Hint: pad once, take `sliding_window_view(xpad, (KH, KW), axis=(2, 3))`, step it by the
         stride, and reorder its axes so that one reshape gives (C * KH * KW, N * H' * W').
         """
-        W = params["W"]
-        F, C, KH, KW = W.shape
-        N, _, H, Wd = x.shape
-        s, p = self.stride, self.padding
-        Ho, Wo = (H + 2 * p - KH) // s + 1, (Wd + 2 * p - KW) // s + 1
-        xp = array_module(x)
-        if p:
-            # Zero-padded copy, channel-major in memory (C, N, Hp, Wp) like the patches below.
-            xpad = xp.zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=x.dtype)
-            xpad[:, :, p:p + H, p:p + Wd] = x.transpose(1, 0, 2, 3)
-            xpad = xpad.transpose(1, 0, 2, 3)
-        else:
-            xpad = x
-        # Windows (N, C, H', W', KH, KW) as a view, then one copy into (C, KH, KW, N, H', W').
-        win = sliding_window_view(xpad, (KH, KW), axis=(2, 3))[:, :, ::s, ::s]
-        cols = xp.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(C * KH * KW, -1)
-        Wm = W.reshape(F, -1).astype(x.dtype, copy=False)
-        y = Wm @ cols                                   # (F, N * H' * W'), one matrix product
-        y += params["b"].reshape(F, 1)
-        # (F, N, H', W') in memory, returned as an (N, F, H', W') view: no copy.
-        y = y.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
-        return y, (cols, Wm, x.shape, (KH, KW, Ho, Wo))
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dW = dy @ cols.T, db = sum of dy over (N, H', W'), dx = col2im(W.T @ dy).
@@ -98,20 +80,8 @@ class Conv2d(Layer):
         Shapes: dy (N, F, H', W') -> dx (N, C, H, W); grads {"W": (F, C, KH, KW), "b": (F,)}.
         Hint: col2im must add, not assign: windows overlap when stride < kernel size.
         """
-        cols, Wm, (N, C, H, Wd), (KH, KW, Ho, Wo) = cache
-        F = Wm.shape[0]
-        s, p = self.stride, self.padding
-        dy2 = dy.transpose(1, 0, 2, 3).reshape(F, -1)   # (F, N * H' * W'); free if channel-major
-        dW = (dy2 @ cols.T).reshape(F, C, KH, KW)
-        db = dy2.sum(axis=1)
-        dcols = (Wm.T @ dy2).reshape(C, KH, KW, N, Ho, Wo)
-        # col2im: each kernel offset (u, v) adds its slice back onto a strided window of dxpad.
-        dxp = array_module(dy).zeros((C, N, H + 2 * p, Wd + 2 * p), dtype=dcols.dtype)
-        for u in range(KH):
-            for v in range(KW):
-                dxp[:, :, u:u + s * (Ho - 1) + 1:s, v:v + s * (Wo - 1) + 1:s] += dcols[:, u, v]
-        dx = dxp[:, :, p:p + H, p:p + Wd].transpose(1, 0, 2, 3)
-        return dx, {"W": dW, "b": db}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- pooling
@@ -134,16 +104,8 @@ class MaxPool2d(Layer):
         Hint: one strided slice of x per window offset holds that offset's value in every
         window; backward can find each window's first maximum again from x and y.
         """
-        KH, KW = _pair(self.kernel_size)
-        sh, sw = _pair(self.stride if self.stride is not None else (KH, KW))
-        H, W = x.shape[2:]
-        Ho, Wo = (H - KH) // sh + 1, (W - KW) // sw + 1
-        windows = [(u, v, x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw])
-                   for u in range(KH) for v in range(KW)]
-        y = windows[0][2].copy()
-        for _, _, window in windows[1:]:
-            np.maximum(y, window, out=y)
-        return y, (x, y, (KH, KW, sh, sw))
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """Route dy to the first maximum of each window; overlapping windows accumulate.
@@ -152,26 +114,8 @@ class MaxPool2d(Layer):
         Hint: visit the window offsets in row-major order and remember which windows have
         already sent their gradient.
         """
-        x, y, (KH, KW, sh, sw) = cache
-        Ho, Wo = y.shape[2:]
-        xp = array_module(dy)
-        dx = xp.zeros(x.shape, dtype=dy.dtype)
-        overlap = sh < KH or sw < KW
-        pending = xp.ones(y.shape, dtype=bool)          # windows whose maximum is not yet found
-        for u in range(KH):
-            for v in range(KW):
-                rows = slice(u, u + sh * (Ho - 1) + 1, sh)
-                cols = slice(v, v + sw * (Wo - 1) + 1, sw)
-                first = x[:, :, rows, cols] == y
-                first &= pending
-                pending ^= first
-                # Multiplying by the mask is much faster than np.where; without overlap every
-                # input belongs to one window at most, so the product can be written in place.
-                if overlap:
-                    dx[:, :, rows, cols] += dy * first
-                else:
-                    np.multiply(dy, first, out=dx[:, :, rows, cols])
-        return dx, {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class AvgPool2d(Layer):
@@ -186,30 +130,16 @@ class AvgPool2d(Layer):
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         """Window means: the sum of the KH * KW strided slices of x, divided by KH * KW."""
-        KH, KW = _pair(self.kernel_size)
-        sh, sw = _pair(self.stride if self.stride is not None else (KH, KW))
-        H, W = x.shape[2:]
-        Ho, Wo = (H - KH) // sh + 1, (W - KW) // sw + 1
-        y = array_module(x).zeros(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
-        for u in range(KH):
-            for v in range(KW):
-                y += x[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw]
-        y *= 1.0 / (KH * KW)
-        return y, (x.shape, (KH, KW, sh, sw))
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """Each input of a window receives dy / (KH * KW); overlapping windows accumulate.
 
         Shapes: dy (N, C, H', W') -> dx (N, C, H, W).
         """
-        shape, (KH, KW, sh, sw) = cache
-        Ho, Wo = dy.shape[2:]
-        share = dy * (1.0 / (KH * KW))
-        dx = array_module(dy).zeros(shape, dtype=dy.dtype)
-        for u in range(KH):
-            for v in range(KW):
-                dx[:, :, u:u + sh * (Ho - 1) + 1:sh, v:v + sw * (Wo - 1) + 1:sw] += share
-        return dx, {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- normalisation
@@ -244,29 +174,8 @@ class BatchNorm2d(Layer):
 
         Hint: per-channel vectors broadcast against x once reshaped to (1, C, 1, 1).
         """
-        axes = (0, 2, 3)
-        C = x.shape[1]
-        if train:
-            m = x.size // C
-            mean = x.mean(axis=axes)
-            xc = x - mean.reshape(1, C, 1, 1)
-            var = np.einsum("nchw,nchw->c", xc, xc) / m
-            if state is not None:
-                mo = self.momentum
-                state["running_mean"] = (1 - mo) * state["running_mean"] + mo * mean
-                state["running_var"] = ((1 - mo) * state["running_var"]
-                                        + mo * var * (m / max(m - 1, 1)))
-        else:
-            mean = state["running_mean"].astype(x.dtype)
-            var = state["running_var"].astype(x.dtype)
-            xc = x - mean.reshape(1, C, 1, 1)
-        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        gamma = params["gamma"].astype(x.dtype, copy=False)
-        x_hat = xc
-        x_hat *= inv_std.reshape(1, C, 1, 1)            # xc is our own temporary: reuse it
-        y = x_hat * gamma.reshape(1, C, 1, 1)
-        y += params["beta"].reshape(1, C, 1, 1)
-        return y, (x_hat, inv_std, gamma, train)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """Gradients for the forward that made the cache (batch statistics at train time).
@@ -275,17 +184,5 @@ class BatchNorm2d(Layer):
         Notes: with M = N * H * W, dbeta = sum(dy), dgamma = sum(dy * x_hat) per channel, and at
         train time dx = gamma * inv_std * (dy - dbeta / M - x_hat * dgamma / M).
         """
-        x_hat, inv_std, gamma, train = cache
-        C = x_hat.shape[1]
-        dbeta = dy.sum(axis=(0, 2, 3))
-        dgamma = np.einsum("nchw,nchw->c", dy, x_hat)
-        scale = (gamma * inv_std).reshape(1, C, 1, 1)
-        if train:
-            m = dy.size // C
-            dx = x_hat * (-dgamma / m).reshape(1, C, 1, 1)
-            dx += dy
-            dx -= (dbeta / m).reshape(1, C, 1, 1)
-            dx *= scale
-        else:
-            dx = dy * scale
-        return dx, {"gamma": dgamma, "beta": dbeta}
+        # YOUR CODE HERE
+        raise NotImplementedError

@@ -1,3 +1,5 @@
+# From the `mlp` assignment: this is the stub of its init.py. Copy your own
+# mlp/init.py over this file (`dlgrade check` names it while it is still the stub).
 """Weight initialisers for the `mlp` assignment.
 
 Both return a `(fan_in, fan_out)` array, the shape of `Linear`'s `W`, drawn from the
@@ -14,8 +16,8 @@ def xavier_uniform(fan_in, fan_out, *, rng, dtype=np.float64):
     Notes: keeps the variance of activations and of gradients roughly equal across layers with
     symmetric activations such as tanh (Glorot and Bengio, 2010).
     """
-    a = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-a, a, size=(fan_in, fan_out)).astype(dtype)
+    # YOUR CODE HERE
+    raise NotImplementedError
 
 
 def he_normal(fan_in, fan_out, *, rng, dtype=np.float64):
@@ -26,5 +28,5 @@ def he_normal(fan_in, fan_out, *, rng, dtype=np.float64):
     Notes: ReLU zeroes half its inputs on average, so the factor 2 keeps the variance of the
     activations constant through ReLU layers (He et al., 2015).
     """
-    std = np.sqrt(2.0 / fan_in)
-    return (std * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+    # YOUR CODE HERE
+    raise NotImplementedError

@@ -1,3 +1,5 @@
+# From the `mlp` assignment: this is the stub of its layers.py. Copy your own
+# mlp/layers.py over this file (`dlgrade check` names it while it is still the stub).
 """Layers for the `mlp` assignment: forward and backward passes in plain NumPy.
 
 Every layer follows one contract (see `Layer`): the object holds only hyperparameters,
@@ -111,8 +113,8 @@ class Linear(Layer):
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         """y = x @ W + b. Cache what backward needs to form dx, dW and db."""
-        y = x @ params["W"] + params["b"]
-        return y, (x, params["W"])
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy @ W.T, dW = x.T @ dy, db = sum of dy over the batch.
@@ -120,8 +122,8 @@ class Linear(Layer):
         Shapes: dy (N, M) -> dx (N, D); grads {"W": (D, M), "b": (M,)}.
         Hint: check each gradient has the shape of what it differentiates.
         """
-        x, W = cache
-        return dy @ W.T, {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- activations
@@ -133,13 +135,13 @@ class Sigmoid(Layer):
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        y = 0.5 * (1.0 + np.tanh(0.5 * x))
-        return y, y
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy * y * (1 - y)."""
-        y = cache
-        return dy * y * (1.0 - y), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Tanh(Layer):
@@ -149,13 +151,13 @@ class Tanh(Layer):
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        y = np.tanh(x)
-        return y, y
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy * (1 - y**2)."""
-        y = cache
-        return dy * (1.0 - y * y), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class ReLU(Layer):
@@ -166,13 +168,13 @@ class ReLU(Layer):
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        positive = x > 0
-        return np.where(positive, x, 0), positive
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy where x > 0, else 0."""
-        positive = cache
-        return np.where(positive, dy, 0), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class LeakyReLU(Layer):
@@ -185,13 +187,13 @@ class LeakyReLU(Layer):
         self.negative_slope = negative_slope
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        positive = x > 0
-        return np.where(positive, x, self.negative_slope * x), positive
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy where x > 0, else negative_slope * dy."""
-        positive = cache
-        return np.where(positive, dy, self.negative_slope * dy), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class ELU(Layer):
@@ -205,14 +207,13 @@ class ELU(Layer):
         self.alpha = alpha
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        positive = x > 0
-        y = np.where(positive, x, self.alpha * np.expm1(np.minimum(x, 0)))
-        return y, (positive, y)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy where x > 0, else dy * alpha * exp(x) = dy * (y + alpha)."""
-        positive, y = cache
-        return np.where(positive, dy, dy * (y + self.alpha)), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Softplus(Layer):
@@ -226,13 +227,13 @@ class Softplus(Layer):
         self.beta = beta
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        z = self.beta * x
-        return np.logaddexp(0, z) / self.beta, z
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy * sigmoid(beta * x)."""
-        z = cache
-        return dy * 0.5 * (1.0 + np.tanh(0.5 * z)), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Softmax(Layer):
@@ -243,14 +244,13 @@ class Softmax(Layer):
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        e = np.exp(x - x.max(axis=-1, keepdims=True))
-        y = e / e.sum(axis=-1, keepdims=True)
-        return y, y
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = y * (dy - sum_j dy_j * y_j), a Jacobian-vector product per row."""
-        y = cache
-        return y * (dy - (dy * y).sum(axis=-1, keepdims=True)), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class LogSoftmax(Layer):
@@ -261,14 +261,13 @@ class LogSoftmax(Layer):
     """
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        z = x - x.max(axis=-1, keepdims=True)
-        y = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-        return y, y
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy - softmax(x) * sum_j dy_j, with softmax(x) = exp(y)."""
-        y = cache
-        return dy - np.exp(y) * dy.sum(axis=-1, keepdims=True), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- regularisation
@@ -285,19 +284,13 @@ class Dropout(Layer):
         self.p = p
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        if not train or self.p == 0:
-            return x, None
-        if rng is None:
-            raise ValueError("Dropout needs an rng (numpy.random.Generator) at train time")
-        keep = array_module(x).asarray(rng.random(x.shape)) >= self.p  # drawn on the host
-        scale = 1.0 / (1.0 - self.p) if self.p < 1 else 0.0
-        mask = keep.astype(x.dtype) * scale
-        return x * mask, mask
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """dx = dy * mask * 1 / (1 - p) with the forward's mask (dx = dy at evaluation)."""
-        mask = cache
-        return (dy if mask is None else dy * mask), {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class BatchNorm1d(Layer):
@@ -328,22 +321,8 @@ class BatchNorm1d(Layer):
                 "running_var": np.ones(self.num_features)}
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        if train:
-            n = x.shape[0]
-            mean = x.mean(axis=0)
-            var = x.var(axis=0)
-            if state is not None:
-                m = self.momentum
-                state["running_mean"] = (1 - m) * state["running_mean"] + m * mean
-                state["running_var"] = ((1 - m) * state["running_var"]
-                                        + m * var * (n / max(n - 1, 1)))
-        else:
-            mean = state["running_mean"].astype(x.dtype)
-            var = state["running_var"].astype(x.dtype)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = (x - mean) * inv_std
-        y = params["gamma"] * x_hat + params["beta"]
-        return y, (x_hat, inv_std, params["gamma"], train)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """Gradients for the forward that made the cache (batch statistics at train time).
@@ -352,14 +331,8 @@ class BatchNorm1d(Layer):
         Notes: with x_hat the normalised input and g = dy * gamma, at train time
         dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), means over the batch.
         """
-        x_hat, inv_std, gamma, train = cache
-        grads = {"gamma": (dy * x_hat).sum(axis=0), "beta": dy.sum(axis=0)}
-        g = dy * gamma
-        if train:
-            dx = inv_std * (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0))
-        else:
-            dx = g * inv_std
-        return dx, grads
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- containers
@@ -388,25 +361,20 @@ class Sequential(Layer):
 
     def init_params(self, rng):
         """A list with each layer's `init_params(rng)`, in layer order."""
-        return [layer.init_params(rng) for layer in self.layers]
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def init_state(self):
         """A list with each layer's `init_state()`, in layer order."""
-        return [layer.init_state() for layer in self.layers]
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
         """Feed x through the layers, passing `train`, `rng` and `state[i]` to layer i."""
-        if state is None:
-            state = [None] * len(self.layers)
-        caches = []
-        for layer, p, s in zip(self.layers, params, state):
-            x, cache = layer.forward(x, p, train=train, rng=rng, state=s)
-            caches.append(cache)
-        return x, caches
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, dy, cache):
         """Backpropagate dy through the layers in reverse; grads come back in layer order."""
-        grads = [None] * len(self.layers)
-        for i in reversed(range(len(self.layers))):
-            dy, grads[i] = self.layers[i].backward(dy, cache[i])
-        return dy, grads
+        # YOUR CODE HERE
+        raise NotImplementedError

@@ -1,3 +1,5 @@
+# From the `mlp` assignment: this is the stub of its losses.py. Copy your own
+# mlp/losses.py over this file (`dlgrade check` names it while it is still the stub).
 """Losses for the `mlp` assignment.
 
 Every loss is the batch mean of per-sample losses, each summed over that sample's features or
@@ -38,13 +40,13 @@ class MSELoss(Loss):
     """
 
     def forward(self, scores, target):
-        diff = scores - target
-        return batch_mean(diff * diff, scores.shape[0]), (diff, scores.shape[0])
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
         """dscores = 2 (s - t) / N."""
-        diff, n = cache
-        return diff * (2.0 / n)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class MAELoss(Loss):
@@ -55,12 +57,12 @@ class MAELoss(Loss):
     """
 
     def forward(self, scores, target):
-        diff = scores - target
-        return batch_mean(np.abs(diff), scores.shape[0]), (diff, scores.shape[0])
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
-        diff, n = cache
-        return np.sign(diff) / n
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class BCEWithLogitsLoss(Loss):
@@ -72,14 +74,12 @@ class BCEWithLogitsLoss(Loss):
     """
 
     def forward(self, scores, target):
-        n = scores.shape[0]
-        per_element = np.maximum(scores, 0) - scores * target + np.log1p(np.exp(-np.abs(scores)))
-        return batch_mean(per_element, n), (scores, target, n)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
-        scores, target, n = cache
-        sigmoid = 0.5 * (1.0 + np.tanh(0.5 * scores))  # = 1 / (1 + exp(-s)), stable
-        return (sigmoid - target) / n
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class CrossEntropyLoss(Loss):
@@ -90,18 +90,12 @@ class CrossEntropyLoss(Loss):
     """
 
     def forward(self, scores, target):
-        n = scores.shape[0]
-        z = scores - scores.max(axis=1, keepdims=True)
-        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        rows = np.arange(n)
-        return batch_mean(-log_probs[rows, target], n), (log_probs, target)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
-        log_probs, target = cache
-        n = log_probs.shape[0]
-        dscores = np.exp(log_probs)
-        dscores[np.arange(n), target] -= 1
-        return dscores / n
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class NLLLoss(Loss):
@@ -111,16 +105,13 @@ class NLLLoss(Loss):
     """
 
     def forward(self, scores, target):
-        n = scores.shape[0]
-        return batch_mean(-scores[np.arange(n), target], n), (scores, target)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
         """dscores is -1/N at each sample's label and 0 elsewhere."""
-        scores, target = cache
-        n = scores.shape[0]
-        dscores = np.zeros_like(scores)
-        dscores[np.arange(n), target] = -1.0 / n
-        return dscores
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class HingeLoss(Loss):
@@ -134,18 +125,12 @@ class HingeLoss(Loss):
         self.margin = margin
 
     def forward(self, scores, target):
-        n = scores.shape[0]
-        rows = np.arange(n)
-        margins = np.maximum(scores - scores[rows, target][:, None] + self.margin, 0)
-        margins[rows, target] = 0
-        return batch_mean(margins, n), (margins > 0, target, scores.dtype)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
-        active, target, dtype = cache
-        n = active.shape[0]
-        dscores = active.astype(dtype)
-        dscores[np.arange(n), target] = -active.sum(axis=1)
-        return dscores / n
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class KLDivLoss(Loss):
@@ -158,12 +143,9 @@ class KLDivLoss(Loss):
     """
 
     def forward(self, scores, target):
-        n = scores.shape[0]
-        positive = target > 0
-        log_p = np.log(np.where(positive, target, 1))
-        per_element = np.where(positive, target * (log_p - scores), 0)
-        return batch_mean(per_element, n), (target, n, scores.dtype)
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def backward(self, cache):
-        target, n, dtype = cache
-        return (-target / n).astype(dtype)
+        # YOUR CODE HERE
+        raise NotImplementedError

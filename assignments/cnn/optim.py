@@ -1,3 +1,5 @@
+# From the `mlp` assignment: this is the stub of its optim.py. Copy your own
+# mlp/optim.py over this file (`dlgrade check` names it while it is still the stub).
 """Optimizers for the `mlp` assignment, with PyTorch's (`torch.optim`) update rules.
 
 An optimizer holds only hyperparameters. `init_state(params) -> state` makes its buffers and
@@ -27,7 +29,8 @@ class Optimizer:
 
         Every optimizer's `step` calls this for each parameter before its update rule.
         """
-        return grad + self.weight_decay * param if self.weight_decay else grad
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -44,11 +47,12 @@ class SGD(Optimizer):
         super().__init__(lr=lr, weight_decay=weight_decay)
 
     def init_state(self, params):
-        return {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        new_params = {k: p - self.lr * self._grad(p, grads[k]) for k, p in params.items()}
-        return new_params, {}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Momentum(Optimizer):
@@ -62,14 +66,12 @@ class Momentum(Optimizer):
         self.momentum = momentum
 
     def init_state(self, params):
-        return {"v": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        new_params, new_v = {}, {}
-        for k, p in params.items():
-            new_v[k] = self.momentum * state["v"][k] + self._grad(p, grads[k])
-            new_params[k] = p - self.lr * new_v[k]
-        return new_params, {"v": new_v}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Nesterov(Optimizer):
@@ -83,15 +85,12 @@ class Nesterov(Optimizer):
         self.momentum = momentum
 
     def init_state(self, params):
-        return {"v": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        new_params, new_v = {}, {}
-        for k, p in params.items():
-            g = self._grad(p, grads[k])
-            new_v[k] = self.momentum * state["v"][k] + g
-            new_params[k] = p - self.lr * (g + self.momentum * new_v[k])
-        return new_params, {"v": new_v}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class AdaGrad(Optimizer):
@@ -105,15 +104,12 @@ class AdaGrad(Optimizer):
         self.eps = eps
 
     def init_state(self, params):
-        return {"s": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        new_params, new_s = {}, {}
-        for k, p in params.items():
-            g = self._grad(p, grads[k])
-            new_s[k] = state["s"][k] + g * g
-            new_params[k] = p - self.lr * g / (np.sqrt(new_s[k]) + self.eps)
-        return new_params, {"s": new_s}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class RMSProp(Optimizer):
@@ -128,15 +124,12 @@ class RMSProp(Optimizer):
         self.eps = eps
 
     def init_state(self, params):
-        return {"s": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        new_params, new_s = {}, {}
-        for k, p in params.items():
-            g = self._grad(p, grads[k])
-            new_s[k] = self.alpha * state["s"][k] + (1 - self.alpha) * g * g
-            new_params[k] = p - self.lr * g / (np.sqrt(new_s[k]) + self.eps)
-        return new_params, {"s": new_s}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Adadelta(Optimizer):
@@ -152,19 +145,12 @@ class Adadelta(Optimizer):
         self.eps = eps
 
     def init_state(self, params):
-        return {"s": {k: np.zeros_like(p) for k, p in params.items()},
-                "u": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        rho, eps = self.rho, self.eps
-        new_params, new_s, new_u = {}, {}, {}
-        for k, p in params.items():
-            g = self._grad(p, grads[k])
-            new_s[k] = rho * state["s"][k] + (1 - rho) * g * g
-            d = np.sqrt(state["u"][k] + eps) / np.sqrt(new_s[k] + eps) * g
-            new_u[k] = rho * state["u"][k] + (1 - rho) * d * d
-            new_params[k] = p - self.lr * d
-        return new_params, {"s": new_s, "u": new_u}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
 
 class Adam(Optimizer):
@@ -182,19 +168,9 @@ class Adam(Optimizer):
         self.eps = eps
 
     def init_state(self, params):
-        return {"t": 0,
-                "m": {k: np.zeros_like(p) for k, p in params.items()},
-                "v": {k: np.zeros_like(p) for k, p in params.items()}}
+        # YOUR CODE HERE
+        raise NotImplementedError
 
     def step(self, params, grads, state):
-        b1, b2 = self.beta1, self.beta2
-        t = state["t"] + 1
-        new_params, new_m, new_v = {}, {}, {}
-        for k, p in params.items():
-            g = self._grad(p, grads[k])
-            new_m[k] = b1 * state["m"][k] + (1 - b1) * g
-            new_v[k] = b2 * state["v"][k] + (1 - b2) * g * g
-            m_hat = new_m[k] / (1 - b1 ** t)
-            v_hat = new_v[k] / (1 - b2 ** t)
-            new_params[k] = p - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
-        return new_params, {"t": t, "m": new_m, "v": new_v}
+        # YOUR CODE HERE
+        raise NotImplementedError

@@ -6,6 +6,11 @@ from grader.items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedIt
 
 ORDER = 3  # the course's week
 DATA = ("cifar10",)
+# Files from earlier assignments (file here: that assignment's file), see docs/kits.md: released as
+# their stubs, the student copies in their own; `dlgrade release A --kit OUT --give-earlier` gives
+# the answer key's working code instead.
+EARLIER = {"layers.py": "mlp/layers.py", "losses.py": "mlp/losses.py", "optim.py": "mlp/optim.py",
+           "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py"}
 
 M = "grader.mutants:"
 CNN_LAYERS = MLP_LAYERS + ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")

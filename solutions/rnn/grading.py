@@ -7,6 +7,12 @@ from grader.items import (CASES, FunctionItem, LayerItem, LossItem, Mutant, Samp
 
 ORDER = 5  # the course's week
 DATA = ("names", "shakespeare")
+TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespeare")  # the kit README's training commands
+# Files from earlier assignments (file here: that assignment's file), see docs/kits.md: released as
+# their stubs, the student copies in their own; `dlgrade release A --kit OUT --give-earlier` gives
+# the answer key's working code instead.
+EARLIER = {"layers.py": "mlp/layers.py", "losses.py": "mlp/losses.py", "optim.py": "mlp/optim.py",
+           "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py"}
 
 M = "grader.mutants:"
 TEXT_LAYERS = ("Embedding", "RNN", "LSTM", "GRU", "TemporalLinear", "Dropout")

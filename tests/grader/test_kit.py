@@ -203,7 +203,7 @@ def test_submit_names_each_problem_and_writes_nothing(tmp_path):
     assert r.returncode == 1
     assert "error: optim.py is missing" in r.stderr
     assert "error: losses.py:1: SyntaxError" in r.stderr
-    assert "error: mlp_weights.npz: mlp_weights.npz is not a readable .npz" in r.stderr
+    assert "error: mlp_weights.npz: mlp_weights.npz is not a NumPy .npz archive" in r.stderr
     assert not (folder / "submission.zip").exists()
 
 
