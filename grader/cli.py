@@ -367,11 +367,17 @@ def _key(path):
     return f"{name}-{hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]}"
 
 
-def _record(r, content_hash, salt_id, selected):
+def _record(r, content_hash, salt_id, selected, options):
     d = r.to_dict()
     d["checks"] = {i.id: [{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "figures"}
                           for c in i.checks] for i in r.items}  # figures are drawn before this: not kept
-    return {"content_hash": content_hash, "salt_id": salt_id, "items": selected, "report": d}
+    return {"content_hash": content_hash, "salt_id": salt_id, "items": selected, "options": options, "report": d}
+
+
+def _scoring_options(opts) -> dict:
+    """The grading options that can change a score: a result is reused by --resume only when
+    they are the same (a --timeout 0.01 run's timeouts must not come back without it)."""
+    return {"timeout": opts.timeout, "device": opts.device, "sandbox": opts.sandbox}
 
 
 def _restore(record):
@@ -473,7 +479,8 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
                 if resume and hashes[k] and record_path.is_file():
                     with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
                         record = json.loads(record_path.read_text())
-                        if (record["content_hash"], record["salt_id"], record["items"]) == (hashes[k], salt_id, selected):
+                        if (record["content_hash"], record["salt_id"], record["items"], record["options"]) == \
+                                (hashes[k], salt_id, selected, _scoring_options(opts)):
                             skip[k] = _restore(record)
 
     sids = _class_ids(assignment, paths)
@@ -483,7 +490,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         r.salt_id = salt_id
         if outdir and hashes.get(k):
             write_atomic(outdir / RESULTS / f"{_key(paths[k])}.json",
-                         json.dumps(_record(r, hashes[k], salt_id, selected), indent=1) + "\n")
+                         json.dumps(_record(r, hashes[k], salt_id, selected, _scoring_options(opts)), indent=1) + "\n")
         if outdir:  # the class view grows as submissions finish: their files, and grades.csv so far
             with lock:
                 finished[k] = r

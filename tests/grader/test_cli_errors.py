@@ -74,3 +74,17 @@ def test_training_without_its_dataset_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("train.py: error: cifar10: "), result.stderr
+
+
+def test_resume_never_reuses_a_result_graded_under_other_scoring_options(tmp_path):
+    out = tmp_path / "results"
+    first = dlgrade("grade", "linear", "solutions/linear", "-o", out, "--item", "linear.logistic", "--timeout", "0.01")
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert first.returncode == 1 and rows[0]["status"].startswith("not graded")  # every item timed out
+    resumed = dlgrade("grade", "linear", "solutions/linear", "-o", out, "--item", "linear.logistic", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "1 graded, 0 already done" in resumed.stderr
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert rows[0]["status"] == "graded" and float(rows[0]["score"]) == float(rows[0]["max_score"]) > 0
+    again = dlgrade("grade", "linear", "solutions/linear", "-o", out, "--item", "linear.logistic", "--resume")
+    assert "0 graded, 1 already done" in again.stderr  # same options: reused
