@@ -165,7 +165,7 @@ def _bwrap_args(work: Path, limits: Limits, device: str, *, uid: int, reference=
         args += ["--tmpfs", str(site)]
     if os.path.exists("/etc/ld.so.cache"):
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    args += ["--proc", "/proc", "--dev", "/dev",
+    args += ["--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",  # POSIX queues: listed, so removable
              "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     for name in WORKER_FILES:
         args += ["--ro-bind", str(HERE / name), f"{INSIDE}/worker/{name}"]

@@ -112,23 +112,18 @@ def _limit_child(header, own_uid):
 
 
 def _clean_up(pid, sandboxed):
-    """After an item: kill whatever the child left running and empty the private /tmp, so that
-    nothing an item starts or writes reaches the next item."""
-    if sandboxed:  # alone in a PID namespace: every other process but init is the item's
+    """After an item: kill whatever the child left running, empty the private /tmp, /dev/shm and
+    /dev/mqueue and remove the System V IPC objects of the sandbox's IPC namespace, so that
+    nothing an item starts, writes or shares reaches the next item (a hidden item's inputs
+    stashed for a public one to print, for example)."""
+    if sandboxed:  # alone in PID and IPC namespaces: every other process but init is the item's
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-        for name in os.listdir("/tmp"):
-            path = os.path.join("/tmp", name)
-            try:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    import shutil
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.unlink(path)
-            except OSError:
-                pass
+        for folder in ("/tmp", "/dev/shm", "/dev/mqueue"):
+            _empty(folder)
+        _remove_sysv_ipc()
     else:
         try:
             os.killpg(pid, signal.SIGKILL)
@@ -140,6 +135,46 @@ def _clean_up(pid, sandboxed):
                 break
         except ChildProcessError:
             break
+
+
+def _empty(folder):
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+SYSV_IPC = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<kind>: remover
+IPC_RMID = 0
+
+
+def _remove_sysv_ipc():
+    """Remove every System V shared-memory segment, message queue and semaphore set that the
+    sandbox's IPC namespace holds (all of them were made by items: nothing else runs there)."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, remover in SYSV_IPC.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if kind == "sem":
+                libc.semctl(ident, 0, IPC_RMID)
+            else:
+                getattr(libc, remover)(ident, IPC_RMID, None)
 
 
 def _student_frames(tb_text, sub_dir):
