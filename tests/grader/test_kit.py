@@ -1,16 +1,22 @@
 """The student kit: what the archive holds (and never holds), a fresh install, check, submit."""
 import ast
+import hashlib
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
-import venv
+import sys
 import zipfile
 
 import pytest
 
 from tests.conftest import ROOT, dlgrade
+
+ASSIGNMENTS = ("linear", "mlp", "cnn", "autoencoder", "rnn")
+LATER = {"cnn": {"mlp"}, "autoencoder": {"mlp", "cnn"}, "rnn": {"mlp"}}  # whose files each one builds on
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +24,20 @@ def mlp_kit(tmp_path_factory):
     out = tmp_path_factory.mktemp("kit") / "mlp-kit.zip"
     result = dlgrade("release", "mlp", "--kit", out)
     assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def kits(tmp_path_factory):
+    """{assignment: unpacked kit folder}, every kit built by the real command with its defaults."""
+    out = {}
+    for a in ASSIGNMENTS:
+        where = tmp_path_factory.mktemp(f"{a}-kit")
+        result = dlgrade("release", a, "--kit", where / f"{a}-kit.zip")
+        assert result.returncode == 0, result.stderr
+        with zipfile.ZipFile(where / f"{a}-kit.zip") as zf:
+            zf.extractall(where)
+        out[a] = where / a
     return out
 
 
@@ -215,3 +235,192 @@ def test_submit_without_weights_warns_and_packs_the_code(tmp_path):
     assert "warning: mlp_weights.npz is missing: mlp.train.accuracy (11 points) will score 0" in r.stderr
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
         assert sorted(zf.namelist()) == ["init.py", "layers.py", "losses.py", "model.py", "optim.py", "train.py"]
+
+
+# --------------------------------------------------------------------------- per-assignment documents
+def _headings(markdown):
+    """The `#` and `##` heading lines of a markdown text, fenced code left out."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,2} ", line):
+            out.append(line)
+    return out
+
+
+def _own_section(assignment):
+    """The section of docs/contracts.md whose top-level heading names the assignment."""
+    text = (ROOT / "docs/contracts.md").read_text()
+    sections = [s for s in re.split(r"(?m)^(?=# )", text) if s.strip()]
+    own = [s for s in sections if re.match(rf"# .*the `{assignment}` assignment", s.splitlines()[0], re.I)]
+    assert len(own) == 1, f"docs/contracts.md: {len(own)} sections for {assignment}"
+    return own[0]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_contract_holds_only_the_assignments_own_section(kits, assignment):
+    contract = (kits[assignment] / "CONTRACT.md").read_text()
+    headings = _headings(contract)
+    assert headings == _headings(_own_section(assignment)), headings
+    assert [h for h in headings if h.startswith("# ")] == [headings[0]]
+    others = [a for a in ASSIGNMENTS if a != assignment]
+    assert not [h for h in headings for a in others if f"the `{a}` assignment" in h.lower()], headings
+    # one line per earlier assignment: whose contract, and that the student copies in their own files
+    earlier = [line for line in contract.splitlines() if line.startswith("- ") and "assignment's contract" in line]
+    assert {re.search(r"the `(\w+)` assignment's contract", line).group(1) for line in earlier} \
+        == LATER.get(assignment, set()), earlier
+    assert all("copy in your own" in line for line in earlier), earlier
+    assert "reference/" not in contract and "solutions/" not in contract
+
+
+def _blocks(markdown, language):
+    """The lines of every ```<language> block."""
+    out, current = [], None
+    for line in markdown.splitlines():
+        if current is None and line.strip() == f"```{language}":
+            current = []
+        elif current is not None and line.strip() == "```":
+            out.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return out
+
+
+def _command(line):
+    """A README line as the shell runs it, the comment after `#` dropped (shlex honours quotes)."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    return list(lexer)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_readme_commands_are_one_per_line_and_name_what_the_kit_has(kits, assignment):
+    from grader import api, course
+    kit = kits[assignment]
+    readme = (kit / "README.md").read_text()
+    bash = [line for block in _blocks(readme, "bash") for line in block]
+    assert bash[0] == f"cd {assignment}" and any(line.startswith("pip install dlgrade_student-") for line in bash)
+    commands = [_command(line) for line in bash]
+    for line, words in zip(bash, commands):
+        assert words, f"an empty line in a bash block: {line!r}"
+        assert not {"&&", "||", ";", "|", "&"} & set(words) and "`" not in line.split("#")[0], \
+            f"not one command: {line!r}"
+    for words in commands:
+        files = [w for w in words if re.search(r"\.(py|whl|npz|md|txt)$", w)]
+        assert all((kit / f).is_file() for f in files), f"{words}: not in the kit"
+        if words[:3] == ["dlgrade", "data", "fetch"]:
+            assert words[3:] and set(words[3:]) <= set(course.data(assignment)), words
+        if words[:3] == ["dlgrade", "check", "--item"]:
+            assert any(i.id.startswith(words[3]) for i in api.items(assignment) if i.visibility == "public"), words
+    fetched = {w[3] for w in commands if w[:3] == ["dlgrade", "data", "fetch"]}
+    assert fetched == set(course.data(assignment))
+    train = [line for block in _blocks(readme, "sh") for line in block]
+    assert tuple(train) == tuple(getattr(course.load(assignment), "TRAIN", ("python train.py",)))
+    assert all(_command(line)[:2] == ["python", "train.py"] for line in train)
+    hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
+    assert ("hidden" in readme) == bool(hidden) and ("your instructor grades" in readme) == bool(hidden)
+
+
+def test_rnn_training_commands_name_the_dataset(kits):
+    """rnn's train.py needs --dataset: the README shows one command per dataset, and each parses."""
+    readme = (kits["rnn"] / "README.md").read_text()
+    train = [line for block in _blocks(readme, "sh") for line in block]
+    assert train == ["python train.py --dataset names", "python train.py --dataset shakespeare"]
+    source = (kits["rnn"] / "train.py").read_text()
+    assert 'add_argument("--dataset", choices=sorted(DEFAULTS), required=True)' in source
+    assert re.search(r'DEFAULTS = \{\s*"names"', source) and '"shakespeare"' in source
+
+
+# --------------------------------------------------------------------------- earlier answer keys
+def _earlier_secrets(assignment):
+    """Lines of the earlier assignments' solution regions that the assignment's own given code
+    does not also hold."""
+    from grader.release import earlier_files
+    secret, given = {}, set()
+    for rel, (earlier, name) in earlier_files(assignment, ROOT).items():
+        lines, outside = _solution_lines(ROOT / "solutions" / earlier / name)
+        secret.update(lines)
+        given |= outside
+    for path in (ROOT / "solutions" / assignment).glob("*.py"):
+        if not path.is_symlink():
+            given |= _solution_lines(path)[1] | set(_solution_lines(path)[0])
+    return {line: where for line, where in secret.items() if line not in given}
+
+
+def _leaks(kit, secret):
+    return [f"{where}: {line!r} in {path.name}" for path in sorted(kit.glob("*.py"))
+            for line, where in secret.items() if line in path.read_text()]
+
+
+def _forward_raises(kit):
+    """Whether the kit's layers.py, imported from the kit, raises NotImplementedError in Linear.forward."""
+    code = ("import sys, numpy as np; sys.path.insert(0, '.'); import layers\n"
+            "try:\n    layers.Linear(in_features=2, out_features=3).forward(np.ones((1, 2)), "
+            "{'W': np.ones((2, 3)), 'b': np.zeros(3)})\nexcept NotImplementedError:\n    print('stub')\n"
+            "else:\n    print('working')\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=kit, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+@pytest.mark.parametrize("assignment", sorted(LATER))
+def test_no_kit_holds_an_earlier_answer_key_by_default(kits, assignment):
+    kit = kits[assignment]
+    secret = _earlier_secrets(assignment)
+    assert len(secret) > 50, len(secret)  # a real sample of the mlp (and cnn) answers
+    leaks = _leaks(kit, secret)
+    assert not leaks, "\n".join(leaks[:20])
+    assert _forward_raises(kit) == "stub"
+    first = (kit / "layers.py").read_text().splitlines()[0]
+    assert first.startswith("# From the `mlp` assignment") and "Copy your own" in first
+    assert (kit / "mlp_model.py").read_text() == (ROOT / "solutions/mlp/model.py").read_text()  # given code
+
+
+def test_give_earlier_ships_the_earlier_answer_key(tmp_path):
+    """The instructor's explicit choice: the same kit with the mlp answers as working code (and
+    the leak check above finds them, so it can fail)."""
+    from grader.kit import build_kit
+    from grader.release import keep_solutions
+    out = build_kit("rnn", ROOT, tmp_path / "rnn-kit.zip", give_earlier=True)
+    with zipfile.ZipFile(out) as zf:
+        zf.extractall(tmp_path)
+    kit = tmp_path / "rnn"
+    for name in ("layers", "losses", "optim", "init"):
+        assert (kit / f"{name}.py").read_text() == keep_solutions((ROOT / f"solutions/mlp/{name}.py").read_text())
+    assert len(_leaks(kit, _earlier_secrets("rnn"))) > 100
+    assert _forward_raises(kit) == "working"
+    contract, readme = (kit / "CONTRACT.md").read_text(), (kit / "README.md").read_text()
+    assert "given as working code" in contract and "copy in your own" not in contract
+    assert "given as working code" in readme and "still the stub" not in readme
+    assert "raise NotImplementedError" in (kit / "rnn.py").read_text()  # rnn's own answers stay out
+
+
+def test_the_kit_tool_knows_each_earlier_stub(kits):
+    """The manifest inside the kit's wheel holds the hash of each earlier stub it ships, which is
+    how `dlgrade check` and `submit` name a file the student has not replaced."""
+    kit = kits["rnn"]
+    wheel = next(kit.glob("dlgrade_student-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:
+        manifest = json.loads(zf.read("grader/student_kit.json"))
+    earlier = manifest["assignments"]["rnn"]["earlier"]
+    assert sorted(e["file"] for e in earlier) == ["init.py", "layers.py", "losses.py", "optim.py"]
+    for e in earlier:
+        assert e["from"] == "mlp" and e["source"] == e["file"]
+        assert hashlib.sha256((kit / e["file"]).read_bytes()).hexdigest() == e["sha256"]
+    assert manifest["assignments"]["rnn"]["train"] == ["python train.py --dataset names",
+                                                       "python train.py --dataset shakespeare"]
+
+
+def test_submit_names_an_earlier_file_still_the_stub(tmp_path):
+    folder = shutil.copytree(ROOT / "assignments/rnn", tmp_path / "rnn")
+    shutil.copyfile(ROOT / "solutions/mlp/layers.py", folder / "layers.py")  # the student's own mlp work
+    (folder / "losses.py").write_text((folder / "losses.py").read_text() + "\n# started on it\n")
+    r = dlgrade("submit", "rnn", folder, "--no-check")
+    assert r.returncode == 0, r.stderr
+    assert "warning: optim.py is still the stub from mlp: copy in your own mlp/optim.py" in r.stderr
+    assert "warning: init.py is still the stub from mlp" in r.stderr
+    assert "layers.py is still" not in r.stderr and "losses.py is still" not in r.stderr  # replaced, edited
+    assert "run `python train.py --dataset names` to create it" in r.stderr
