@@ -141,3 +141,56 @@ def test_public_cases_keep_no_figure_data():
 
 def test_weights_are_not_released():
     assert not list((ROOT / "assignments/mlp").glob("*_weights.npz"))
+
+
+# --------------------------------------------------------------------------- files from earlier assignments
+def test_earlier_files_are_released_as_their_stubs():
+    from grader.release import earlier_header, keep_solutions
+    for name in ("layers", "losses", "optim", "init"):
+        for a in ("cnn", "autoencoder", "rnn"):
+            released = (ROOT / f"assignments/{a}/{name}.py").read_text()
+            assert released == earlier_header("mlp", f"{name}.py") + strip_solutions(
+                (ROOT / f"solutions/mlp/{name}.py").read_text()), (a, name)
+            assert released != keep_solutions((ROOT / f"solutions/{a}/{name}.py").read_text())
+    assert (ROOT / "assignments/autoencoder/conv.py").read_text().startswith(earlier_header("cnn", "conv.py"))
+    assert (ROOT / "assignments/rnn/mlp_model.py").read_text() == (ROOT / "solutions/mlp/model.py").read_text()
+
+
+@pytest.mark.parametrize("assignment", ["cnn", "autoencoder", "rnn"])
+def test_stubs_of_later_assignments_score_zero_not_attempted(assignment):
+    import json
+    result = dlgrade("grade", assignment, ROOT / "assignments" / assignment, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["score"] == 0 and {i["status"] for i in report["items"]} == {"not_attempted"}, report
+
+
+def test_release_follows_the_declaration_without_links(tmp_path):
+    """A wheel cannot hold links: a course whose later files are copies releases the same stubs."""
+    import shutil
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions",  # links become copies
+                    ignore=shutil.ignore_patterns("*.npz", "*.png", "__pycache__"))
+    shutil.copytree(ROOT / "assignments", tmp_path / "assignments", symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert not [p for p in (tmp_path / "solutions").rglob("*") if p.is_symlink()]
+    result = dlgrade("--course", tmp_path, "release", "rnn", "--check")
+    assert result.returncode == 0 and "rnn: in sync" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda sol: (sol / "rnn/grading.py").write_text(
+        (sol / "rnn/grading.py").read_text().replace('"losses.py": "mlp/losses.py", ', "")),
+     "solutions/rnn/losses.py is a link to ../mlp/losses.py: name it in grading.py's EARLIER"),
+    (lambda sol: ((sol / "rnn/optim.py").unlink(), (sol / "rnn/optim.py").write_text("x = 1\n")),
+     "solutions/rnn/optim.py differs from solutions/mlp/optim.py"),
+    (lambda sol: (sol / "rnn/grading.py").write_text(
+        (sol / "rnn/grading.py").read_text().replace('"mlp/init.py"', '"mlp/nothing.py"')),
+     "solutions/rnn/grading.py: EARLIER: 'init.py': solutions/mlp/nothing.py does not exist"),
+], ids=["undeclared-link", "copy-differs", "missing-source"])
+def test_a_wrong_earlier_declaration_is_one_error_line(tmp_path, edit, words):
+    root = _copy_course(tmp_path)
+    edit(root / "solutions")
+    result = dlgrade("--course", root, "release", "rnn")
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith("error: ") and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
