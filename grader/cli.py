@@ -241,6 +241,9 @@ def check(assignment, path, only, timeout, device):
     assignment, folder = _student_folder(assignment, path)
     r = _check(assignment, folder, only, timeout, device)
     click.echo(report.table([r]))
+    from .submit import earlier_stubs
+    for line in earlier_stubs(assignment, folder):
+        click.echo(f"note: {line}")
     if figures.of(r.items):
         click.echo("\nFigures:")
         for line in figures.save_all(r.items, folder / "feedback"):
@@ -572,12 +575,17 @@ def _class_view(assignment, reports, submissions, outdir):
 @click.option("--nbgrader", "nb_course", type=click.Path(file_okay=False),
               help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
 @click.option("--gradescope", type=click.Path(), help="Build the Gradescope autograder zip (a .zip path or a folder).")
-def release_cmd(assignment, check_only, kit, nb_course, gradescope):
+@click.option("--give-earlier", is_flag=True,
+              help="With --kit or --nbgrader: the files that come from earlier assignments as working code "
+                   "(their answer keys) instead of stubs; use only after those deadlines.")
+def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier):
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
     the archive students install from; with --nbgrader, an nbgrader course's source notebooks;
     with --gradescope, the autograder zip."""
     from . import release as release_mod
     root = course.root()
+    if give_earlier and not (kit or nb_course):
+        raise BadUsage("--give-earlier needs --kit or --nbgrader (assignments/ keeps the stubs)")
     for option, value, suffix in (("--kit", kit, ".zip"), ("--gradescope", gradescope, ".zip")):
         if value:
             _out_path(option, value, suffix)
@@ -602,7 +610,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope):
             raise click.UsageError("--kit needs an ASSIGNMENT")
         from .kit import build_kit
         try:
-            click.echo(f"{assignment}: kit written to {build_kit(assignment, root, Path(kit))}")
+            click.echo(f"{assignment}: kit written to {build_kit(assignment, root, Path(kit), give_earlier=give_earlier)}")
         except release_mod.ReleaseError as exc:
             raise Failure(str(exc))
         return

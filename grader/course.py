@@ -7,7 +7,10 @@ defines:
 - `ITEMS`: the graded items, in order (instances of the classes in `grader.items`);
 - `ORDER` (optional): where the assignment sits in the course (the week); `dlgrade list` and
   the defaults of `release` follow it, then the name;
-- `DATA` (optional): the datasets its items and training script read (`dlgrade data fetch` names).
+- `DATA` (optional): the datasets its items and training script read (`dlgrade data fetch` names);
+- `EARLIER` (optional): files that come from earlier assignments, `{"layers.py": "mlp/layers.py"}`
+  (released as those assignments' stubs unless the instructor gives them: `grader.release`);
+- `TRAIN` (optional): the training commands the kit's README shows (default `python train.py`).
 
 The first paragraph of its docstring is the title `dlgrade list` shows.
 
