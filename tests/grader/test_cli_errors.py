@@ -88,3 +88,19 @@ def test_resume_never_reuses_a_result_graded_under_other_scoring_options(tmp_pat
     assert rows[0]["status"] == "graded" and float(rows[0]["score"]) == float(rows[0]["max_score"]) > 0
     again = dlgrade("grade", "linear", "solutions/linear", "-o", out, "--item", "linear.logistic", "--resume")
     assert "0 graded, 1 already done" in again.stderr  # same options: reused
+
+
+def test_give_earlier_ships_working_code_only_in_a_kit_and_only_when_asked(tmp_path):
+    import zipfile
+    assert dlgrade("release", "--give-earlier").returncode == 2  # assignments/ keeps the stubs
+    for flag, raises in (((), True), (("--give-earlier",), False)):
+        kit = tmp_path / f"kit{len(flag)}.zip"
+        assert dlgrade("release", "rnn", "--kit", kit, *flag).returncode == 0
+        layers = zipfile.ZipFile(kit).read("rnn/layers.py").decode()
+        linear_forward = layers[layers.index("class Linear"):layers.index("def backward", layers.index("class Linear"))]
+        assert ("raise NotImplementedError" in linear_forward) == raises
+
+
+def test_check_names_the_files_still_an_earlier_assignments_stub():
+    result = dlgrade("check", "rnn", "assignments/rnn", "--item", "rnn.embedding.forward")
+    assert "note: layers.py is still the stub from mlp: copy in your own mlp/layers.py" in result.stdout
