@@ -55,6 +55,7 @@ class ItemResult:
     visibility: str
     output: str
     checks: list = field(default_factory=list)
+    trained: bool = False  # graded from submitted weights (accuracy, nats/char, ...); not in to_dict
 
 
 @dataclass
@@ -176,7 +177,7 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
                            "expected": indexed(_stored(e) for e in expected),
                            "alternatives": indexed(indexed(_stored(e) for e in alt) for _, alt in alternatives)}
     wire.save(folder / f"{PUBLIC_CASES}.npz", arrays)
-    (folder / f"{PUBLIC_CASES}.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+    (folder / f"{PUBLIC_CASES}.json").write_text(wire.dumps(meta, indent=1, sort_keys=True) + "\n")
 
 
 def _stored(expected):
@@ -219,6 +220,12 @@ class Options:
 
 
 def grade_item(item, submission: Path, opts: Options) -> ItemResult:
+    result = _grade_item(item, submission, opts)
+    result.trained = bool(getattr(item, "trusted", False))
+    return result
+
+
+def _grade_item(item, submission, opts):
     limits = Limits(timeout_s=opts.timeout or item.timeout)
     try:
         if getattr(item, "trusted", False):
@@ -340,16 +347,24 @@ def _grade_trusted(item, submission, opts, limits):
         raise _Outcome("error", f"{item.weights}: the weights do not fit the architecture ({type(exc).__name__}: {exc})")
 
 
+NOT_RUN = "not graded until the values above match the reference"  # gated checks of a failed item
+
+
+def not_run(check) -> bool:
+    """Whether a check was not run because an earlier check of its item failed (`apply_gates`)."""
+    return check.gated and not check.passed and check.message == GATED_MESSAGE
+
+
 def render_checks(checks) -> str:
     lines = []
-    skipped = [c.name for c in checks if c.gated and not c.passed and c.message == GATED_MESSAGE]
+    skipped = [c.name for c in checks if not_run(c)]
     for c in checks:
         if c.name in skipped:
             continue
         mark = "✓" if c.passed else ("~" if c.fraction > 0 else "✗")
         lines.append(f"{mark} {c.name}" + (f": {c.message}" if c.message and (not c.passed or c.credit is not None) else ""))
     if skipped:
-        lines.append(f"✗ not graded until the values above match the reference: {'; '.join(skipped)}")
+        lines.append(f"✗ {NOT_RUN}: {'; '.join(skipped)}")
     return "\n".join(lines)
 
 
@@ -373,7 +388,8 @@ NOT_GRADED = "not graded: the submission as a whole could not be graded (see its
 
 
 def _missing(item, message):
-    return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message)
+    return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message,
+                      trained=bool(getattr(item, "trusted", False)))
 
 
 class SharedExclusiveLock:
@@ -462,14 +478,25 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     return into
 
 
+_RELEASED = {}
+
+
 def expected_files(assignment) -> set:
-    """The names of the files an assignment's items read: its student modules and data files."""
+    """The names of an assignment's files in a submission: the modules its items declare, its
+    data files and, where the course knows them, the `.py` files released to students."""
     names = set(data_files(assignment))
     for item in items(assignment):
         module = getattr(item, "module", "")
         if module and not getattr(item, "trusted", False):
             names.add(f"{module}.py")
-    return names
+    key = (assignment, str(course.root()))
+    if key not in _RELEASED:
+        from .submit import manifest
+        try:
+            _RELEASED[key] = {Path(f).name for f in manifest(assignment).get("files", ()) if "/" not in f}
+        except (GradeError, OSError):  # a course installed without its answer keys: the declared names
+            _RELEASED[key] = set()
+    return names | _RELEASED[key]
 
 
 MAX_DEPTH = 6  # folders below the submission's root searched for the assignment's files

@@ -15,14 +15,13 @@ that could not be graded is marked so in grades.csv (status `not graded`, empty 
 a silent 0.
 """
 import html
-import json
 import os
 import zipfile
 from pathlib import Path
 
 from . import api, curves, figures
 from .feedback import COLOURS, feedback_text, plot_scores, student_view
-from .report import ids, to_csv
+from .report import dumps, ids, to_csv
 
 
 def _atomic(path: Path, data):
@@ -88,7 +87,7 @@ def write_submission(report, outdir, sid=None):
     import copy
     sid = sid or submission_id(report)
     folder = Path(outdir) / sid
-    _atomic(folder / "report.json", json.dumps(report.to_dict(), indent=1) + "\n")
+    _atomic(folder / "report.json", dumps(report.to_dict(), indent=1) + "\n")
     drawn = figures.save_all(report.items, folder) if figures.of(report.items) else _figures_listed(folder)
     shown = copy.deepcopy(report)
     listing = "".join(f"  {line}\n" for line in drawn)

@@ -10,6 +10,8 @@ import math
 import os
 from pathlib import Path
 
+from .wire import dumps
+
 MAX_BYTES = 1 << 20
 MAX_EPOCHS = 10_000
 
@@ -29,7 +31,7 @@ def write(weights, rows):
     """Write the rows logged so far (a list of dicts of numbers) next to `weights`, atomically."""
     path = Path(path_for(weights))
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"epochs": rows}, indent=1) + "\n")
+    tmp.write_text(dumps({"epochs": rows}, indent=1) + "\n")
     os.replace(tmp, path)
     return path
 

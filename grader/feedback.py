@@ -1,8 +1,11 @@
 """Per-submission feedback: the report as a student may see it, as text and as a chart of every item."""
+import dataclasses
 import json
 import os
 from pathlib import Path
 
+from .api import not_run
+from .checks import GATED_MESSAGE
 from .report import ids, table, to_gradescope
 
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
@@ -10,32 +13,21 @@ COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "erro
 
 
 def student_view(report):
-    """The report as a student may see it: hidden items show which checks passed, nothing more."""
+    """The report as a student may see it: hidden items show which checks passed, nothing more
+    (their checks keep names and verdicts, without messages)."""
     tests = {t["name"]: t["output"] for t in json.loads(to_gradescope(report))["tests"]}
     for item in report.items:
         item.output = tests[item.id]
+        if item.visibility == "hidden":
+            item.checks = [dataclasses.replace(c, message=GATED_MESSAGE if not_run(c) else "", figures=())
+                           for c in item.checks]
     return report
 
 
-def trained_models(report) -> list:
-    """One line per trained-model item: what the submitted weights achieved (accuracy, nats/char)."""
-    lines = []
-    for i in report.items:
-        checks = [c for c in i.checks if c.message and c.name in ("test accuracy", "held-out loss")] or \
-                 [c for c in i.checks if c.credit is not None and c.message]
-        if checks:
-            lines.append(f"{i.id}: {checks[0].message.split('; samples:')[0]}")
-        elif i.id.endswith((".accuracy", ".nll")) and i.status in ("not_attempted", "error"):
-            lines.append(f"{i.id}: {i.output.splitlines()[0] if i.output else i.status}")
-    return lines
-
-
 def feedback_text(report) -> str:
-    """feedback.txt: trained models' results, the item table and details (hidden items redacted)."""
-    models = trained_models(report)
-    view = student_view(report)
-    head = ["Trained models:", *(f"  {line}" for line in models), ""] if models else []
-    return "\n".join(head) + table([view]) + "\n"
+    """feedback.txt: the item table with the trained models' results and samples, then the
+    details (hidden items redacted)."""
+    return table([student_view(report)]) + "\n"
 
 
 def plot_scores(report, path):

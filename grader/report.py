@@ -1,11 +1,15 @@
-"""Reporters: pure functions from `Report`s to text (table, JSON, CSV, Gradescope results.json)."""
+"""Reporters: pure functions from `Report`s to text: the item table (with what trained models
+achieved), JSON, the gradebook CSV, Gradescope's results.json; submission ids (`ids`) and the one
+JSON encoder every writer uses (`dumps`)."""
 import csv
 import io
-import json
 
-from .api import NOT_GRADED, STATUSES
+from .api import NOT_GRADED, NOT_RUN, STATUSES, not_run
+from .wire import dumps, json_default  # noqa: F401  (the one JSON encoder: `report.dumps`)
 
 HIDDEN_NOTE = "hidden item: details are shown to your instructor only"
+SAMPLES = "; samples:"  # what follows it in a trained text model's message: text the model wrote
+TRAINED_CHECKS = ("test accuracy", "held-out loss", "held-out reconstruction error")
 
 
 def _fmt(x) -> str:
@@ -32,6 +36,9 @@ def _one_table(report, details):
     for i in report.items:
         lines.append(f"{i.id:<{width}}  {_fmt(i.score):>5} / {_fmt(i.max_score):<4}  {i.status}")
     lines.append(f"{'total':<{width}}  {_fmt(report.score):>5} / {_fmt(report.max_score):<4}")
+    models = trained_models(report)
+    if models:
+        lines += ["", "Trained models:", *(f"  {line}" for line in models)]
     if report.error:
         lines.append(f"error: {report.error}")
     failed = [i for i in report.items if (i.status not in ("passed", "not_attempted") or "~" in i.output)
@@ -44,9 +51,39 @@ def _one_table(report, details):
     return "\n".join(lines)
 
 
+def trained_models(report) -> list:
+    """Lines for the items graded from trained weights: what the weights achieved (test accuracy,
+    nats/char, reconstruction error, with the item's thresholds), each followed by the samples
+    the model wrote, if any; an item whose weights could not be evaluated says why. A hidden
+    item shows nothing once its details are redacted (`feedback.student_view`)."""
+    lines = []
+    for i in report.items:
+        if not (i.trained or any(c.name in TRAINED_CHECKS for c in i.checks)) or i.output == NOT_GRADED:
+            continue
+        figure = next((c.message for c in i.checks if c.message and (c.credit is not None or c.name in TRAINED_CHECKS)),
+                      "")
+        if not figure and i.visibility == "hidden":
+            continue
+        figure = figure or (i.output.splitlines()[0] if i.output.strip() else i.status)
+        result, _, samples = figure.partition(SAMPLES)
+        lines.append(f"{i.id}: {result}")
+        if samples.strip():
+            first, *more = samples.splitlines()
+            lines.append(f"  samples:{first}".rstrip())
+            lines += [f"    {line.removeprefix('    ')}".rstrip() for line in more]
+    return lines
+
+
 def to_json(reports) -> str:
     data = [r.to_dict() for r in reports]
-    return json.dumps(data[0] if len(data) == 1 else data, indent=2)
+    return dumps(data[0] if len(data) == 1 else data, indent=2)
+
+
+def hidden_output(item) -> str:
+    """A hidden item's output for the student: each check's name and verdict, never its message;
+    a check not run because an earlier one failed says so, as for public items."""
+    lines = [f"{c.name}: {NOT_RUN if not_run(c) else 'passed' if c.passed else 'failed'}" for c in item.checks]
+    return "\n".join(lines) or item.status
 
 
 GENERIC_NAMES = {"submission", "submissions"}  # what an LMS names every student's upload
@@ -121,8 +158,7 @@ def to_gradescope(report, *, execution_time: float = 0.0) -> str:
         hidden = i.visibility == "hidden"
         output = i.output
         if hidden:
-            output = "\n".join(c.name + (": passed" if c.passed else ": failed") for c in i.checks) or i.status
-            output += f"\n({HIDDEN_NOTE})"
+            output = hidden_output(i) + f"\n({HIDDEN_NOTE})"
         tests.append({"name": i.id, "number": str(number), "score": i.score, "max_score": i.max_score,
                       "status": "passed" if i.status == "passed" else "failed",
                       "output": output, "output_format": "text",
@@ -140,4 +176,4 @@ def to_gradescope(report, *, execution_time: float = 0.0) -> str:
     out = {"score": report.score, "execution_time": round(float(execution_time), 1), "output": "\n".join(lines),
            "output_format": "text", "test_output_format": "text", "test_name_format": "text",
            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
-    return json.dumps(out, indent=2)
+    return dumps(out, indent=2)

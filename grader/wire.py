@@ -6,6 +6,7 @@ run code or masquerade as a number in the trusted parent. NumPy-only: the worker
 module by path.
 """
 import json
+from pathlib import PurePath
 
 import numpy as np
 
@@ -15,6 +16,29 @@ MAX_ARRAYS = 100_000
 
 class WireError(ValueError):
     """A worker's output is not a plain array tree."""
+
+
+def json_default(value):
+    """`json.dumps(..., default=json_default)`: the values the engine produces that `json` does not
+    know, as plain Python: NumPy scalars (bool, int, float) and arrays (0-d ones as their
+    scalar), CuPy arrays, sets (sorted), paths (as strings)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "get") and type(value).__module__.startswith("cupy"):
+        value = value.get()
+    if isinstance(value, np.ndarray):
+        return value.item() if value.ndim == 0 else value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, PurePath):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def dumps(obj, **kwargs) -> str:
+    """`json.dumps` that accepts every value the engine produces (`json_default`): the one encoder
+    of every JSON dlgrade writes (reports, results.json, resume records, learning curves)."""
+    return json.dumps(obj, default=json_default, **kwargs)
 
 
 def flatten(tree, prefix=""):

@@ -63,3 +63,36 @@ def test_init_study_figure_plots_every_network_even_a_broken_one(tmp_path):
         assert item_id == figure.name[:-len(".png")] == "mlp.init.study"
         image = matplotlib.image.imread(figure.save(tmp_path / f"{k}.png"))
         assert image.shape[0] > 400 and image.shape[1] > 800
+
+
+# --------------------------------------------------------------------------- issue 17, through the real command
+def _dlgrade(*args):
+    from tests.conftest import dlgrade
+    return dlgrade(*args)
+
+
+def test_hidden_gated_checks_are_not_graded_not_failed(tmp_path):
+    """A hidden item whose values are wrong: its gated checks say `not graded ...`, as public ones do."""
+    import json
+    import shutil
+    root = Path(__file__).resolve().parents[2]
+    sub = tmp_path / "sub"
+    shutil.copytree(root / "assignments/mlp", sub)
+    (sub / "optim.py").write_text((root / "solutions/mlp/optim.py").read_text()
+                                  + "\nOptimizer._grad = lambda self, p, g: g  # ignores weight decay\n")
+    r = _dlgrade("grade", "mlp", sub, "--format", "gradescope", "--item", "mlp.optim.sgd.weight_decay")
+    output = json.loads(r.stdout)["tests"][0]["output"]
+    assert "float32 params stay float32: not graded until the values above match the reference" in output, output
+    assert "float32 params stay float32: failed" not in output
+
+
+def test_feedback_txt_shows_the_model_samples_and_check_its_figure(tmp_path, needs_data):
+    """The trained names model: feedback.txt lists the names it wrote; `dlgrade check` shows the
+    nats/char a passed trained model earned."""
+    r = _dlgrade("grade", "rnn", "solutions/rnn", "--item", "rnn.names.nll", "-o", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "out/rnn/feedback.txt").read_text()
+    samples = next(line for line in text.splitlines() if line.startswith("    samples: ")).split(": ", 1)[1]
+    assert len(samples.split(", ")) == 8, text
+    r = _dlgrade("check", "rnn", "solutions/rnn", "--item", "rnn.names.nll")
+    assert r.returncode == 0 and "rnn.names.nll:" in r.stdout and "nats/char on" in r.stdout, r.stdout
