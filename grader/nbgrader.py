@@ -1,21 +1,30 @@
 """nbgrader, both ways: source notebooks generated from `solutions/`, and the trusted autograder.
 
-`release(assignment, root, course)` writes `course/source/<a>/<a>.ipynb` and the files it needs.
+`release(assignment, root, course)` writes `course/source/<a>/<a>.ipynb` and the files it needs,
+the student tool's wheel included (`nbgrader generate_assignment` copies them all to
+`release/<a>/`; the notebook's first cell says how to install the wheel).
 The notebook is made from the same marked regions as the `.py` stubs (one source of truth): every
 module with solution regions becomes `%%writefile` cells, one per top-level class or function
 (the first `%%writefile NAME`, the others `%%writefile -a NAME`), so running the notebook writes
 the modules into its folder. Cells holding a region are nbgrader solution cells (regions between
 `### BEGIN SOLUTION` / `### END SOLUTION`); the others are read-only. Then one locked, autograded
-test cell per item (`grade_id` from the item id, its points) calls `grader.notebook.score`;
-hidden items' calls sit between `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS`. Cell metadata
+test cell per item (`grade_id` from the item id, its points) calls `grader.notebook.score`.
+Hidden items' cells hold the same call, with no `### BEGIN HIDDEN TESTS` region: nbgrader stores
+a locked cell's checksum before it strips such a region, so `nbgrader autograde` would report
+every untampered hidden cell as changed (jupyter/nbgrader#1961); the call hides nothing anyway
+(in a student's environment it only says the item is graded by the instructor). Cell metadata
 follows nbgrader's schema v3.
 
 `autograde(course, assignment)` is the trusted path: it reads each submitted notebook as JSON,
 takes only the bodies of its `%%writefile` cells for the assignment's modules (the notebook is
-never executed), grades them in sandboxed workers like `dlgrade grade`, and writes the scores
-into nbgrader's gradebook through nbgrader's API (`nbgrader export` and formgrader show them).
+never executed), grades them in sandboxed workers like `dlgrade grade`, writes the scores into
+nbgrader's gradebook through nbgrader's API (`nbgrader export` and formgrader show them), and
+writes `autograded/<student>/<a>/`: the submitted notebook with its outputs cleared and, as the
+output of each grade cell, what the student may see of that item (`nbgrader generate_feedback`
+renders it).
 """
 import ast
+import copy
 import json
 import re
 import shutil
@@ -27,7 +36,6 @@ from . import api
 from .release import BEGIN, END, ReleaseError, keep_solutions, released_files
 
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 WRITEFILE = re.compile(r"^%%writefile(\s+(-a|--append))?\s+(\S+)\s*$")
 MAX_NOTEBOOK_BYTES = 20 << 20
 
@@ -101,21 +109,47 @@ def _nbgrader_markers(text: str) -> str:
     return "\n".join(out)
 
 
-def source_notebook(assignment: str, root: Path) -> dict:
-    """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict."""
+SETUP = """\
+try:
+    from grader.notebook import score
+except ImportError:
+    raise ImportError("the student tool is not installed in this kernel: run  %pip install {wheel}") from None"""
+
+
+def wheel_name() -> str:
+    """The file name of the student tool's wheel, as `grader.kit.build_wheel` writes it."""
+    from .kit import DIST, version
+    return f"{DIST}-{version()}-py3-none-any.whl"
+
+
+def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
+    """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict;
+    `wheel` is the file name of the student tool's wheel next to it."""
+    from .course import data
     items = api.items(assignment)
     modules = notebook_modules(assignment, root)
+    wheel = wheel or wheel_name()
     weights = [i for i in items if getattr(i, "weights", "")]
+    datasets = data(assignment)
+    hidden = [i for i in items if i.visibility == "hidden"]
     cells = [_cell("markdown", (
         f"# The `{assignment}` assignment\n\n"
-        f"Fill in every `raise NotImplementedError()` below, following `CONTRACT.md`. Run the cells in "
+        f"**Install the student tool first** (once, in the environment of this notebook's kernel): "
+        f"run this in a cell, then restart the kernel\n\n"
+        f"```\n%pip install {wheel}\n```\n\n"
+        f"(or `pip install {wheel}` in a terminal, in this folder). The wheel is in this folder."
+        + (f" The items that read data need it on your machine: `!dlgrade data fetch "
+           f"{' '.join(datasets)}` downloads and verifies it." if datasets else "")
+        + f"\n\nFill in every `raise NotImplementedError()` below, following `CONTRACT.md`. Run the cells in "
         f"order: each `%%writefile` cell writes part of a module ({', '.join(f'`{m}`' for m in modules)}) "
         f"into this folder, and each test cell grades one item on those files in a separate process "
-        f"(its last line is the points you earned). Hidden items are graded by your instructor."
+        f"(its last line is the points you earned)."
+        + (f" {len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your "
+           f"instructor; their cells say so." if hidden else "")
         + (f"\n\nTrained weights: run `python train.py` in this folder; submit "
            f"{', '.join(f'`{i.weights}`' for i in weights)} with this notebook." if weights else "")),
         _meta("intro", locked=True))]
-    cells.append(_cell("code", "from grader.notebook import score", _meta("setup", locked=True)))
+    cells.append(_cell("code", SETUP.format(wheel=wheel), _meta("setup", locked=True)))
     sol = root / "solutions" / assignment
     for module in modules:
         text = (sol / module).read_text()
@@ -130,11 +164,9 @@ def source_notebook(assignment: str, root: Path) -> dict:
     cells.append(_cell("markdown", "## Tests\n\nOne cell per graded item; run the cells above first.",
                        _meta("tests-title", locked=True)))
     for item in items:
-        call = f"score({item.id!r})"
+        source = f"score({item.id!r})"
         if item.visibility == "hidden":
-            source = f"# {item.id}: hidden, graded by your instructor\n{HIDDEN_BEGIN}\n{call}\n{HIDDEN_END}"
-        else:
-            source = call
+            source = f"# hidden: graded by your instructor, with cases you do not see\n{source}"
         cells.append(_cell("code", source, _meta(grade_id(item.id), grade=True, locked=True, points=item.points)))
     for cell in cells:  # nbformat 4.5 cell ids: stable across releases
         cell["id"] = cell["metadata"]["nbgrader"]["grade_id"]
@@ -147,7 +179,7 @@ def source_notebook(assignment: str, root: Path) -> dict:
 def release(assignment: str, root: Path, course: Path) -> Path:
     """Write `course/source/<a>/`: the notebook, the other released files (given code, train.py),
     CONTRACT.md and the public cases; and `course/nbgrader_config.py` when there is none."""
-    from .kit import contract
+    from .kit import build_wheel, contract, manifest
     course = Path(course).resolve()
     target = course / "source" / assignment
     sol = root / "solutions" / assignment
@@ -165,8 +197,9 @@ def release(assignment: str, root: Path, course: Path) -> Path:
         (target / rel).write_text(keep_solutions(text) if (sol / rel).is_symlink() else text)
     api.save_public_cases(assignment, target)
     (target / "CONTRACT.md").write_text(contract(assignment, root))
+    wheel = build_wheel(root, target, manifest(root, default=assignment))  # what the setup cell imports
     nb = target / f"{assignment}.ipynb"
-    nb.write_text(json.dumps(source_notebook(assignment, root), indent=1) + "\n")
+    nb.write_text(json.dumps(source_notebook(assignment, root, wheel.name), indent=1) + "\n")
     config = course / "nbgrader_config.py"
     if not config.exists():
         config.write_text(CONFIG.format(course_id=course.name, root=str(course)))
@@ -286,10 +319,46 @@ def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options
             out.mkdir(parents=True, exist_ok=True)
             for nb in (submitted / g.student / assignment).glob("*.ipynb"):
                 (out / nb.name).unlink(missing_ok=True)  # nbgrader leaves its copies read-only
-                shutil.copyfile(nb, out / nb.name)  # so formgrader can open what was submitted
+                (out / nb.name).write_text(feedback_notebook(nb, g.report))  # formgrader and generate_feedback show it
             (out / "dlgrade_report.json").unlink(missing_ok=True)
             (out / "dlgrade_report.json").write_text(json.dumps(g.report.to_dict(), indent=1) + "\n")
     return results
+
+
+def grade_outputs(report) -> dict:
+    """{grade_id: cell outputs}: what the student may see of each item (`grader.notebook.item_text`),
+    as the output of its grade cell, as if the cell had run `score(...)`."""
+    from .notebook import item_text
+    out = {}
+    for item in copy.deepcopy(report.items):
+        out[grade_id(item.id)] = [
+            {"name": "stdout", "output_type": "stream", "text": item_text(item) + "\n"},
+            {"data": {"text/plain": repr(float(item.score))}, "execution_count": None, "metadata": {},
+             "output_type": "execute_result"}]
+    return out
+
+
+def feedback_notebook(notebook: Path, report) -> str:
+    """The submitted notebook, never executed: every output the student's copy held is cleared
+    (it could say anything), and each grade cell gets the trusted result of its item. A notebook
+    that cannot be read is copied as it is."""
+    text = notebook.read_text(encoding="utf-8", errors="replace")
+    try:
+        nb = json.loads(text)
+        cells = [c for c in nb["cells"] if isinstance(c, dict)]
+    except (ValueError, KeyError, TypeError):
+        return text
+    outputs = grade_outputs(report)
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        cell["outputs"], cell["execution_count"] = [], None
+        meta = cell.get("metadata")
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        gid = nbg.get("grade_id") if isinstance(nbg, dict) and nbg.get("grade") else None
+        if isinstance(gid, str) and gid in outputs:
+            cell["outputs"] = outputs.pop(gid)
+    return json.dumps(nb, indent=1) + "\n"
 
 
 def _timestamp(folder: Path):

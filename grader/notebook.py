@@ -1,16 +1,21 @@
 """What the test cells of dlgrade's nbgrader notebooks call: `score("mlp.linear.forward")`.
 
 The cell's code runs in a separate worker process, as with `dlgrade check`; this function prints
-what passed and returns the item's score, which is the cell's last expression, so nbgrader gives
-partial credit. Warnings and anything written to stderr are sent to stdout while it runs (any
-stderr output would make nbgrader give the cell 0). With the reference installed (the
-instructor's environment, as under `nbgrader autograde`) the item is graded like `dlgrade
-grade`; in a student's environment it runs the public cases shipped next to the notebook.
+what passed (`item_text`) and returns the item's score, which is the cell's last expression, so
+nbgrader gives partial credit. Warnings and anything written to stderr are sent to stdout while
+it runs (any stderr output would make nbgrader give the cell 0). With the reference installed
+(the instructor's environment, as under `nbgrader autograde`) the item is graded like `dlgrade
+grade`, with the course secret's salt and the sandbox; a hidden item then prints only which of
+its checks passed, since the cell's output is the student's feedback. In a student's
+environment (the student tool's wheel only) it runs the public cases shipped next to the
+notebook, sandboxed where bubblewrap can run, else in a plain worker process (their own code, as
+`dlgrade check` does), and a hidden item only says that the instructor grades it.
 
 This runs inside the student's kernel, so a notebook can replace it: use `dlgrade nbgrader
 autograde` (which never runs the notebook) when grades matter.
 """
 import contextlib
+import functools
 import importlib.util
 import sys
 import warnings
@@ -24,8 +29,27 @@ def _reference_available() -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=1)
+def _sandbox_problem() -> str:
+    from . import runner
+    return runner.sandbox_problem()
+
+
+def item_text(result) -> str:
+    """What a student may see of one graded item (an `api.ItemResult`): a line with its status and
+    points, then its checks as `dlgrade check` prints them; for a hidden item only which checks
+    passed, never its cases, messages or expected values (`grader.feedback.student_view`)."""
+    from . import api, feedback
+    view = feedback.student_view(api.Report(result.id.split(".")[0], "", [result]))
+    output = view.items[0].output
+    head = f"{result.id}: {result.status}, {result.score:g} / {result.max_score:g} points"
+    return head + ("\n" + output if output else "")
+
+
 def score(item_id: str, folder: str = ".") -> float:
     """Grade one item on the modules in `folder`; print the checks; return the points earned."""
+    import copy
+
     from . import api, data
     assignment = item_id.split(".")[0]
     item = {i.id: i for i in api.items(assignment)}.get(item_id)
@@ -34,7 +58,8 @@ def score(item_id: str, folder: str = ".") -> float:
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         if _reference_available():
-            opts = api.Options(mode="grade")
+            from . import secret
+            opts = api.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
         else:
             data.DOWNLOADS_ALLOWED = False
             try:
@@ -45,9 +70,7 @@ def score(item_id: str, folder: str = ".") -> float:
             if item_id not in public and not getattr(item, "trusted", False):
                 print(f"{item_id} is graded by your instructor")
                 return 0.0
-            opts = api.Options(mode="check", public=public)
+            opts = api.Options(mode="check", public=public, sandbox=not _sandbox_problem())
         result = api.grade_item(item, Path(folder), opts)
-    print(f"{item_id}: {result.status}, {result.score:g} / {result.max_score:g} points")
-    if result.output:
-        print(result.output)
+    print(item_text(copy.deepcopy(result)))
     return result.score

@@ -1,7 +1,9 @@
 """nbgrader, both ways: the real `nbgrader generate_assignment` / `autograde` on a generated course,
 and the trusted `dlgrade nbgrader autograde`, which never runs the notebooks."""
 import ast
+import html
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.nbgrader import extract_modules, grade_id, notebook_modules, source_notebook
+from grader.nbgrader import extract_modules, feedback_notebook, grade_id, notebook_modules, source_notebook
 from grader.release import keep_solutions
 from tests.conftest import ROOT, dlgrade
 
@@ -40,7 +42,8 @@ def test_notebook_cells_carry_nbgrader_v3_metadata():
     for item in api.items("mlp"):
         cell = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == grade_id(item.id))
         assert tests[grade_id(item.id)]["points"] == item.points and tests[grade_id(item.id)]["locked"]
-        assert ("### BEGIN HIDDEN TESTS" in cell["source"]) == (item.visibility == "hidden")
+        assert cell["source"].endswith(f"score({item.id!r})")
+        assert cell["source"].startswith("# hidden") == (item.visibility == "hidden")
     solutions = [c for c in nb["cells"] if c["metadata"]["nbgrader"]["solution"]]
     assert solutions and all("### BEGIN SOLUTION" in c["source"] for c in solutions)
 
@@ -57,6 +60,48 @@ def test_notebook_modules_are_the_solutions(assignment, tmp_path):
                           keep_solutions((ROOT / f"solutions/{assignment}/{name}").read_text())), name
 
 
+def test_generating_the_release_changes_no_locked_cell():
+    """nbgrader checks a locked cell against the checksum it stored before generate_assignment
+    stripped the cell (hidden tests): a locked cell that generating changes is reported as
+    tampered in every honest submission (jupyter/nbgrader#1961)."""
+    import nbformat
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from nbgrader.utils import compute_checksum, is_locked
+    nb = nbformat.from_dict(source_notebook("mlp", ROOT))
+    before = {c.id: compute_checksum(c) for c in nb.cells if is_locked(c)}
+    assert len(before) > 40
+    resources = {"language": "python"}
+    for step in (ClearSolutions(), ClearHiddenTests()):
+        nb, resources = step.preprocess(nb, resources)
+    assert {c.id: compute_checksum(c) for c in nb.cells if is_locked(c)} == before
+
+
+def _report(tmp_path):
+    from grader import api
+    from grader.checks import CheckResult
+    items = [api.ItemResult("mlp.linear.backward", 1.0, 3.0, "partial", "public", "✗ dW: got 7.5, expected 2.5",
+                            [CheckResult("dW", False, "got 7.5, expected 2.5")]),
+             api.ItemResult("mlp.dropout.eval", 0.0, 2.0, "failed", "hidden", "✗ identity at eval: got 3.25, expected 1.5",
+                            [CheckResult("identity at eval", False, "got 3.25, expected 1.5")])]
+    return api.Report("mlp", "bob", items)
+
+
+def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):
+    nb = source_notebook("mlp", ROOT)
+    for cell in nb["cells"]:  # whatever the student's copy said is not kept
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"name": "stdout", "output_type": "stream", "text": "100 / 100 points"}]
+    out = json.loads(feedback_notebook(_write(tmp_path, nb), _report(tmp_path)))
+    shown = {c["id"]: "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in c.get("outputs", []))
+             for c in out["cells"]}
+    assert "100 / 100" not in "".join(shown.values())
+    assert shown["mlp-linear-backward"].startswith("mlp.linear.backward: partial, 1 / 3 points\n")
+    assert "got 7.5, expected 2.5" in shown["mlp-linear-backward"]
+    assert "mlp.dropout.eval: failed, 0 / 2 points" in shown["mlp-dropout-eval"]
+    assert "identity at eval: failed" in shown["mlp-dropout-eval"] and "3.25" not in shown["mlp-dropout-eval"]
+    assert not shown["mlp-linear-forward"]  # not in the report: nothing
+
+
 def test_extraction_follows_writefile_and_ignores_everything_else(tmp_path):
     cells = [{"cell_type": "code", "source": src, "metadata": {}} for src in (
         "%%writefile layers.py\nx = 1", "import grader.api; grader.api.grade_item = None",
@@ -66,9 +111,14 @@ def test_extraction_follows_writefile_and_ignores_everything_else(tmp_path):
     assert files == {"layers.py": "x = 1\ny = 2\nw = 4\n"}
 
 
+SECRET = "nbgrader-test-course-secret-0123456789"  # both paths draw the hidden cases with it
+BUGS = ROOT / "tests/submissions/mlp/bugs"
+
+
 def _env():
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # nbgrader runs `alembic`
+    env["DLGRADE_SECRET"] = SECRET
     return env
 
 
@@ -89,6 +139,47 @@ def _scores(course, students):
         return out
 
 
+def _forget_scores(course, students):
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gb:
+        for s in students:
+            for nb in gb.find_submission("mlp", s).notebooks:
+                for grade in nb.grades:
+                    grade.auto_score = None
+        gb.db.commit()
+
+
+def _by_student(log: str) -> dict:
+    """nbgrader autograde's log cut into each student's part."""
+    parts = re.split(r"Creating/updating student with ID '([^']+)'", log)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def _answered(source: dict, release: dict) -> dict:
+    """What an honest student hands in: the release notebook with every solution cell filled in."""
+    answers = {c["id"]: c["source"] for c in source["cells"]}
+    nb = json.loads(json.dumps(release))
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            cell["source"] = answers[cell["id"]]
+    return nb
+
+
+def _insert_before_tests(nb, k, source):
+    at = next(n for n, c in enumerate(nb["cells"]) if c["id"] == "tests-title")
+    nb["cells"].insert(at, {"cell_type": "code", "execution_count": None, "id": f"extra{k}", "metadata": {},
+                            "outputs": [], "source": source})
+
+
+def _cell(nb, gid):
+    return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == gid)
+
+
+def _text(outputs) -> str:
+    join = lambda x: "".join(x) if isinstance(x, list) else x  # noqa: E731
+    return "".join(join(o.get("text", "")) + join(o.get("data", {}).get("text/plain", "")) for o in outputs)
+
+
 CHEATS = [
     # monkeypatch the checker in the kernel: every test cell then reports full points
     "import grader.api as _a\n"
@@ -99,45 +190,72 @@ CHEATS = [
     "_db = sqlite3.connect('../../../gradebook.db')\n"
     "_db.execute('update grade set manual_score = 1000'); _db.commit()",
 ]
+TAMPERED = "mlp-relu-forward"  # a locked test cell bob rewrites
 
 
 @pytest.mark.slow
 def test_nbgrader_both_ways(tmp_path, needs_data):
+    """The whole cycle with nbgrader's own CLI. alice hands in the answer key; bob a transposed dW in
+    Linear.backward, Adam without weight decay (a hidden item) and an edited locked test cell.
+    Plain `nbgrader autograde`: no checksum warning for alice, one for bob's edited cell. Then bob
+    adds cells that attack the checker and the gradebook; the trusted path gives both the same
+    scores per cell as the plain path did, and `nbgrader generate_feedback` shows bob why."""
     course = tmp_path / "course"
     r = dlgrade("release", "mlp", "--nbgrader", course)
     assert r.returncode == 0, r.stderr
     assert (course / "nbgrader_config.py").is_file() and (course / "source/mlp/mlp.ipynb").is_file()
     _nbgrader(course, "generate_assignment", "mlp")
-    release = course / "release/mlp/mlp.ipynb"
-    assert "BEGIN SOLUTION" not in release.read_text() and "BEGIN HIDDEN TESTS" not in release.read_text()
+    release = course / "release/mlp"
+    text = (release / "mlp.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in text
+    wheels = [p.name for p in release.glob("dlgrade_student-*-py3-none-any.whl")]
+    assert len(wheels) == 1 and f"%pip install {wheels[0]}" in text  # the wheel the setup cell imports, and how
 
-    for student, notebook in (("alice", course / "source/mlp/mlp.ipynb"), ("bob", release)):
+    source = json.loads((course / "source/mlp/mlp.ipynb").read_text())
+    alice = _answered(source, json.loads(text))
+    bob = _answered(source, json.loads(text))
+    for k, bug in enumerate(("linear_dW_transposed.py", "adam_ignores_weight_decay.py")):
+        module = re.search(r"^# file: (\S+)", (BUGS / bug).read_text(), re.M).group(1)
+        _insert_before_tests(bob, k, f"%%writefile -a {module}\n\n" + (BUGS / bug).read_text())
+    _cell(bob, TAMPERED)["source"] = "1.0  # full marks"
+    for student, nb in (("alice", alice), ("bob", bob)):
         (course / "submitted" / student / "mlp").mkdir(parents=True)
-        shutil.copyfile(notebook, course / "submitted" / student / "mlp/mlp.ipynb")
-    shutil.copyfile(ROOT / "solutions/mlp/mlp_weights.npz", course / "submitted/alice/mlp/mlp_weights.npz")
-    _nbgrader(course, "autograde", "mlp")
+        (course / "submitted" / student / "mlp/mlp.ipynb").write_text(json.dumps(nb))
+    shutil.copyfile(ROOT / "solutions/mlp/mlp_weights.npz", course / "submitted/alice/mlp/mlp_weights.npz")  # bob trains none
+
+    r = _nbgrader(course, "autograde", "mlp")
+    log = _by_student(r.stdout + r.stderr)
+    assert "checksum" not in log["alice"], log["alice"]
+    assert re.findall(r"Attribute 'checksum' for cell (\S+) has changed", log["bob"]) == [TAMPERED]
     plain = _scores(course, ["alice", "bob"])
-    assert plain["alice"][0] == 100 and plain["bob"][0] == 0
-    _nbgrader(course, "export")
-    assert "alice,,,,100.0" in (course / "grades.csv").read_text()
+    lost = {k for k, v in plain["bob"][1].items() if v < plain["alice"][1][k]}
+    assert plain["alice"][0] == 100 and lost == {"mlp-linear-backward", "mlp-optim-adam-weight_decay", "mlp-train-accuracy"}
+    assert plain["bob"][1][TAMPERED] == plain["alice"][1][TAMPERED]  # graded with the restored cell
+    graded = json.loads((course / "autograded/bob/mlp/mlp.ipynb").read_text())
+    hidden = _text(_cell(graded, "mlp-optim-adam-weight_decay")["outputs"])
+    assert "failed" in hidden and "expected" not in hidden  # a hidden item's output: which checks passed
 
-    # mallory: the release notebook plus cells that attack the checker and the gradebook
-    nb = json.loads(release.read_text())
-    setup = next(k for k, c in enumerate(nb["cells"]) if "grader.notebook" in "".join(c["source"]))
+    # the trusted path, on bob's notebook with cells attacking the checker and the gradebook added
+    setup = next(k for k, c in enumerate(bob["cells"]) if c["id"] == "setup")
     for k, code in enumerate(CHEATS):
-        nb["cells"].insert(setup + 1 + k, {"cell_type": "code", "execution_count": None, "id": f"cheat{k}",
-                                           "metadata": {}, "outputs": [], "source": code})
-    (course / "submitted/mallory/mlp").mkdir(parents=True)
-    (course / "submitted/mallory/mlp/mlp.ipynb").write_text(json.dumps(nb))
-    before = (course / "gradebook.db").read_bytes()
-
+        bob["cells"].insert(setup + 1 + k, {"cell_type": "code", "execution_count": None, "id": f"cheat{k}",
+                                            "metadata": {}, "outputs": [], "source": code})
+    (course / "submitted/bob/mlp/mlp.ipynb").write_text(json.dumps(bob))
+    _forget_scores(course, ["alice", "bob"])
     r = dlgrade("nbgrader", "autograde", course, "mlp", env=_env())
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "alice: 100 / 100" in r.stdout and "mallory: 0 / 100" in r.stdout
-    trusted = _scores(course, ["alice", "bob", "mallory"])
-    assert trusted["alice"] == plain["alice"] and trusted["bob"] == plain["bob"]  # the same scores, per cell
-    assert trusted["mallory"][0] == 0
-    assert before != (course / "gradebook.db").read_bytes()  # written by dlgrade, through nbgrader's API
+    assert "alice: 100 / 100" in r.stdout
+    assert _scores(course, ["alice", "bob"]) == plain  # written again, the same per cell; the cheats gained nothing
     _nbgrader(course, "export")
     rows = {line.split(",")[3]: line.split(",")[-2] for line in (course / "grades.csv").read_text().splitlines()[1:]}
-    assert rows == {"alice": "100.0", "bob": "0.0", "mallory": "0.0"}
+    assert rows.keys() == {"alice", "bob"} and float(rows["alice"]) == 100
+    assert float(rows["bob"]) == pytest.approx(plain["bob"][0])
+
+    _nbgrader(course, "generate_feedback", "mlp")
+    page = html.unescape((course / "feedback/bob/mlp/mlp.html").read_text())
+    assert "mlp.linear.backward: partial" in page and "looks transposed" in page  # what went wrong, under the cell
+    report = json.loads((course / "autograded/bob/mlp/dlgrade_report.json").read_text())
+    adam = next(i for i in report["items"] if i["id"] == "mlp.optim.adam.weight_decay")
+    details = [line.split(": ", 1)[1] for line in adam["output"].splitlines() if ": " in line]
+    assert details and "mlp.optim.adam.weight_decay: failed" in page
+    assert not [d for d in details if d in page]  # the instructor's report has them; the student's page not
