@@ -13,6 +13,19 @@ read from a file it could have written. Student output goes to an anonymous temp
 `Session` keeps one worker for an exchange of several frames (the speed items time each
 exchange here, in the parent, where student code cannot reach the clock).
 
+Where bubblewrap cannot create namespaces (a Docker container without `CAP_SYS_ADMIN`, which is
+how Gradescope runs its autograders; see docs/gradescope.md), an autograder may choose the uid
+sandbox instead, explicitly, with `DLGRADE_SANDBOX=uid` (never chosen silently): the worker is a
+plain process, started as root, that drops for good to an unprivileged uid of its own with the
+same resource limits, in a private working folder (the submission copy read-only, its own
+temporary folder) and with NumPy reached through a folder of links, not the whole site-packages.
+It sees the rest of the filesystem as any other user would, so the course files must be made
+unreadable to other users first (`uid_problem` checks that as a worker uid before grading); it
+has the network, the shared /tmp and /dev/shm, and sees other processes. After every item and
+when it closes, the processes, the top-level files in shared folders and the System V IPC objects
+of its uid are removed (`_clean_uid`); items must run one at a time (`-j 1`) for that to keep one
+item's files from the next.
+
 Memory: on the CPU the worker's address space is capped (`RLIMIT_AS`). CUDA reserves far more
 address space than it uses (unified addressing maps tens of GB at context creation), so with
 `device="cuda"` that cap would break CuPy; there the parent watches the resident memory of the
@@ -20,6 +33,7 @@ worker's whole process tree instead (anonymous and shared-memory pages from
 `/proc/PID/status`, every `RSS_POLL_S`) and kills the worker's process group when it exceeds
 `Limits.memory_mb`. An allocation can overshoot by what it writes within one poll.
 """
+import contextlib
 import functools
 import itertools
 import os
@@ -47,6 +61,10 @@ UID_BASE = 200_000  # workers run as UID_BASE + k (k < UID_SLOTS): one uid per l
 UID_SLOTS = 10_000
 _uids = itertools.count()
 _UID_OFFSET = os.getpid() * 1009 % UID_SLOTS  # concurrent graders mostly use different uids
+
+
+SANDBOX_ENV = "DLGRADE_SANDBOX"  # "bwrap" (the default) or "uid" (the fallback an autograder opts into)
+SANDBOXES = ("bwrap", "uid")
 
 
 class SandboxError(RuntimeError):
@@ -92,9 +110,25 @@ def bwrap_path():
     return shutil.which("bwrap")
 
 
-@functools.lru_cache(maxsize=None)
+def sandbox_kind() -> str:
+    """The sandbox workers get: `$DLGRADE_SANDBOX`, else "bwrap"."""
+    return os.environ.get(SANDBOX_ENV, "").strip() or "bwrap"
+
+
 def sandbox_problem() -> str:
-    """Why workers cannot be sandboxed here ("" when they can): one line."""
+    """Why workers cannot be sandboxed here ("" when they can): one line. The sandbox is
+    bubblewrap unless `$DLGRADE_SANDBOX` says "uid" (see the module's docstring)."""
+    kind = sandbox_kind()
+    if kind == "bwrap":
+        return bwrap_problem()
+    if kind == "uid":
+        return uid_problem()
+    return f"{SANDBOX_ENV}={kind!r} is not a sandbox (one of: {', '.join(SANDBOXES)})"
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_problem() -> str:
+    """Why bubblewrap cannot sandbox workers here ("" when it can): one line."""
     if not bwrap_path():
         return "bubblewrap (bwrap) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     with tempfile.TemporaryDirectory(prefix="dlgrade-probe-") as tmp:
@@ -110,6 +144,144 @@ def sandbox_problem() -> str:
             lines = (proc.stderr or proc.stdout).strip().splitlines()
             return "bubblewrap cannot create a sandbox here: " + (lines[-1] if lines else f"exit {proc.returncode}")
     return ""
+
+
+PROBE_FILES = 20  # files per protected folder that `uid_problem` tries to read as a worker uid
+
+
+def protected_paths():
+    """What a worker must never read: the grader, the references, the course's files (its
+    registries, and in a repository its answer keys) and the course secret, where they exist."""
+    from . import course, secret
+    paths = [HERE, HERE.parent / "reference", course.root(), course.installed(), secret.secret_path()]
+    return [p for p in dict.fromkeys(Path(os.path.realpath(p)) for p in paths) if p.exists()]
+
+
+def _probe_targets(paths):
+    """Each protected path and, for a folder, some of the files below it (the shallowest first)."""
+    out = []
+    for path in paths:
+        out.append(str(path))
+        if path.is_dir():
+            found = []
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                found += [os.path.join(dirpath, f) for f in sorted(filenames)]
+                if len(found) >= PROBE_FILES:
+                    break
+            out += found[:PROBE_FILES]
+    return out
+
+
+_READ_PROBE = """
+import os, sys
+for path in sys.argv[1:]:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").close()
+    except OSError:
+        continue
+    print(path)
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def uid_problem() -> str:
+    """Why the uid sandbox cannot be used here ("" when it can): one line. It needs root, an
+    interpreter that an unprivileged uid can run, and course files that such a uid cannot read
+    (checked by reading them as one)."""
+    if os.geteuid() != 0:
+        return "the uid sandbox needs root (it runs each worker as an unprivileged uid of its own)"
+    uid = UID_BASE + UID_SLOTS
+    try:
+        proc = subprocess.run([_python(), "-I", "-S", "-c", _READ_PROBE, *_probe_targets(protected_paths())],
+                              capture_output=True, text=True, timeout=30, cwd="/", stdin=subprocess.DEVNULL,
+                              env=_env(Limits(), "cpu"), user=uid, group=uid, extra_groups=[])
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"the uid sandbox cannot start a worker: {exc}"
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        return "the uid sandbox cannot start a worker: " + (lines[-1] if lines else f"exit {proc.returncode}")
+    readable = proc.stdout.split()
+    if readable:
+        return (f"the uid sandbox would let workers read {readable[0]}; "
+                "make the course files unreadable to other users first (chmod go-rwx)")
+    return ""
+
+
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue")  # where any uid may write
+SYSV_IPC = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<kind>: remover
+
+
+def _clean_uid(uid, keep=(), work=None):
+    """Remove what a uid-sandbox worker may have left for a later item, as bubblewrap's private
+    namespaces do: its processes (but `keep`), its files at the top of the folders every user
+    may write (`SHARED_FOLDERS`; its own working folder `work` stays) and its System V IPC objects."""
+    _kill_uid(uid, keep)
+    for folder in SHARED_FOLDERS:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                st = os.lstat(path)
+                if st.st_uid != uid or work is not None and os.path.samefile(path, work):
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(path, ignore_errors=True)  # fd-based: a link inside is never followed
+                else:
+                    os.unlink(path)
+    _remove_sysv_ipc(uid)
+
+
+def _remove_sysv_ipc(uid):
+    import ctypes
+    libc = None
+    for kind, remover in SYSV_IPC.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                header, *rows = f.read().splitlines()
+        except OSError:
+            continue
+        columns = header.split()
+        for row in rows:
+            fields = dict(zip(columns, row.split()))
+            if str(uid) not in (fields.get("uid"), fields.get("cuid")):
+                continue
+            libc = libc or ctypes.CDLL(None, use_errno=True)
+            ident = int(row.split()[1])
+            if kind == "sem":
+                libc.semctl(ident, 0, 0)  # IPC_RMID
+            else:
+                getattr(libc, remover)(ident, 0, None)
+
+
+def _kill_uid(uid, keep=()):
+    """SIGKILL every process running as `uid` (real or effective) but those in `keep`, until
+    none is left: what a PID namespace does for bubblewrap."""
+    for _ in range(50):
+        found = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) in keep:
+                continue
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    ids = next(line for line in f if line.startswith("Uid:")).split()[1:3]
+            except (OSError, StopIteration):
+                continue
+            if str(uid) in ids:
+                found = True
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 def _python():
@@ -324,10 +496,13 @@ class Session:
                    "device": device, "reference": reference, "zygote": zygote, "sandboxed": sandbox,
                    # for the audit hook (a second layer; the sandbox does not show these at all)
                    "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
+        kind = sandbox_kind() if sandbox else None
+        self._uid = uid if kind == "uid" else None
         if sandbox:
             problem = sandbox_problem()
             if problem:
                 raise SandboxError(problem)
+        if kind == "bwrap":
             cmd = _bwrap_args(work, limits, device, uid=uid, reference=reference) + [
                 _python(), "-I", "-S", "-B", f"{INSIDE}/worker/worker.py", str(reply_w), f"{INSIDE}/site"]
             if os.geteuid() == 0:
@@ -341,11 +516,24 @@ class Session:
             if reference:
                 shutil.copytree(HERE.parent / "reference", work / "reference",
                                 ignore=shutil.ignore_patterns("__pycache__"))
-            # every folder holding a package the worker may import (CuPy may live apart from NumPy)
-            site = os.pathsep.join(dict.fromkeys(str(Path(path).parent) for _, path in _packages(device)))
+            if kind == "uid":  # links to the packages it may import, not the whole site-packages
+                site = str(work / "site")
+                os.mkdir(site)
+                for name, path in _packages(device):
+                    os.symlink(path, os.path.join(site, name))
+            else:  # every folder holding a package the worker may import (CuPy may live apart from NumPy)
+                site = os.pathsep.join(dict.fromkeys(str(Path(path).parent) for _, path in _packages(device)))
             cmd = [_python(), "-I", "-S", "-B", str(link / "worker.py"), str(reply_w), site]
             cwd = sub
         env = _env(limits, device)
+        if kind == "uid":  # a working folder only this worker's uid (and root) may enter
+            tmp = work / "tmp"
+            tmp.mkdir()
+            for path in (work, tmp):
+                os.chown(path, uid, uid)
+                os.chmod(path, 0o700)
+            env.update(HOME=str(tmp), TMPDIR=str(tmp))
+            request.update(uid=uid, sandboxed=False)  # not alone in a PID namespace: `after_item` cleans up
         try:
             self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=self._out,
                                          stderr=subprocess.STDOUT, pass_fds=(reply_w,), start_new_session=True)
@@ -465,6 +653,23 @@ class Session:
         if code != 0:
             raise WorkerFailure("crashed", "the worker " + _how(code) + " after replying")
 
+    def after_item(self):
+        """Under the uid sandbox, after an item of a pre-started worker: kill what the item left
+        running (all of the uid's processes but the worker itself), remove what it left in shared
+        folders and IPC, and empty its temporary folder, as the worker does itself inside
+        bubblewrap's namespaces."""
+        if self._uid is None:
+            return
+        _clean_uid(self._uid, keep={self.proc.pid}, work=self._tmp.name)
+        tmp = Path(self._tmp.name) / "tmp"
+        for entry in os.listdir(tmp):
+            path = tmp / entry
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
     def _watch_memory(self):
         """Kill the worker's process group once its tree's resident memory exceeds the limit."""
         while not self._watch_stop.wait(RSS_POLL_S):
@@ -500,12 +705,15 @@ class Session:
         return ("[... output truncated]\n" if size > STDOUT_TAIL else "") + text
 
     def kill(self):
-        """Kill the worker (bwrap takes its whole PID namespace with it) and reap it."""
+        """Kill the worker (bwrap takes its whole PID namespace with it; the uid sandbox kills
+        every process of the worker's uid) and reap it."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+        if self._uid is not None:
+            _clean_uid(self._uid, work=self._tmp.name)
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -557,9 +765,11 @@ class Zygote:
             if s.memory_exceeded:  # the watchdog killed the child, and the worker with it
                 raise WorkerFailure("crashed", s._death_message())
             if header.get("status") == "exited":
+                s.after_item()
                 return WorkerResult("crashed", message=f"the worker {_how(_code(header))} before reporting a result "
                                     "(sys.exit/os._exit, a crash, or a resource limit)", stdout=self._stdout(mark))
             done, _, _ = s.exchange_reply()
+            s.after_item()
             if done.get("status") != "exited":
                 self.ok = False
                 return WorkerResult("crashed", message="the worker replied more than once (a forged reply?)",
