@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import api
-from .release import BEGIN, END, ReleaseError, keep_solutions, released_files
+from .release import BEGIN, END, ReleaseError, earlier_files, released, released_text
 
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
 WRITEFILE = re.compile(r"^%%writefile(\s+(-a|--append))?\s+(\S+)\s*$")
@@ -46,6 +46,9 @@ c.CourseDirectory.root = {root!r}
 # Each test cell runs one item in a worker; trained-model items evaluate 10,000 images.
 c.Execute.timeout = 600
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+# Files a student copies in from an earlier assignment: `nbgrader autograde` keeps the student's own
+# (it would otherwise put back the stub from source/).
+c.Autograde.exclude_overwriting = {keep!r}
 '''
 
 
@@ -69,9 +72,11 @@ def _cell(kind, source, metadata=None):
 
 
 def notebook_modules(assignment: str, root: Path) -> list:
-    """The modules students write in the notebook: released files with solution regions."""
+    """The modules students write in the notebook: released files with solution regions, those
+    taken from an earlier assignment aside (the student copies in their own)."""
     sol = root / "solutions" / assignment
-    return [str(rel) for rel in released_files(sol) if rel.suffix == ".py" and not (sol / rel).is_symlink()
+    earlier = earlier_files(assignment, root)
+    return [str(rel) for rel in released(assignment, root) if rel.suffix == ".py" and str(rel) not in earlier
             and BEGIN in (sol / rel).read_text()]
 
 
@@ -107,6 +112,16 @@ def _nbgrader_markers(text: str) -> str:
             line = indent + NB_END
         out.append(line)
     return "\n".join(out)
+
+
+def _own_earlier(assignment: str, root: Path) -> dict:
+    """{earlier assignment: [files]} the student copies in: those released as an earlier stub."""
+    from .release import earlier_header
+    out = {}
+    for rel, (earlier, name) in sorted(earlier_files(assignment, root).items()):
+        if released_text(assignment, root, rel).startswith(earlier_header(earlier, name)):
+            out.setdefault(earlier, []).append(rel)
+    return out
 
 
 SETUP = """\
@@ -146,6 +161,9 @@ def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
         f"(its last line is the points you earned)."
         + (f" {len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your "
            f"instructor; their cells say so." if hidden else "")
+        + "".join(f"\n\nThis assignment builds on your own `{a}` work: copy your "
+                  f"{', '.join(f'`{n}`' for n in names)} into this folder, over the stubs, and hand "
+                  f"them in with this notebook." for a, names in _own_earlier(assignment, root).items())
         + (f"\n\nTrained weights: run `python train.py` in this folder; submit "
            f"{', '.join(f'`{i.weights}`' for i in weights)} with this notebook." if weights else "")),
         _meta("intro", locked=True))]
@@ -173,7 +191,8 @@ def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
     return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
             "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                          "language_info": {"name": "python"},
-                         "dlgrade": {"assignment": assignment, "modules": modules}}}
+                         "dlgrade": {"assignment": assignment, "modules": modules,
+                                     "earlier": sorted(earlier_files(assignment, root))}}}
 
 
 def release(assignment: str, root: Path, course: Path) -> Path:
@@ -189,12 +208,11 @@ def release(assignment: str, root: Path, course: Path) -> Path:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    for rel in released_files(sol):
+    for rel in released(assignment, root):  # given code; an earlier assignment's files as its stubs
         if str(rel) in modules or rel.suffix != ".py":
             continue
-        text = (sol / rel).read_text()
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        (target / rel).write_text(keep_solutions(text) if (sol / rel).is_symlink() else text)
+        (target / rel).write_text(released_text(assignment, root, rel))
     api.save_public_cases(assignment, target)
     (target / "CONTRACT.md").write_text(contract(assignment, root))
     wheel = build_wheel(root, target, manifest(root, default=assignment))  # what the setup cell imports
@@ -202,7 +220,9 @@ def release(assignment: str, root: Path, course: Path) -> Path:
     nb.write_text(json.dumps(source_notebook(assignment, root, wheel.name), indent=1) + "\n")
     config = course / "nbgrader_config.py"
     if not config.exists():
-        config.write_text(CONFIG.format(course_id=course.name, root=str(course)))
+        keep = {a: sorted(earlier_files(a, root)) for a in api.assignments()}
+        config.write_text(CONFIG.format(course_id=course.name, root=str(course),
+                                        keep={a: f for a, f in keep.items() if f}))
     return nb
 
 
@@ -265,9 +285,11 @@ def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options
     source_nbs = sorted(source_dir.glob("*.ipynb"))
     if not source_nbs:
         raise api.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader {course}`")
-    modules = set()
+    modules, earlier = set(), set()
     for nb in source_nbs:  # trusted: the instructor's own notebook says which modules exist
-        modules |= set(json.loads(nb.read_text())["metadata"].get("dlgrade", {}).get("modules", []))
+        meta = json.loads(nb.read_text())["metadata"].get("dlgrade", {})
+        modules |= set(meta.get("modules", []))
+        earlier |= set(meta.get("earlier", []))
     submitted = course / "submitted"
     folders = sorted(p for p in submitted.glob(f"*/{assignment}") if p.is_dir()
                      and (students is None or p.parent.name in students))
@@ -280,6 +302,10 @@ def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options
             work.mkdir()
             for given in source_dir.glob("*.py"):  # given code comes from the instructor, as in nbgrader
                 shutil.copyfile(given, work / given.name)
+            for name in earlier:  # the student's own files from an earlier assignment, when handed in
+                own = folder / name
+                if own.is_file() and not own.is_symlink() and own.stat().st_size <= MAX_NOTEBOOK_BYTES:
+                    shutil.copyfile(own, work / name)
             notebooks = sorted(folder.glob("*.ipynb"))
             for nb in notebooks:
                 for name, code in extract_modules(nb, modules).items():

@@ -102,6 +102,33 @@ def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):
     assert not shown["mlp-linear-forward"]  # not in the report: nothing
 
 
+def test_a_later_assignment_ships_the_earlier_stubs_not_the_answer_key(tmp_path):
+    """rnn builds on the student's own mlp files: its nbgrader folder has mlp's stubs (never the
+    answer key), plain autograde keeps the student's copies, and the notebook does not ask for them."""
+    from grader.release import earlier_files, released_text
+    r = dlgrade("release", "rnn", "--nbgrader", tmp_path)
+    assert r.returncode == 0, r.stderr
+    earlier = earlier_files("rnn", ROOT)
+    assert "layers.py" in earlier
+    for name in earlier:
+        assert (tmp_path / "source/rnn" / name).read_text() == released_text("rnn", ROOT, name)
+    assert "raise NotImplementedError" in (tmp_path / "source/rnn/layers.py").read_text()
+    assert not set(earlier) & set(notebook_modules("rnn", ROOT))
+    intro = json.loads((tmp_path / "source/rnn/rnn.ipynb").read_text())["cells"][0]["source"]
+    assert "your own `mlp` work: copy your" in intro and "`layers.py`" in intro
+    config = {}
+    exec((tmp_path / "nbgrader_config.py").read_text(), {"get_config": lambda: config.setdefault("c", _Config())})
+    assert sorted(config["c"].Autograde.exclude_overwriting["rnn"]) == sorted(earlier)
+
+
+class _Config(dict):
+    def __getattr__(self, name):
+        return self.setdefault(name, _Config())
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
 def test_extraction_follows_writefile_and_ignores_everything_else(tmp_path):
     cells = [{"cell_type": "code", "source": src, "metadata": {}} for src in (
         "%%writefile layers.py\nx = 1", "import grader.api; grader.api.grade_item = None",
