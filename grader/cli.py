@@ -493,7 +493,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         r.salt_id = salt_id
         if outdir and hashes.get(k):
             write_atomic(outdir / RESULTS / f"{_key(paths[k])}.json",
-                         json.dumps(_record(r, hashes[k], salt_id, selected, _scoring_options(opts)), indent=1) + "\n")
+                         report.dumps(_record(r, hashes[k], salt_id, selected, _scoring_options(opts)), indent=1) + "\n")
         if outdir:  # the class view grows as submissions finish: their files, and grades.csv so far
             with lock:
                 finished[k] = r
