@@ -206,3 +206,60 @@ def wait_for(predicate, timeout, what, poll=0.05):
             return
         time.sleep(poll)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+# --------------------------------------------------------------------------- submissions, as files
+def copy_key(assignment, dest, names=None):
+    """The answer key's code as a student hands it in: its `.py` files (or those of `names`), links
+    resolved, without grading.py/mutants.py and without trained weights (the one journey that grades
+    trained weights is test_wheel's full-marks test)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in sorted((REPO / "solutions" / assignment).glob("*.py")):
+        if src.name in ("grading.py", "mutants.py") or (names is not None and src.name not in names):
+            continue
+        (dest / src.name).write_bytes(src.resolve().read_bytes())
+    return dest
+
+
+def _header(text, key):
+    found = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith(f"# {key}:")]
+    return found[0] if found else ""
+
+
+def planted_bug(assignment):
+    """(name, file, affected item ids, snippet) of one planted bug of tests/submissions/A/bugs/: the
+    first by name that changes one named file, lists its items and is no timeout or speed case."""
+    for path in sorted((REPO / "tests" / "submissions" / assignment / "bugs").glob("*.py")):
+        text = path.read_text()
+        file, affects = _header(text, "file"), _header(text, "affects")
+        if (file and file != "*" and affects and affects != "*" and _header(text, "status") != "timeout"
+                and "# speed" not in text):
+            include = _header(text, "include")
+            if include:
+                text = (REPO / "tests" / "submissions" / include).read_text() + "\n\n" + text
+            return path.stem, file, [a.strip() for a in affects.split(",") if a.strip()], text
+    raise AssertionError(f"tests/submissions/{assignment}/bugs/ has no planted bug to use")
+
+
+def build_bug(assignment, dest):
+    """The answer key's code with the planted bug appended to its file (as tests/submissions/harness.py
+    builds it); returns (folder, affected item ids)."""
+    name, file, affects, text = planted_bug(assignment)
+    copy_key(assignment, dest)
+    with open(dest / file, "a") as f:
+        f.write(f"\n\n# ---- planted: {name}\n{text}")
+    return dest, affects
+
+
+def is_timed(item_id):
+    """Items whose score comes from a timing (the conv speed items): a busy machine can cost the
+    answer key part of their credit, so journeys accept passed or partial there."""
+    return ".speed." in item_id
+
+
+def is_untrained(assignment, item):
+    """A trained-model item of a submission handed in without weights: not attempted, and its
+    message names a weights file that the answer key has (``mlp_weights.npz not found ...``)."""
+    name = item["output"].split(" not found", 1)[0].strip()
+    return (item["status"] == "not_attempted" and name.endswith(".npz")
+            and (REPO / "solutions" / assignment / name).is_file())
