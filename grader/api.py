@@ -572,8 +572,13 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions
         if not selected and on_report:
             on_report(k, report(k))
     order = sorted(range(len(tasks)), key=lambda t: getattr(tasks[t][2], "exclusive", False))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         list(pool.map(run, [tasks[t] for t in order]))
+    except BaseException:  # Ctrl-C: drop the queued items (grade_many then kills the workers)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [report(k) for k in range(len(copies))]
 
 
