@@ -77,6 +77,7 @@ else
     echo "bubblewrap cannot sandbox workers here ($problem); using the uid sandbox"
     site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     chmod go-rwx "$SOURCE" "$ROOT/results" "$ROOT/submission" "$site/grader" "$site/reference" "$site/dlgrade_course"
+    chmod o+x "$ROOT" "$VENV" "$VENV/lib" "$(dirname "$site")" "$site"  # workers reach NumPy (traverse, not list)
     if [ -e "$ROOT/submission_metadata.json" ]; then chmod go-rwx "$ROOT/submission_metadata.json"; fi
     export DLGRADE_SANDBOX=uid
 fi
