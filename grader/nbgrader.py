@@ -32,7 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import api
+from . import api, wire
 from .release import BEGIN, END, ReleaseError, earlier_files, released, released_text
 
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -347,7 +347,7 @@ def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options
                 (out / nb.name).unlink(missing_ok=True)  # nbgrader leaves its copies read-only
                 (out / nb.name).write_text(feedback_notebook(nb, g.report))  # formgrader and generate_feedback show it
             (out / "dlgrade_report.json").unlink(missing_ok=True)
-            (out / "dlgrade_report.json").write_text(json.dumps(g.report.to_dict(), indent=1) + "\n")
+            (out / "dlgrade_report.json").write_text(wire.dumps(g.report.to_dict(), indent=1) + "\n")
     return results
 
 
@@ -384,7 +384,7 @@ def feedback_notebook(notebook: Path, report) -> str:
         gid = nbg.get("grade_id") if isinstance(nbg, dict) and nbg.get("grade") else None
         if isinstance(gid, str) and gid in outputs:
             cell["outputs"] = outputs.pop(gid)
-    return json.dumps(nb, indent=1) + "\n"
+    return wire.dumps(nb, indent=1) + "\n"
 
 
 def _timestamp(folder: Path):
