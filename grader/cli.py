@@ -581,7 +581,7 @@ def _class_view(assignment, reports, submissions, outdir):
               help="Write nbgrader source notebooks into COURSE/source/ (and COURSE/nbgrader_config.py).")
 @click.option("--gradescope", type=click.Path(), help="Build the Gradescope autograder zip (a .zip path or a folder).")
 @click.option("--give-earlier", is_flag=True,
-              help="With --kit or --nbgrader: the files that come from earlier assignments as working code "
+              help="With --kit: the files that come from earlier assignments as working code "
                    "(their answer keys) instead of stubs; use only after those deadlines.")
 def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier):
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
@@ -589,8 +589,8 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
     with --gradescope, the autograder zip."""
     from . import release as release_mod
     root = course.root()
-    if give_earlier and not (kit or nb_course):
-        raise BadUsage("--give-earlier needs --kit or --nbgrader (assignments/ keeps the stubs)")
+    if give_earlier and not kit:
+        raise BadUsage("--give-earlier needs --kit (assignments/ and nbgrader's source/ keep the stubs)")
     for option, value, suffix in (("--kit", kit, ".zip"), ("--gradescope", gradescope, ".zip")):
         if value:
             _out_path(option, value, suffix)
