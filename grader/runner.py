@@ -515,7 +515,11 @@ class Session:
                 shutil.copyfile(HERE / name, link / name)
             if reference:
                 shutil.copytree(HERE.parent / "reference", work / "reference",
-                                ignore=shutil.ignore_patterns("__pycache__"))
+                                ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copyfile)
+                for dirpath, _, filenames in os.walk(work / "reference"):  # not the installed folder's
+                    os.chmod(dirpath, 0o755)                              # modes: closed under the uid sandbox
+                    for name in filenames:
+                        os.chmod(os.path.join(dirpath, name), 0o644)
             if kind == "uid":  # links to the packages it may import, not the whole site-packages
                 site = str(work / "site")
                 os.mkdir(site)

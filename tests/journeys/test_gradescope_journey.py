@@ -20,7 +20,8 @@ container without CAP_SYS_ADMIN) is shown on `linear`: with a `bwrap` that fails
 `run_autograder` grades with it, and an attack appended to the answer key, which tries to read
 salt.txt, the registries and the grader, to write outside its folder and to leave a daemon,
 gets nowhere, while full marks are kept; the same attack under `dlgrade grade --no-sandbox`
-does read and write those files (the control).
+does read and write those files (the control). On `cnn` the answer key keeps full marks under
+it, speed items included (their trusted timing worker holds a copy of the references).
 
 Nothing here imports the project: every step runs a command.
 """
@@ -354,8 +355,9 @@ def markers(folder):
     return {p.name: p.read_text() for p in Path(folder).iterdir()}
 
 
-@pytest.mark.parametrize("autograder", ["linear"], indirect=True)
-def test_uid_sandbox_where_bwrap_cannot_create_namespaces(autograder, tmp_path, workspace):
+def no_namespaces(autograder, workspace):
+    """A PATH prefix whose `bwrap` fails as bubblewrap does in a container without CAP_SYS_ADMIN
+    (skips where the uid sandbox cannot run at all)."""
     if os.geteuid() != 0:
         pytest.skip("the uid sandbox needs root (as run_autograder has on Gradescope)")
     if not world_usable(autograder.root / "venv" / "bin" / "python"):
@@ -365,9 +367,27 @@ def test_uid_sandbox_where_bwrap_cannot_create_namespaces(autograder, tmp_path, 
     (fake / "bwrap").write_text("#!/bin/sh\necho 'bwrap: Creating new namespace failed: Operation not permitted' >&2\n"
                                 "exit 1\n")
     (fake / "bwrap").chmod(0o755)
+    return f"{fake}:"
+
+
+@pytest.mark.parametrize("autograder", ["cnn"], indirect=True)
+def test_uid_sandbox_grades_the_answer_key_with_full_marks(autograder, tmp_path, workspace):
+    """cnn: its speed items time the student's Conv2d against a trusted worker holding a copy of
+    the references, which must be readable to that worker's uid though the installed ones are not."""
+    results, stdout, seconds = run_until_speed_settles(
+        autograder, set(), zip_file=answer_key_zip(autograder.assignment, tmp_path),
+        path_prefix=no_namespaces(autograder, workspace))
+    assert "using the uid sandbox" in stdout and results["extra_data"]["sandbox"] == "uid", stdout
+    assert results["tests"] and lost(results) == set(), describe(results, lost(results))
+    print(f"uid sandbox, {autograder.assignment} answer key: {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("autograder", ["linear"], indirect=True)
+def test_uid_sandbox_where_bwrap_cannot_create_namespaces(autograder, tmp_path, workspace):
+    prefix = no_namespaces(autograder, workspace)
     marks = Path(tempfile.mkdtemp(prefix="marks-", dir=workspace))
     marks.chmod(0o777)
-    results, stdout, seconds = autograder.run(files=attack_files(autograder, marks, tmp_path), path_prefix=f"{fake}:")
+    results, stdout, seconds = autograder.run(files=attack_files(autograder, marks, tmp_path), path_prefix=prefix)
     found = markers(marks)
     assert "using the uid sandbox" in stdout and results["extra_data"]["sandbox"] == "uid", stdout
     assert int(found.pop("ran")) in WORKER_UIDS
