@@ -465,9 +465,8 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     if not sub.is_dir():
         raise GradeError(f"{sub}: not a folder")
     sub = assignment_folder(sub, assignment)
-    solutions = course.root() / "solutions"
-    within = solutions if Path(os.path.realpath(sub)).is_relative_to(solutions.resolve()) else None
     try:
+        within = answer_key_links(sub)
         files = submission_files(sub, data_files(assignment), links_within=within)
     except SubmissionError as exc:
         raise GradeError(str(exc))
@@ -476,6 +475,18 @@ def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     into.mkdir(parents=True)
     write_files(files, into)
     return into
+
+
+def answer_key_links(sub: Path):
+    """The folder within which `sub`'s links are followed: the `solutions/` folder of a course
+    when `sub` is an answer key there (`<course>/solutions/<a>/`, with its registry), whose
+    files link to an earlier assignment's (`cnn/layers.py -> ../mlp/layers.py`); this course's or
+    a checkout graded with an installed dlgrade. None for anything else: a submission's links
+    are never followed, nor those of a path that is itself a link to an answer key."""
+    real = Path(os.path.realpath(sub))
+    if real == Path(os.path.abspath(sub)) and real.parent.name == "solutions" and (real / course.REGISTRY).is_file():
+        return real.parent
+    return None
 
 
 _RELEASED = {}
