@@ -15,29 +15,35 @@ every untampered hidden cell as changed (jupyter/nbgrader#1961); the call hides 
 (in a student's environment it only says the item is graded by the instructor). Cell metadata
 follows nbgrader's schema v3.
 
-`autograde(course, assignment)` is the trusted path: it reads each submitted notebook as JSON,
-takes only the bodies of its `%%writefile` cells for the assignment's modules (the notebook is
-never executed), grades them in sandboxed workers like `dlgrade grade`, writes the scores into
-nbgrader's gradebook through nbgrader's API (`nbgrader export` and formgrader show them), and
-writes `autograded/<student>/<a>/`: the submitted notebook with its outputs cleared and, as the
-output of each grade cell, what the student may see of that item (`nbgrader generate_feedback`
-renders it).
+`autograde(course, assignment)` is the trusted path: from `submitted/<student>/<a>/` it reads
+only the names it knows (the source notebooks' names, earlier files, weights, timestamp.txt),
+each a regular file with one name, opened through no link and read up to a cap (`read_member`);
+it parses the notebook as JSON and takes only the bodies of its `%%writefile` cells for the
+assignment's modules (the notebook is never executed), grades them in sandboxed workers like
+`dlgrade grade`, writes the scores into nbgrader's gradebook through nbgrader's API (`nbgrader
+export` and formgrader show them), and writes `autograded/<student>/<a>/`, which
+`nbgrader generate_feedback` hands to the student whole: only the feedback notebook (the
+submitted cells' sources, outputs cleared, and as the output of each grade cell what the student
+may see of that item). The instructor's full report goes to `dlgrade_reports/<student>/<a>/`.
+A submission refused or not gradable is that student's error, never the batch's.
 """
 import ast
 import copy
+import html
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import api, wire
+from . import api, runner, wire
 from .release import BEGIN, END, ReleaseError, earlier_files, released, released_text
 
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
 WRITEFILE = re.compile(r"^%%writefile(\s+(-a|--append))?\s+(\S+)\s*$")
-MAX_NOTEBOOK_BYTES = 20 << 20
 
 CONFIG = '''# Written by `dlgrade release --nbgrader`; edit as you like (it is not overwritten).
 c = get_config()  # noqa: F821
@@ -227,33 +233,197 @@ def release(assignment: str, root: Path, course: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- trusted autograde
-def extract_modules(notebook: Path, modules) -> dict:
-    """{module: code} from the `%%writefile` cells of a submitted notebook, read as JSON and
-    never executed; only the named modules, as IPython would have written them."""
-    path = Path(notebook)
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise api.GradeError(f"{path.name} is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+# What the trusted path reads from `submitted/<student>/<a>/`: the names it knows and nothing else
+# (the source notebooks' names, an earlier assignment's files, the items' weights, timestamp.txt).
+# Each is a regular file with one name, opened through no link, read up to its cap; anything else
+# makes that submission ungraded, with the reason, and never stops the others.
+MAX_NOTEBOOK_BYTES = 10 << 20           # a submitted notebook
+MAX_CELLS = 5000                        # cells in a submitted notebook
+MAX_MODULE_BYTES = runner.MAX_SOURCE    # a module as the %%writefile cells write it; an earlier file
+MAX_DATA_BYTES = runner.MAX_FILE        # a weights file
+MAX_TIMESTAMP_BYTES = 256
+TIMESTAMP = "timestamp.txt"
+REPORTS = "dlgrade_reports"             # COURSE/dlgrade_reports/<student>/<a>/dlgrade_report.json: the instructor's
+_NO_LINK_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):g} MB" if n >= 1 << 20 else f"{n} bytes"
+
+
+def _kind(st) -> str:
+    mode = st.st_mode
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _open_dir(name: str, dir_fd: int, where: str) -> int:
+    """A descriptor of the folder `name` in `dir_fd`, never reached through a link."""
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        cells = nb["cells"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise api.GradeError(f"{path.name} is not a notebook ({type(exc).__name__})") from None
-    files = {}
-    for cell in cells if isinstance(cells, list) else []:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            raise api.GradeError(f"{where} is {_kind(st)}, not a folder")
+        return os.open(name, _NO_LINK_DIR, dir_fd=dir_fd)
+    except OSError as exc:
+        raise api.GradeError(f"{where} cannot be read ({exc.strerror})") from None
+
+
+def _check_member(name: str, st, cap: int):
+    if not stat.S_ISREG(st.st_mode):
+        raise api.GradeError(f"{name} is {_kind(st)}: only regular files are graded, hand in the file itself")
+    if st.st_nlink > 1:
+        raise api.GradeError(f"{name} is a hard link (one file with {st.st_nlink} names): hand in a copy")
+    if st.st_size > cap:
+        raise api.GradeError(f"{name} is larger than {_size(cap)}")
+
+
+def read_member(dir_fd: int, name: str, cap: int):
+    """The bytes of the file `name` in the folder `dir_fd`, None when there is none. GradeError for
+    anything but a regular file with one name (a symbolic or hard link, FIFO, device, socket,
+    folder) or a file over `cap` bytes: checked with lstat, opened with O_NOFOLLOW, checked again
+    on the open descriptor, never read past `cap`."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise api.GradeError(f"{name} cannot be read ({exc.strerror})") from None
+    _check_member(name, st, cap)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
+    except OSError as exc:
+        raise api.GradeError(f"{name} cannot be read ({exc.strerror})") from None
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
+            raise api.GradeError(f"{name} was replaced while it was read")
+        _check_member(name, opened, cap)
+        chunks, left = [], cap + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise api.GradeError(f"{name} is larger than {_size(cap)}")
+    return b"".join(chunks)
+
+
+def parse_notebook(data: bytes, name: str) -> dict:
+    """A submitted notebook's JSON: a dict with a list of at most `MAX_CELLS` cells; GradeError
+    (one line) for anything else. Parsing is linear in the bytes, capped at `MAX_NOTEBOOK_BYTES`."""
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise api.GradeError(f"{name} is larger than {_size(MAX_NOTEBOOK_BYTES)}")
+    try:
+        nb = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise api.GradeError(f"{name} is not a notebook (not JSON: {type(exc).__name__})") from None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        raise api.GradeError(f"{name} is not a notebook (no list of cells)")
+    if len(cells) > MAX_CELLS:
+        raise api.GradeError(f"{name} has {len(cells)} cells, more than {MAX_CELLS}")
+    return nb
+
+
+def _read_notebook(path: Path) -> dict:
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        data = read_member(fd, path.name, MAX_NOTEBOOK_BYTES)
+    finally:
+        os.close(fd)
+    if data is None:
+        raise api.GradeError(f"{path.name}: no such file")
+    return parse_notebook(data, path.name)
+
+
+def _source(cell):
+    """A cell's source as one string; None when it is neither a string nor a list of strings."""
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return "".join(source)
+    return source if isinstance(source, str) else None
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates (valid in JSON) -> '?'
+
+
+def extract_modules(notebook, modules, files=None) -> dict:
+    """{module: code} from the `%%writefile` cells of a submitted notebook (a path, read as
+    `read_member` does, or its parsed JSON), never executed; only the named modules, as IPython
+    would have written them, appending to `files` (what earlier notebooks wrote). Linear in the
+    notebook's size; a module over `MAX_MODULE_BYTES` is a GradeError."""
+    nb = notebook if isinstance(notebook, dict) else _read_notebook(Path(notebook))
+    modules = set(modules)
+    parts = {name: [code] for name, code in (files or {}).items()}
+    sizes = {name: len(code.encode("utf-8", "replace")) for name, code in (files or {}).items()}
+    for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        if not isinstance(source, str):
+        source = _source(cell)
+        if source is None:
             continue
         first, _, body = source.partition("\n")
         m = WRITEFILE.match(first)
         if not m or m.group(3) not in modules:
             continue
+        name = m.group(3)
         if body and not body.endswith("\n"):
             body += "\n"
-        files[m.group(3)] = (files.get(m.group(3), "") if m.group(1) else "") + body
-    return files
+        body = _utf8(body)
+        if not m.group(1):
+            parts[name], sizes[name] = [], 0
+        parts.setdefault(name, []).append(body)
+        sizes[name] = sizes.get(name, 0) + len(body.encode("utf-8"))
+        if sizes[name] > MAX_MODULE_BYTES:
+            raise api.GradeError(f"{name}, as the notebook's %%writefile cells write it, is larger than "
+                                 f"{_size(MAX_MODULE_BYTES)}")
+    return {name: "".join(p) for name, p in parts.items()}
+
+
+CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "schema_version", "solution", "task")
+
+
+def feedback_cells(nb: dict, known: dict = None) -> list:
+    """The cells of a submitted notebook as its feedback shows them: type, id and source only, every
+    output dropped (the student's copy could say anything). A cell keeps nbgrader's metadata only
+    when its grade_id is one of `known` ({grade_id: the source notebook's metadata}, which it then
+    gets, once), so `nbgrader generate_feedback` looks up only cells of the gradebook; without
+    `known`, the cell's own scalar nbgrader metadata is kept."""
+    out, ids, used = [], set(), set()
+    for k, cell in enumerate(nb.get("cells", []) if isinstance(nb.get("cells"), list) else []):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            continue
+        meta = cell.get("metadata")
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
+        trusted = {}
+        if isinstance(gid, str) and gid not in used:
+            if known is None:
+                trusted = {key: v for key, v in nbg.items() if key in NBGRADER_KEYS and (
+                    isinstance(v, (bool, int, float)) or (isinstance(v, str) and len(v) <= 200))}
+            elif gid in known:
+                trusted = copy.deepcopy(known[gid])
+            if trusted:
+                used.add(gid)
+        cid = cell.get("id")
+        if not (isinstance(cid, str) and CELL_ID.match(cid)) or cid in ids:
+            cid = f"cell-{k}"
+        ids.add(cid)
+        new = {"cell_type": cell["cell_type"], "id": cid, "metadata": {"nbgrader": trusted} if trusted else {},
+               "source": _utf8(_source(cell) or "")}
+        if new["cell_type"] == "code":
+            new.update(execution_count=None, outputs=[])
+        out.append(new)
+    return out
 
 
 @dataclass
@@ -273,82 +443,221 @@ def _course_config(course: Path):
     return config
 
 
+@dataclass
+class _Source:
+    """What the instructor's source notebooks say (trusted)."""
+    notebooks: list   # their file names: the only notebooks read from a submission
+    modules: set      # the modules their %%writefile cells write
+    earlier: set      # the student's own files from an earlier assignment
+    known: dict       # {grade_id: nbgrader metadata} of their cells
+
+
+def _source_notebooks(source_dir: Path, assignment: str) -> _Source:
+    paths = sorted(source_dir.glob("*.ipynb"))
+    if not paths:
+        raise api.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader "
+                             f"{source_dir.parent.parent}`")
+    src = _Source([p.name for p in paths], set(), set(), {})
+    for path in paths:
+        nb = json.loads(path.read_text())
+        meta = nb["metadata"].get("dlgrade", {})
+        src.modules |= set(meta.get("modules", []))
+        src.earlier |= {n for n in meta.get("earlier", []) if "/" not in n}  # plain names: read with dir_fd
+        for cell in nb["cells"]:
+            nbg = cell.get("metadata", {}).get("nbgrader")
+            if nbg and nbg.get("grade_id"):
+                src.known[nbg["grade_id"]] = {k: v for k, v in nbg.items() if k in NBGRADER_KEYS}
+    return src
+
+
+@dataclass
+class _Intake:
+    """One student's submission as the trusted path read it."""
+    student: str
+    work: Path                                        # the folder graded: given code + the student's files
+    feedback: dict = field(default_factory=dict)      # {notebook name: file of its feedback_cells}
+    timestamp: object = None
+    error: str = ""
+
+
+def _students(submitted: Path, assignment: str, students) -> list:
+    """The names in `submitted/` with something at `<name>/<assignment>` (a folder, or a link or
+    file there, which `_intake` then refuses with the reason)."""
+    if not submitted.is_dir():
+        return []
+    return sorted(e.name for e in os.scandir(submitted) if (students is None or e.name in students)
+                  and os.path.lexists(submitted / e.name / assignment))
+
+
+def _parse_timestamp(data):
+    """nbgrader's timestamp.txt, or None when it says nothing parseable (it is never an error: the
+    exchange writes it). Only a time and a zone name with no path in it reach dateutil (which
+    would open a zone file by name)."""
+    from nbgrader.utils import parse_utc
+    try:
+        text = data.decode("ascii").strip()
+        if not re.fullmatch(r"[0-9T:.+\- ]+( [A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*)?", text) or ".." in text:
+            return None
+        return parse_utc(text)
+    except (ValueError, OverflowError, TypeError, LookupError):
+        return None
+
+
+def _intake(submitted_fd: int, student: str, assignment: str, src: _Source, tmp: Path) -> _Intake:
+    """Read one student's folder (see `read_member`) into a fresh work folder: the modules their
+    notebook's %%writefile cells write, their earlier files and weights. Any refusal is that
+    student's error (`_Intake.error`), never the batch's."""
+    x = _Intake(student, tmp / "work")
+    x.work.mkdir(parents=True)
+    files, codes = {}, {}
+    try:
+        student_fd = _open_dir(student, submitted_fd, f"submitted/{student}")
+        try:
+            folder_fd = _open_dir(assignment, student_fd, f"submitted/{student}/{assignment}")
+        finally:
+            os.close(student_fd)
+        try:
+            for name in sorted(src.earlier):  # the student's own files from an earlier assignment
+                data = read_member(folder_fd, name, MAX_MODULE_BYTES)
+                if data is not None:
+                    files[name] = data
+            for name in src.notebooks:  # only the assignment's own notebooks; other .ipynb files are ignored
+                data = read_member(folder_fd, name, MAX_NOTEBOOK_BYTES)
+                if data is None:
+                    continue
+                nb = parse_notebook(data, name)
+                del data
+                codes = extract_modules(nb, src.modules, codes)
+                x.feedback[name] = tmp / f"feedback-{len(x.feedback)}.json"
+                x.feedback[name].write_text(json.dumps(feedback_cells(nb, src.known)))
+                del nb
+            for name in api.data_files(assignment):  # the items' weights
+                data = read_member(folder_fd, name, MAX_DATA_BYTES)
+                if data is not None:
+                    files[name] = data
+            stamp = read_member(folder_fd, TIMESTAMP, MAX_TIMESTAMP_BYTES)
+            x.timestamp = None if stamp is None else _parse_timestamp(stamp)
+        finally:
+            os.close(folder_fd)
+    except api.GradeError as exc:
+        x.error = str(exc)
+        return x
+    return _fill(x, files, codes)
+
+
+def _fill(x: _Intake, files: dict, codes: dict) -> _Intake:
+    for name, data in files.items():
+        (x.work / name).write_bytes(data)
+    for name, code in codes.items():  # the notebook's modules over an earlier file of the same name
+        (x.work / name).write_bytes(code.encode("utf-8"))
+    return x
+
+
+def _not_graded(assignment: str, student: str, error: str):
+    """The report of a submission refused before grading: every item an error worth 0."""
+    return api.Report(assignment, student, [
+        api.ItemResult(i.id, 0.0, i.points, "error", i.visibility, api.NOT_GRADED,
+                       trained=bool(getattr(i, "trusted", False))) for i in api.items(assignment)], error=error)
+
+
 def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options = None, students=None) -> list:
-    """Grade `course/submitted/*/<assignment>/` in workers; write the gradebook. Returns [Graded]."""
+    """Grade `course/submitted/*/<assignment>/` in workers; write the gradebook. Returns [Graded].
+
+    A submission that cannot be read safely (`_intake`) or graded at all is that student's error:
+    0 points in every grade cell, flagged `needs_manual_grade` for formgrader, the reason in its
+    report and at the top of its feedback notebook; every other student is graded."""
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import parse_utc
 
     course = Path(course).resolve()
     coursedir = CourseDirectory(config=_course_config(course))
     source_dir = course / "source" / assignment
-    source_nbs = sorted(source_dir.glob("*.ipynb"))
-    if not source_nbs:
-        raise api.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader {course}`")
-    modules, earlier = set(), set()
-    for nb in source_nbs:  # trusted: the instructor's own notebook says which modules exist
-        meta = json.loads(nb.read_text())["metadata"].get("dlgrade", {})
-        modules |= set(meta.get("modules", []))
-        earlier |= set(meta.get("earlier", []))
+    src = _source_notebooks(source_dir, assignment)
     submitted = course / "submitted"
-    folders = sorted(p for p in submitted.glob(f"*/{assignment}") if p.is_dir()
-                     and (students is None or p.parent.name in students))
-    weights = [i.weights for i in api.items(assignment) if getattr(i, "weights", "")]
+    names = _students(submitted, assignment, students)
     results = []
     with tempfile.TemporaryDirectory(prefix="dlgrade-nbgrader-") as tmp:
-        grading = []
-        for k, folder in enumerate(folders):
-            work = Path(tmp, str(k))
-            work.mkdir()
-            for given in source_dir.glob("*.py"):  # given code comes from the instructor, as in nbgrader
-                shutil.copyfile(given, work / given.name)
-            for name in earlier:  # the student's own files from an earlier assignment, when handed in
-                own = folder / name
-                if own.is_file() and not own.is_symlink() and own.stat().st_size <= MAX_NOTEBOOK_BYTES:
-                    shutil.copyfile(own, work / name)
-            notebooks = sorted(folder.glob("*.ipynb"))
-            for nb in notebooks:
-                for name, code in extract_modules(nb, modules).items():
-                    (work / name).write_text(code)
-            for w in weights:
-                if (folder / w).is_file():
-                    shutil.copyfile(folder / w, work / w)
-            grading.append((folder.parent.name, work, notebooks))
-        reports = api.grade_many(assignment, [w for _, w, _ in grading], opts=opts or api.Options(), jobs=jobs)
-        for (student, _, notebooks), report in zip(grading, reports):
-            report.submission = student
-            results.append(Graded(student, report, [nb.stem for nb in notebooks]))
+        intakes = []
+        submitted_fd = os.open(submitted, os.O_RDONLY | os.O_DIRECTORY) if names else None
+        try:
+            for k, student in enumerate(names):
+                x = _intake(submitted_fd, student, assignment, src, Path(tmp, str(k)))
+                if not x.error:
+                    for given in source_dir.glob("*.py"):  # given code from the instructor, as in nbgrader
+                        if not (x.work / given.name).exists():
+                            shutil.copyfile(given, x.work / given.name)
+                intakes.append(x)
+        finally:
+            if submitted_fd is not None:
+                os.close(submitted_fd)
+        ok = [x for x in intakes if not x.error]
+        reports = api.grade_many(assignment, [x.work for x in ok], opts=opts or api.Options(), jobs=jobs) if ok else []
+        by_student = dict(zip((x.student for x in ok), reports))
+        for x in intakes:
+            report = by_student.get(x.student) or _not_graded(assignment, x.student, x.error)
+            report.submission = x.student
+            results.append(Graded(x.student, report, [Path(n).stem for n in x.feedback]))
+        _write_gradebook(course, coursedir, assignment, src, intakes, results, Gradebook, MissingEntry)
+    return results
 
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+
+def _write_gradebook(course, coursedir, assignment, src, intakes, results, Gradebook, MissingEntry):
+    import warnings
+    try:
+        from sqlalchemy.exc import SAWarning
+    except ImportError:  # pragma: no cover - nbgrader depends on SQLAlchemy
+        SAWarning = Warning
+    with warnings.catch_warnings(), Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's add_submission, not ours
         try:
             gradebook_notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
         except MissingEntry:
             raise api.GradeError(f"{assignment} is not in the gradebook: run `nbgrader generate_assignment {assignment}` first")
-        for g in results:
+        for x, g in zip(intakes, results):
             gb.update_or_create_student(g.student)
-            timestamp = _timestamp(submitted / g.student / assignment)
             try:
                 submission = gb.find_submission(assignment, g.student)
-                if timestamp:
-                    submission.timestamp = parse_utc(timestamp)
+                if x.timestamp:
+                    submission.timestamp = x.timestamp
             except MissingEntry:
-                gb.add_submission(assignment, g.student, **({"timestamp": timestamp} if timestamp else {}))
+                gb.add_submission(assignment, g.student, **({"timestamp": x.timestamp} if x.timestamp else {}))
             by_cell = {grade_id(i.id): i for i in g.report.items}
             for nb_name in gradebook_notebooks:
                 for grade in gb.find_submission_notebook(nb_name, assignment, g.student).grades:
                     item = by_cell.get(grade.name)
                     if item is not None:
                         grade.auto_score = item.score
-                        grade.needs_manual_grade = False
+                        grade.needs_manual_grade = bool(g.report.error)  # formgrader lists it for a look
             gb.db.commit()
-            out = course / "autograded" / g.student / assignment
-            out.mkdir(parents=True, exist_ok=True)
-            for nb in (submitted / g.student / assignment).glob("*.ipynb"):
-                (out / nb.name).unlink(missing_ok=True)  # nbgrader leaves its copies read-only
-                (out / nb.name).write_text(feedback_notebook(nb, g.report))  # formgrader and generate_feedback show it
-            (out / "dlgrade_report.json").unlink(missing_ok=True)
-            (out / "dlgrade_report.json").write_text(wire.dumps(g.report.to_dict(), indent=1) + "\n")
-    return results
+            _write_outputs(course, assignment, src, x, g.report)
+
+
+def _fresh_folder(path: Path):
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+
+
+def _write_outputs(course: Path, assignment: str, src: _Source, x: _Intake, report):
+    """`autograded/<student>/<a>/`, which `nbgrader generate_feedback` copies to the student whole,
+    holds the feedback notebooks and nothing else; the instructor's report (hidden items' details
+    included) goes to `dlgrade_reports/<student>/<a>/`."""
+    out = course / "autograded" / x.student / assignment
+    _fresh_folder(out)
+    for name in src.notebooks:
+        if name in x.feedback:
+            cells = json.loads(x.feedback[name].read_text())
+        elif report.error:
+            cells = []  # the notebook was refused or never read: the feedback says why
+        else:
+            continue
+        (out / name).write_text(feedback_notebook(cells, report))
+    mine = course / REPORTS / x.student / assignment
+    mine.mkdir(parents=True, exist_ok=True)
+    (mine / "dlgrade_report.json").unlink(missing_ok=True)
+    (mine / "dlgrade_report.json").write_text(wire.dumps(report.to_dict(), indent=1) + "\n")
 
 
 def grade_outputs(report) -> dict:
@@ -364,29 +673,30 @@ def grade_outputs(report) -> dict:
     return out
 
 
-def feedback_notebook(notebook: Path, report) -> str:
-    """The submitted notebook, never executed: every output the student's copy held is cleared
-    (it could say anything), and each grade cell gets the trusted result of its item. A notebook
-    that cannot be read is copied as it is."""
-    text = notebook.read_text(encoding="utf-8", errors="replace")
-    try:
-        nb = json.loads(text)
-        cells = [c for c in nb["cells"] if isinstance(c, dict)]
-    except (ValueError, KeyError, TypeError):
-        return text
+def feedback_notebook(notebook, report) -> str:
+    """The feedback notebook: the cells of the submitted notebook (`feedback_cells`, or a path read
+    as the trusted path reads it) with every output cleared and each grade cell showing the trusted
+    result of its item; a report's error (the submission was not graded) as its first cell. A
+    notebook that cannot be read gives a notebook that says why, never the file's content."""
+    error = report.error
+    if isinstance(notebook, (str, Path)):
+        try:
+            notebook = feedback_cells(_read_notebook(Path(notebook)))
+        except api.GradeError as exc:
+            notebook, error = [], error or str(exc)
+    cells = copy.deepcopy(notebook)
     outputs = grade_outputs(report)
     for cell in cells:
-        if cell.get("cell_type") != "code":
+        if cell["cell_type"] != "code":
             continue
-        cell["outputs"], cell["execution_count"] = [], None
-        meta = cell.get("metadata")
-        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-        gid = nbg.get("grade_id") if isinstance(nbg, dict) and nbg.get("grade") else None
-        if isinstance(gid, str) and gid in outputs:
+        nbg = cell["metadata"].get("nbgrader", {})
+        gid = nbg.get("grade_id") if nbg.get("grade") else None
+        if gid in outputs:
             cell["outputs"] = outputs.pop(gid)
+    if error:
+        cells.insert(0, {"cell_type": "markdown", "id": "dlgrade-not-graded", "metadata": {},
+                         "source": f"**Not graded**: {html.escape(error)}"})
+    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                       "language_info": {"name": "python"}}}
     return wire.dumps(nb, indent=1) + "\n"
-
-
-def _timestamp(folder: Path):
-    path = folder / "timestamp.txt"
-    return path.read_text().strip() if path.is_file() else None
