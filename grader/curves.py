@@ -4,16 +4,24 @@
 0.45, ...}, ...]}``, one row per epoch, every value a finite number. Training scripts call
 `write` after every epoch; the class view reads submitted curves with `load`, which accepts
 plain numbers only (a curve comes from a student and is never executed or unpickled).
+
+A submitted curve is data, bounded before it is parsed: a regular file only (never a link,
+FIFO or device: `read`), at most `MAX_BYTES`, JSON nested at most `MAX_DEPTH` deep, at most
+`MAX_EPOCHS` rows of at most `MAX_KEYS` names, every value finite and within ±`MAX_VALUE`.
 """
 import json
-import math
 import os
+import re
+import stat
 from pathlib import Path
 
 from .wire import dumps
 
 MAX_BYTES = 1 << 20
 MAX_EPOCHS = 10_000
+MAX_KEYS = 32
+MAX_DEPTH = 3           # {"epochs": [{...}]}
+MAX_VALUE = 1e9         # larger values are not a loss nor an accuracy (and break plotting: 1e308)
 
 
 class CurveError(ValueError):
@@ -36,23 +44,68 @@ def write(weights, rows):
     return path
 
 
+def read(path, cap=MAX_BYTES) -> bytes:
+    """The bytes of `path` when it is a regular file of at most `cap` bytes: opened without
+    following a link and without blocking (a FIFO or a device is never read), read with a cap."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise CurveError(f"cannot be read ({exc.strerror})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise CurveError("not a regular file")
+        if st.st_size > cap:
+            raise CurveError(f"larger than {cap >> 10} kB")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(cap + 1)
+    finally:
+        os.close(fd)
+    if len(data) > cap:
+        raise CurveError(f"larger than {cap >> 10} kB")
+    return data
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _depth(text: str) -> int:
+    """How deep the JSON arrays and objects of `text` nest (strings skipped), without parsing it."""
+    depth = deepest = 0
+    for c in re.findall(r"[\[\]{}]", _STRING.sub('""', text)):
+        depth += 1 if c in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def load(path) -> list:
     """The validated rows of a curve file: a list of {name: float}, each with an "epoch"."""
-    path = Path(path)
-    if path.stat().st_size > MAX_BYTES:
+    return parse(read(path))
+
+
+def parse(data: bytes) -> list:
+    """The validated rows of a curve file's bytes (see `load`)."""
+    if len(data) > MAX_BYTES:
         raise CurveError(f"larger than {MAX_BYTES >> 10} kB")
     try:
-        data = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise CurveError(f"not valid JSON ({exc})") from None
+    if _depth(text) > MAX_DEPTH:
+        raise CurveError(f"nested more than {MAX_DEPTH} deep")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, an int of over 4300 digits
+        raise CurveError(f"not valid JSON ({type(exc).__name__})") from None
     rows = data.get("epochs") if isinstance(data, dict) else None
     if not isinstance(rows, list) or len(rows) > MAX_EPOCHS:
         raise CurveError('expected {"epochs": [...]} with at most %d rows' % MAX_EPOCHS)
     out = []
     for row in rows:
-        if not isinstance(row, dict) or "epoch" not in row or not all(
+        if not isinstance(row, dict) or "epoch" not in row or len(row) > MAX_KEYS or not all(
                 isinstance(k, str) and len(k) <= 40 and isinstance(v, (int, float)) and not isinstance(v, bool)
-                and math.isfinite(v) for k, v in row.items()):
-            raise CurveError("every row must map names to finite numbers and have an 'epoch'")
+                and abs(v) <= MAX_VALUE for k, v in row.items()):  # False for NaN and inf; an int never overflows
+            raise CurveError(f"every row must map at most {MAX_KEYS} names to finite numbers within "
+                             f"±{MAX_VALUE:g} and have an 'epoch'")
         out.append({k: float(v) for k, v in row.items()})
     return out

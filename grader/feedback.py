@@ -6,7 +6,8 @@ from pathlib import Path
 
 from .api import not_run
 from .checks import GATED_MESSAGE
-from .report import ids, table, to_gradescope
+from .figures import plain, pyplot
+from .report import RESERVED, ids, safe_id, table, to_gradescope
 
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
            "timeout": "#1565c0", "not_attempted": "#9e9e9e"}
@@ -33,14 +34,18 @@ def feedback_text(report) -> str:
 def plot_scores(report, path):
     """A row per item, zeros included: the earned fraction in the status colour over a pale band of
     the same colour, the status and points written at the right, hidden items hatched and marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    with pyplot() as plt:  # the submission's name in the title is shown as written, never as mathtext
+        fig, ax = plt.subplots(figsize=(9, 0.24 * len(report.items) + 1.6))
+        try:
+            _plot_scores(fig, ax, report, path)
+        finally:
+            plt.close(fig)
 
+
+def _plot_scores(fig, ax, report, path):
+    from matplotlib.patches import Patch
     items = report.items
     n = len(items)
-    fig, ax = plt.subplots(figsize=(9, 0.24 * n + 1.6))
     y = list(range(n))[::-1]
     for row, i in zip(y, items):
         colour = COLOURS[i.status]
@@ -61,8 +66,8 @@ def plot_scores(report, path):
     ax.set_xlabel("fraction of the item's points earned", fontsize=8)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"{report.assignment}: {Path(report.submission).name}: {round(report.score, 2):g} / {report.max_score:g}",
-                 pad=24, fontsize=10)
+    ax.set_title(f"{report.assignment}: {plain(Path(report.submission).name)}: "
+                 f"{round(report.score, 2):g} / {report.max_score:g}", pad=24, fontsize=10)
     present = sorted({i.status for i in items}, key=list(COLOURS).index)
     handles = [Patch(color=COLOURS[s], label=s.replace("_", " ")) for s in present]
     if any(i.visibility == "hidden" for i in items):
@@ -71,7 +76,36 @@ def plot_scores(report, path):
               frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+
+
+def draw_scores(report, folder) -> str:
+    """`folder/scores.png` (`plot_scores` of the student's view), written atomically; "" when drawn,
+    else why not: a chart that fails to draw costs that submission its chart, nothing more."""
+    import copy
+    tmp = Path(folder) / ".scores.tmp.png"
+    try:
+        plot_scores(student_view(copy.deepcopy(report)), tmp)
+        os.replace(tmp, Path(folder) / "scores.png")
+        return ""
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        return f"scores.png could not be drawn ({type(exc).__name__})"
+
+
+def folder_for(root, sid) -> Path:
+    """`root/sid`, created, for one submission's files: `sid` must be one plain name (`report.ids`:
+    never `..`, a path, hidden or a name the class view writes itself); an existing link there is
+    removed, never written through, and the folder must resolve directly inside `root`."""
+    root = Path(root)
+    if sid != safe_id(sid) or sid.casefold() in RESERVED:
+        raise ValueError(f"{sid!r} is not a submission id")
+    out = root / sid
+    if out.is_symlink():
+        out.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    if Path(os.path.realpath(out)).parent != Path(os.path.realpath(root)):
+        raise ValueError(f"{out} is not inside {root}")
+    return out
 
 
 def write(reports, folder):
@@ -79,14 +113,10 @@ def write(reports, folder):
     folder = Path(folder)
     written = []
     for sid, report in zip(ids(reports), reports):
-        out = folder / sid
-        if out.is_symlink():  # never write through a link
-            out.unlink()
-        out.mkdir(parents=True, exist_ok=True)
+        out = folder_for(folder, sid)
+        note = draw_scores(report, out)
         tmp = out / ".feedback.txt.tmp"  # atomic: a temporary file, then a rename over the old one
-        tmp.write_text(feedback_text(report))
+        tmp.write_text(feedback_text(report) + (f"\n{note}\n" if note else ""))
         os.replace(tmp, out / "feedback.txt")
-        plot_scores(student_view(report), out / ".scores.tmp.png")
-        os.replace(out / ".scores.tmp.png", out / "scores.png")
         written.append(out)
     return written

@@ -5,11 +5,39 @@ from arrays the parent has already validated, and only when feedback is written:
 grade -o OUTDIR` saves it as `OUTDIR/<id>/<name>`, `dlgrade check` as `feedback/<name>` in the
 student's folder. A figure never shows a hidden case's inputs or expected values; a figure
 that fails to draw costs no points (the feedback says it could not be drawn).
+
+Every figure of the grader is drawn under `pyplot()`: text is never interpreted (no mathtext,
+no LaTeX), so a submission's name or anything else it chose is shown as written; `plain`
+bounds such text before it reaches a figure.
 """
+import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+
+_DRAWING = threading.RLock()  # pyplot is not thread-safe: one figure at a time
+
+
+@contextlib.contextmanager
+def pyplot():
+    """matplotlib.pyplot with the Agg backend and settings that never interpret text: `$\\cmd$`
+    in a title is those characters, not mathtext (which raises on unknown commands), and LaTeX
+    is off. Set for the whole process (the grader wants neither anywhere), one figure at a time."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with _DRAWING:
+        matplotlib.rcParams.update({"text.parse_math": False, "text.usetex": False})
+        yield plt
+
+
+def plain(text, limit=80) -> str:
+    """`text` as a figure shows it: control characters replaced, at most `limit` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -21,19 +49,17 @@ class Figure:
 
     def save(self, path) -> Path:
         """Draw into a PNG at `path` (written atomically)."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig = plt.figure(figsize=self.size)
-        try:
-            self.draw(fig)
-            tmp = path.with_name(f".{path.stem}.tmp.png")
-            fig.savefig(tmp, dpi=100, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            plt.close(fig)
+        with pyplot() as plt:
+            fig = plt.figure(figsize=self.size)
+            try:
+                self.draw(fig)
+                tmp = path.with_name(f".{path.stem}.tmp.png")
+                fig.savefig(tmp, dpi=100, bbox_inches="tight")
+                os.replace(tmp, path)
+            finally:
+                plt.close(fig)
         return path
 
 

@@ -3,6 +3,7 @@ achieved), JSON, the gradebook CSV, Gradescope's results.json; submission ids (`
 JSON encoder every writer uses (`dumps`)."""
 import csv
 import io
+import unicodedata
 
 from .api import NOT_GRADED, NOT_RUN, STATUSES, not_run
 from .wire import dumps, json_default  # noqa: F401  (the one JSON encoder: `report.dumps`)
@@ -97,25 +98,46 @@ def _parts(path: str) -> list:
     return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "..")]
 
 
+# Names the class view and the CLI write in OUTDIR beside the submissions' folders; an id never
+# takes one (compared case-insensitively, as on macOS and Windows), nor a name Windows reserves.
+RESERVED = frozenset({"grades.csv", "grades.txt", "grades.json", "results.json", "summary.html", "figures",
+                      "results", "feedback", "con", "prn", "aux", "nul",
+                      *(f"{d}{k}" for d in ("com", "lpt") for k in range(1, 10))})
+MAX_ID = 64  # characters
+
+
+def safe_id(name: str) -> str:
+    """`name` as a folder name: letters, digits, `-`, `_` and inner dots only, at most `MAX_ID`
+    characters, never empty, `.`, `..` or hidden (`submission` when nothing is left)."""
+    base = "".join(c if c.isalnum() or c in "-_." else "_" for c in unicodedata.normalize("NFC", name))
+    return base[:MAX_ID].strip(".-") or "submission"
+
+
+def _folded(sid: str) -> str:
+    """What a case- and normalization-insensitive file system (macOS, Windows) sees of `sid`."""
+    return unicodedata.normalize("NFKC", sid).casefold()
+
+
 def ids(reports) -> list:
     """A file-name-safe id per report, unique in the list, from its submission's path: the file or
     folder name without `.zip` (`alice.zip` -> `alice`), or, where that name says nothing of the
     student (`submission.zip`) or repeats (`alice/mlp`, `bob/mlp`), the name of the folder above
-    it, as an LMS exports them (`alice/submission.zip` -> `alice`); a name still taken gets `-2`,
-    `-3`, ..."""
+    it, as an LMS exports them (`alice/submission.zip` -> `alice`); a name still taken, also when
+    it differs only in case, or one the class view writes itself (`RESERVED`: `grades.csv.zip`)
+    gets `-2`, `-3`, ... (`safe_id`: never `..`, a path or hidden)."""
     parts = [_parts(r.submission) for r in reports]
     stems = [_stem(p[-1]) if p else "submission" for p in parts]
-    out, seen = [], set()
+    out, seen = [], set(RESERVED)
     for p, stem in zip(parts, stems):
         name = stem
         if (stem.lower() in GENERIC_NAMES or stems.count(stem) > 1) and len(p) >= 2:
             name = p[-2]
-        base = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "submission"
+        base = safe_id(name)
         sid, k = base, 1
-        while sid in seen:
+        while _folded(sid) in seen:
             k += 1
             sid = f"{base}-{k}"
-        seen.add(sid)
+        seen.add(_folded(sid))
         out.append(sid)
     return out
 
