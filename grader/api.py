@@ -439,11 +439,12 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
             except GradeError as exc:
                 copies.append(None)
                 problems[k] = str(exc)
+        salts = [submission_salt(opts, c, assignment) for c in copies]
         pool = WorkerPool(extra_files=data_files(assignment), device=opts.device, sandbox=opts.sandbox) \
             if opts.prestart else None
         try:
             return _grade_copies(assignment, copies, selected, dataclasses.replace(opts, pool=pool), jobs, on_item,
-                                 submissions, problems, on_report)
+                                 submissions, problems, on_report, salts)
         finally:
             if pool is not None:
                 pool.close()
@@ -541,7 +542,18 @@ def assignment_folder(folder: Path, assignment: str) -> Path:
                      f"submit one folder that holds them all")
 
 
-def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report):
+def submission_salt(opts, copy, assignment) -> str:
+    """The salt of one submission's cases when grading: the run's salt (course secret and seed)
+    mixed with a hash of the files grading reads. Every submission gets its own hidden cases, so
+    inputs leaked from one run are no table for another; the same files, secret and seed always
+    get the same cases, so a regrade of unchanged work reproduces its result. (`check` uses the
+    stored public cases and keeps one salt.)"""
+    if opts.mode != "grade" or copy is None:
+        return opts.salt
+    return hashlib.sha256(f"{opts.salt}\0{content_hash(copy, assignment)}".encode()).hexdigest()
+
+
+def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions, problems, on_report, salts):
     tasks = [(k, s, i) for k, s in enumerate(copies) for i in selected]
     lock = SharedExclusiveLock()
     left = {k: len(selected) for k in range(len(copies))}
@@ -566,7 +578,7 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, submissions
             elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
                 result = _missing(item, f"{module}.py is missing from the submission")
             else:
-                result = grade_item(item, sub, opts)
+                result = grade_item(item, sub, dataclasses.replace(opts, salt=salts[k]))
         with done_lock:
             results[(k, selected.index(item))] = result
             left[k] -= 1
