@@ -463,6 +463,8 @@ def data_files(assignment):
 def snapshot(sub: Path, into: Path, assignment: str) -> Path:
     """Copy a submission folder's regular `.py` and data files into `into` (see
     `runner.submission_files`); the answer keys' links between `solutions/` folders are kept."""
+    if sub.is_symlink():
+        raise GradeError(LINKED)
     if not sub.is_dir():
         raise GradeError(f"{sub}: not a folder")
     sub = assignment_folder(sub, assignment)
@@ -610,6 +612,9 @@ MAX_ZIP_BYTES = 200 << 20
 MAX_ZIP_MEMBERS = 5000
 
 
+LINKED = "a symbolic link: name the folder or .zip itself (a link is never followed)"
+
+
 def unpack(path: Path, into: Path) -> Path:
     """A submission folder from a folder or a .zip (extracted safely into `into`).
 
@@ -620,6 +625,8 @@ def unpack(path: Path, into: Path) -> Path:
     import zipfile
     import zlib
     path = Path(path)
+    if path.is_symlink():  # a link to an answer key or a classmate's folder grades that
+        raise GradeError(LINKED)
     if path.is_dir():
         return path
     if not path.exists():

@@ -1,0 +1,42 @@
+"""Nothing a submission names resolves outside its own folder (issue 18.2): a submission path
+that is a link (to the answer key, to a classmate's folder) and files that are hard links are
+not graded, with one line saying why; the answer keys' own links between assignments still work."""
+import json
+import os
+
+from tests.conftest import ROOT, dlgrade
+
+
+def _graded(result):
+    return json.loads(result.stdout)
+
+
+def test_a_submission_path_that_links_to_the_answer_key_is_not_graded(tmp_path):
+    link = tmp_path / "alice"
+    link.symlink_to(ROOT / "solutions" / "linear")
+    result = dlgrade("grade", "linear", link, "--format", "json", "--item", "linear.logistic")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"error: {link}: a symbolic link: name the folder or .zip itself (a link is never followed)"
+    assert _graded(result)["score"] == 0
+
+
+def test_files_that_are_hard_links_are_not_graded(tmp_path):
+    folder = tmp_path / "bob"
+    folder.mkdir()
+    for name in ("logistic.py", "linear.py"):
+        os.link(ROOT / "solutions" / "linear" / name, folder / name)
+    result = dlgrade("grade", "linear", folder, "--format", "json", "--item", "linear.logistic")
+    assert result.returncode == 1 and _graded(result)["score"] == 0
+    assert "is a hard link (the same file has another name on this machine); submit a copy" in result.stderr
+
+
+def test_a_copy_grades_and_the_answer_keys_links_are_followed(tmp_path):
+    folder = tmp_path / "carol"
+    folder.mkdir()
+    for name in ("logistic.py", "linear.py"):
+        (folder / name).write_bytes((ROOT / "solutions" / "linear" / name).read_bytes())
+    copy = dlgrade("grade", "linear", folder, "--format", "json", "--item", "linear.logistic")
+    assert copy.returncode == 0 and _graded(copy)["score"] == _graded(copy)["max_score"] > 0
+    key = dlgrade("grade", "cnn", "solutions/cnn", "--format", "json", "--item", "cnn.conv.forward")
+    assert key.returncode == 0 and _graded(key)["score"] == _graded(key)["max_score"]  # layers.py -> ../mlp
