@@ -91,15 +91,17 @@ def test_curve_that_is_not_a_regular_file_is_never_opened(tmp_path, kind):
     _curve_drawn(out)
 
 
-def test_curve_reading_is_bounded_in_bytes_depth_and_value(tmp_path):
+def test_curve_reading_is_bounded_in_bytes_and_depth(tmp_path):
     """The reader itself: a file over the size cap is refused before parsing; no recursion."""
     from grader import curves
-    big = tmp_path / "big.json"
+    big, nested, good = tmp_path / "big.json", tmp_path / "nested.json", tmp_path / "good.json"
     big.write_text(" " * (curves.MAX_BYTES + 1) + json.dumps(HONEST_CURVE))
-    for text in (None, "[" * 100_000 + "]" * 100_000):
+    nested.write_text('{"epochs": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    good.write_text(json.dumps(HONEST_CURVE))
+    for path in (big, nested):
         with pytest.raises(curves.CurveError):
-            curves.load(big) if text is None else curves.parse(text.encode())
-    assert curves.parse(json.dumps(HONEST_CURVE).encode())[0]["loss"] == 2.0
+            curves.load(path)
+    assert curves.load(good)[0]["loss"] == 2.0
 
 
 # --------------------------------------------------------------------------- names in figures
