@@ -829,6 +829,7 @@ class AccuracyItem(Item):
     trusted: bool = True
     modules: tuple = ("layers",)  # where `dlgrade check` finds the student's layer classes
     layers: tuple = ()            # the layer types this assignment's model may use
+    max_flops: float = 0.0        # a tighter FLOPs bound for its evaluation (0: drivers.MAX_EVAL_FLOPS)
 
     def check_arch(self, arch):
         """Refuse a model built from layers this assignment does not teach (a CNN for the MLP)."""
@@ -843,7 +844,7 @@ class AccuracyItem(Item):
         return cifar10_test_set()
 
     def calls_for(self, arch, weights, meta, data):
-        spec = {"arch": json.dumps(arch), "modules": list(self.modules)}
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "max_flops": self.max_flops}
         return [Call("predict", spec, {"weights": weights, "x": data[0]})]
 
     def evaluate_outputs(self, outputs, meta, data):
@@ -1221,11 +1222,11 @@ class TextItem(AccuracyItem):
             raise WeightsError(f"{self.weights}: a 'vocab' entry (JSON list of characters) is required")
         x, y = self.encode(meta["vocab"], text)
         spec = {"arch": json.dumps(arch), "modules": list(self.modules), "chunk": self.chunk,
-                "batch": 256 if self.corpus == "names" else len(x)}
+                "batch": 256 if self.corpus == "names" else len(x), "max_flops": self.max_flops}
         start = 0 if self.corpus == "names" else meta["vocab"].index("\n") if "\n" in meta["vocab"] else 0
         sample = {"arch": spec["arch"], "modules": spec["modules"], "sampler_module": "text", "seed": 0,
                   "n": 8 if self.corpus == "names" else 1, "length": 16 if self.corpus == "names" else 300,
-                  "start": start}
+                  "start": start, "max_flops": self.max_flops}
         return [Call("text_nll", spec, {"weights": weights, "inputs": x, "targets": y}),
                 Call("generate", sample, {"weights": weights})]
 
