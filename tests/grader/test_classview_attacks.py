@@ -67,27 +67,33 @@ def _curve_drawn(out):
 
 
 # --------------------------------------------------------------------------- learning curves
-@pytest.mark.parametrize("content", [
-    '{"epochs": ' + "[" * 100_000 + "]" * 100_000 + "}",
-    json.dumps({"epochs": [{"epoch": 1, "loss": 1e308}, {"epoch": 2, "loss": -1e308}]}),
-    '{"epochs": [{"epoch": 1, "loss": ' + "9" * 5000 + "}]}",
-], ids=["100k-nested-lists", "plus-minus-1e308", "5000-digit-int"])
-def test_hostile_curve_is_left_out(tmp_path, content):
-    bad = _stub(tmp_path / "mallory")
-    (bad / CURVE).write_text(content)
-    out, _ = _grade(tmp_path, bad)
+def _attackers(tmp_path, contents):
+    subs = []
+    for k, content in enumerate(contents):
+        subs.append(_stub(tmp_path / f"mallory{k}"))
+        (subs[-1] / CURVE).write_text(content)
+    return subs
+
+
+def test_curve_of_100000_nested_lists_is_left_out(tmp_path):
+    out, _ = _grade(tmp_path, *_attackers(tmp_path, ['{"epochs": ' + "[" * 100_000 + "]" * 100_000 + "}"]))
     _curve_drawn(out)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero"])
-def test_curve_that_is_not_a_regular_file_is_never_opened(tmp_path, kind):
-    """A FIFO would block the read forever, /dev/zero fill memory: neither is opened."""
-    bad = _stub(tmp_path / "mallory")
-    if kind == "fifo":
-        os.mkfifo(bad / CURVE)
-    else:
-        os.symlink("/dev/zero", bad / CURVE)
-    out, _ = _grade(tmp_path, bad)
+def test_curve_values_out_of_range_are_left_out(tmp_path):
+    """±1e308 (finite, but matplotlib cannot lay out its axis) and a 5000-digit integer."""
+    out, _ = _grade(tmp_path, *_attackers(tmp_path, [
+        json.dumps({"epochs": [{"epoch": 1, "loss": 1e308}, {"epoch": 2, "loss": -1e308}]}),
+        '{"epochs": [{"epoch": 1, "loss": ' + "9" * 5000 + "}]}"]))
+    _curve_drawn(out)
+
+
+def test_curve_that_is_not_a_regular_file_is_never_opened(tmp_path):
+    """A FIFO would block the read forever, a link to /dev/zero fill memory: neither is opened."""
+    fifo, zero = _stub(tmp_path / "fifo"), _stub(tmp_path / "zero")
+    os.mkfifo(fifo / CURVE)
+    os.symlink("/dev/zero", zero / CURVE)
+    out, _ = _grade(tmp_path, fifo, zero)
     _curve_drawn(out)
 
 
@@ -105,11 +111,12 @@ def test_curve_reading_is_bounded_in_bytes_and_depth(tmp_path):
 
 
 # --------------------------------------------------------------------------- names in figures
-@pytest.mark.parametrize("name", ["x$\\cmd$", "$" + "x^{" * 60 + "}" * 60 + "$"], ids=["unknown-command", "deep"])
-def test_mathtext_in_a_submission_name_is_shown_as_written(tmp_path, name):
-    bad = _stub(tmp_path / "subs" / name)
-    out, rows = _grade(tmp_path, bad)
-    assert (out / rows[str(bad)]["id"] / "scores.png").is_file()
+def test_mathtext_in_a_submission_name_is_shown_as_written(tmp_path):
+    """`x$\\cmd$` (an unknown command) and `$x^{x^{...}}$` 60 deep (RecursionError in the parser)."""
+    subs = [_stub(tmp_path / "subs" / name) for name in ("x$\\cmd$", "$" + "x^{" * 60 + "}" * 60 + "$")]
+    out, rows = _grade(tmp_path, *subs)
+    for s in subs:
+        assert (out / rows[str(s)]["id"] / "scores.png").is_file()
 
 
 # --------------------------------------------------------------------------- ids and paths
