@@ -24,8 +24,6 @@ MAX_WINDOW = 16  # kernel_size, stride, padding and pooling windows: beyond this
 WINDOW_KEYS = {"kernel_size", "stride", "padding", "pool_size", "size"}
 
 
-
-
 def load_weights(path: Path):
     """Read `(arch, weights, meta)` from a weights `.npz`: arch as a list of layer dicts, weights
     as {"i.name": float32 array}, meta as {"vocab": [characters]} when the file has a vocabulary.
