@@ -525,7 +525,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         click.echo(f"feedback for {len(written)} submissions in {feedback}", err=True)
     ungraded = [r for r in reports if r.error]
     for r in ungraded:
-        click.echo(f"error: {r.submission}: {r.error}", err=True)
+        click.echo(f"error: {shown(r.submission)}: {shown(r.error)}", err=True)
     if ungraded:
         sys.exit(1)
 
@@ -558,6 +558,12 @@ def _with_pending(assignment, paths, finished):
             for k, p in enumerate(paths)]
 
 
+def shown(text) -> str:
+    """A name a submission chose, safe to print on a terminal: control characters (escape
+    sequences that move the cursor or rewrite earlier lines) as Python escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def _class_progress(report, sid, done, outdir):
     """One finished submission's files, and grades.csv over the submissions finished so far."""
     from . import classview
@@ -569,7 +575,10 @@ def _class_view(assignment, reports, submissions, outdir):
     """The class view (grader.classview): kept apart from the grading itself."""
     from . import classview
     curves = [classview.read_curves(s, assignment) for s in submissions]
-    page = classview.write(copy.deepcopy(reports), outdir, curves)
+    problems = {}
+    page = classview.write(copy.deepcopy(reports), outdir, curves, problems)
+    for sid, why in sorted(problems.items()):
+        click.echo(f"warning: {shown(sid)}: report incomplete: {shown(why)}", err=True)
     click.echo(f"class view of {len(reports)} submissions: {page}", err=True)
 
 

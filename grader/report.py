@@ -151,6 +151,16 @@ def _num(x) -> str:
 GRADEBOOK_COLUMNS = ("id", "submission", "status", "score", "max_score")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
+
+
+def _cell(text: str) -> str:
+    """A text cell of the gradebook: a value a submission chose (its file name) that a
+    spreadsheet would run as a formula (`=HYPERLINK(...)`) is written with a leading quote."""
+    text = str(text)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def to_csv(reports, sids=None) -> str:
     """The gradebook, for `--format csv` and the class view's grades.csv alike: one row per
     submission with `GRADEBOOK_COLUMNS`, then one column per item. `status` is `graded`, or
@@ -162,10 +172,11 @@ def to_csv(reports, sids=None) -> str:
     writer.writerow([*GRADEBOOK_COLUMNS, *item_ids])
     for sid, r in zip(sids or ids(reports), reports):
         if r.error:
-            writer.writerow([sid, r.submission, f"not graded: {r.error}", "", _num(r.max_score), *[""] * len(item_ids)])
+            writer.writerow([_cell(sid), _cell(r.submission), _cell(f"not graded: {r.error}"), "",
+                             _num(r.max_score), *[""] * len(item_ids)])
             continue
         scores = {i.id: _num(i.score) for i in r.items}
-        writer.writerow([sid, r.submission, "graded", _num(r.score), _num(r.max_score),
+        writer.writerow([_cell(sid), _cell(r.submission), "graded", _num(r.score), _num(r.max_score),
                          *(scores.get(k, "") for k in item_ids)])
     return buf.getvalue().rstrip("\n")
 

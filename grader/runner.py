@@ -385,6 +385,7 @@ MAX_FILE = 64 << 20        # per copied file
 MAX_SOURCE = 2 << 20       # per .py file
 MAX_TOTAL = 256 << 20      # per submission
 MAX_FILES = 500
+MAX_DEPTH = 16             # folders below the submission's root that are read
 
 
 class SubmissionError(ValueError):
@@ -425,9 +426,11 @@ def submission_files(src: Path, extra=(), *, links_within=None, skipped=None):
     skipped = [] if skipped is None else skipped
     out, total = {}, 0
     for dirpath, dirnames, filenames in os.walk(src, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__"
-                             and not os.path.islink(os.path.join(dirpath, d)))
         rel_dir = Path(dirpath).relative_to(src)
+        # os.walk recurses: a folder nested past MAX_DEPTH is not read (nor walked into)
+        dirnames[:] = [] if len(rel_dir.parts) >= MAX_DEPTH else sorted(
+            d for d in dirnames if not d.startswith(".") and d != "__pycache__"
+            and not os.path.islink(os.path.join(dirpath, d)))
         for name in sorted(filenames):
             rel = rel_dir / name
             if not name.endswith(".py") and str(rel) not in extra:

@@ -222,9 +222,24 @@ def test_the_class_views_walk_of_a_deep_folder_is_bounded(tmp_path, deep):
     assert len(read_curves(bad, "mlp")[CURVE]) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="intake (grader/runner.py submission_files, via api.content_hash, snapshot) "
-                                       "walks with os.walk, recursive in Python 3.11: the lead's fix")
 def test_a_folder_1100_levels_deep_is_graded_with_the_others(tmp_path, deep):
     bad = _stub(tmp_path / "mallory")
     deep(bad)
     _grade(tmp_path, bad)
+
+
+def test_names_that_are_formulas_or_escape_codes_stay_text(tmp_path):
+    """A submission named `=HYPERLINK(...)` is text in grades.csv (a leading quote), and one whose
+    name holds terminal escape codes is printed with them escaped."""
+    import csv
+    _stub(tmp_path / "=HYPERLINK(\"http:__x\";\"a\")")
+    (tmp_path / "bob\x1b[2Jcleared").write_bytes(b"not a zip")
+    _honest(tmp_path / "honest")
+    r = dlgrade("grade", "mlp", "honest", "=HYPERLINK(\"http:__x\";\"a\")", "bob\x1b[2Jcleared", *ITEM,
+                "-o", "out", timeout=120, cwd=tmp_path)
+    assert r.returncode == 1  # the file that is no zip cannot be graded
+    assert "\x1b" not in r.stderr and "bob\\x1b[2Jcleared" in r.stderr
+    rows = list(csv.reader((tmp_path / "out" / "grades.csv").open()))
+    cells = [c for row in rows[1:] for c in row[:3]]
+    assert "'=HYPERLINK(\"http:__x\";\"a\")" in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
