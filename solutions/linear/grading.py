@@ -140,9 +140,9 @@ def _with_bias(X):
 
 
 def classifier(n, d, c, reg, scale=1.0, svm=False):
-    """W (D, C), X (N, D) with a last column of ones, labels y (N,); `scale` multiplies X (and
-    so the scores: at x1000 each row's largest score is made >= 1000). For the SVM, every margin is at least `KINK` away from 0 (X drawn again
-    until it is), so finite differences never straddle a kink."""
+    """W (D, C), X (N, D) with a last column of ones, labels y (N,); `scale` multiplies X. For the SVM,
+    every margin is at least `KINK` away from 0 (X drawn again until it is), so finite differences
+    never straddle a kink. At `scale` >= 1000 the rows are rescaled by `spread_rows`."""
     def make(rng, dtype):
         W = randn(rng, (d, c), dtype, 0.5)
         y = rng.integers(0, c, n)
@@ -153,13 +153,38 @@ def classifier(n, d, c, reg, scale=1.0, svm=False):
             margins[np.arange(n), y] = 1.0
             if not svm or np.abs(margins).min() > KINK:
                 break
-        if scale >= 1000:  # exp overflows in every row: each row's largest score is >= 1000
-            s = X.astype(np.float64) @ W
-            for i in range(n):
-                k = int(np.argmax(np.abs(s[i])))
-                X[i] *= dtype(np.sign(s[i, k]) * max(1.0, 1000.0 / abs(s[i, k])))
+        if scale >= 1000:
+            X, y = spread_rows(X, W, y)
         return {"W": W, "X": X, "y": y}, {"reg": reg}
     return make
+
+
+LARGE_ROW_MAX = 1000.0  # see `spread_rows`
+
+
+def spread_rows(X, W, y):
+    """(X, y) for a "scores x1000" case, by construction: row 0 of X flipped and rescaled so that its
+    largest score M and its range are both at least LARGE_ROW_MAX, its label moved to its smallest
+    score; row i > 0 flipped and rescaled so that its largest score is M + LARGE_ROW_MAX * i. So
+    exp overflows in every row without a shift, rows 1000 apart underflow to 0 / 0 under a shift by
+    the batch's maximum, and log of row 0's softmax probability at its label is log(0)."""
+    X, y = X.astype(np.float64), y.copy()
+    W64 = W.astype(np.float64)
+    top = 0.0
+    for i in range(len(X)):
+        s = X[i] @ W64
+        k = int(np.argmax(np.abs(s)))
+        X[i] *= np.sign(s[k])            # now max_j s_ij = |s_ik| > 0
+        s = X[i] @ W64
+        if i == 0:
+            factor = LARGE_ROW_MAX / min(s.max(), s.max() - s.min())
+            y[0] = int(np.argmin(s))
+        else:
+            factor = (top + LARGE_ROW_MAX * i) / s.max()
+        X[i] *= factor
+        if i == 0:
+            top = float((X[0] @ W64).max())
+    return X.astype(W.dtype), y
 
 
 def svm_ties(n=6, d=4, c=5, reg=0.0):
@@ -198,11 +223,20 @@ def predict_case(n, d, c, ties=False):
     return make
 
 
-def sgd_case(n, d, c, reg, batch_size, steps, lr=0.5):
+def sgd_case(n, d, c, reg, batch_size, steps, lr=0.5, loss="softmax"):
     def make(rng, dtype):
-        args, _ = classifier(n, d, c, reg)(rng, dtype)
+        args, _ = classifier(n, d, c, reg, svm=loss == "svm")(rng, dtype)
         args["W"] = args["W"] * dtype(0.1)
-        return args, {"loss": "softmax", "reg": reg, "lr": lr, "batch_size": batch_size, "steps": steps}
+        return args, {"loss": loss, "reg": reg, "lr": lr, "batch_size": batch_size, "steps": steps}
+    return make
+
+
+def sgd_defaults(n=250, d=4, c=3):
+    """Only W, X, y and rng: the contract's defaults (softmax, reg=0, lr=1e-3, batch 200, 100 steps); N >= 200,
+    so code that draws batches without replacement runs (and is graded wrong by its values)."""
+    def make(rng, dtype):
+        args, _ = classifier(n, d, c, 0.0)(rng, dtype)
+        return args, {}
     return make
 
 
@@ -217,9 +251,12 @@ SOFTMAX = (("random, reg=0.1", classifier(6, 5, 4, 0.1), F64, True),
            ("float32, reg=0.05", classifier(5, 4, 3, 0.05), F32_, False))
 TIES = "ties at the margin: some s_j - s_y + 1 exactly 0 (they count nothing)"
 LARGE = "scores x1000"
+SGD_DEFAULTS = "defaults: only rng given (softmax, reg=0, lr=1e-3, 100 steps of batch 200)"
 SVM_TIES = ((TIES, svm_ties(), F64, False),)
 SOFTMAX_LARGE = ((LARGE, classifier(5, 5, 4, 0.0, scale=1000.0), F64, False),)
 
+GLOBAL_MAX = ("subtract each row's own max score, not the batch's: a row whose max is far below the "
+              "batch's underflows to 0 / 0")
 NO_TWO = "the regularisation gradient is 2 * reg * W: d/dW of reg * sum(W * W)"
 LOSS_OUTPUTS = dict(outputs=("loss", "dW"), wrt=("W",), grads=("dW",))
 
@@ -331,6 +368,7 @@ ITEMS = [
     loss_item("linear.softmax.loops", 7, "softmax_loss_loops", SOFTMAX + SOFTMAX_LARGE, scaled=(LARGE,),
               mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
                               {"softmax_loss_loops": M + "softmax_no_max_subtraction"}),
+                       Mutant(GLOBAL_MAX, {"softmax_loss_loops": M + "softmax_global_max"}),
                        Mutant(NO_TWO, {"softmax_loss_loops": M + "softmax_reg_no_factor_two"}))),
     loss_item("linear.softmax.vectorized", 10, "softmax_loss", SOFTMAX,
               mutants=(Mutant(NO_TWO, {"softmax_loss": M + "softmax_reg_no_factor_two"}),)),
@@ -338,7 +376,8 @@ ITEMS = [
         (LARGE + ", batch of 1", classifier(1, 4, 3, 0.0, scale=1000.0), F64, False),), visibility="hidden",
         float64_only=True,
         mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
-                        {"softmax_loss": M + "softmax_no_max_subtraction"}),)),
+                        {"softmax_loss": M + "softmax_no_max_subtraction"}),
+                 Mutant(GLOBAL_MAX, {"softmax_loss": M + "softmax_global_max"}))),
     CaseItem("linear.predict", 4, name="predict", module="linear", outputs=("predict(W, X)",),
              cases=(("random", predict_case(8, 5, 4), F64, False),
                     ("tied best scores (the lowest class wins)", predict_case(6, 4, 5, ties=True), F64, False),
@@ -347,10 +386,16 @@ ITEMS = [
                              {"predict": M + "predict_last_max"}),)),
     CaseItem("linear.train_sgd", 8, name="train_sgd", module="linear", seeded=True, outputs=("W", "history"),
              cases=(("softmax, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6), F64, False),
+                    ("svm, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6, loss="svm"), F64, False),
                     ("softmax, reg=0, 4 steps of batch 1", sgd_case(9, 4, 3, 0.0, 1, 4), F64, False),
+                    ("svm, reg=0, 4 steps of batch 1", sgd_case(9, 4, 3, 0.0, 1, 4, loss="svm"), F64, False),
+                    (SGD_DEFAULTS, sgd_defaults(), F64, False),
                     ("float32, softmax, reg=0.05, 5 steps of batch 3", sgd_case(12, 4, 3, 0.05, 3, 5), F32_, False)),
-             note="train_sgd calls your softmax_loss: if linear.softmax.vectorized fails too, fix it first",
-             mutants=(Mutant("draw each batch with rng.integers(0, N, size=batch_size) (with replacement), "
+             note="train_sgd calls your softmax_loss and svm_loss: if linear.softmax.vectorized or "
+                  "linear.svm.vectorized fails too, fix it first",
+             mutants=(Mutant("`loss` selects the loss: \"svm\" trains with svm_loss, \"softmax\" with softmax_loss",
+                             {"train_sgd": M + "sgd_always_softmax"}),
+                      Mutant("draw each batch with rng.integers(0, N, size=batch_size) (with replacement), "
                              "not rng.choice(N, batch_size, replace=False)", {"train_sgd": M + "sgd_without_replacement"}),
                       Mutant("history[t] is the batch loss before step t's update, not after",
                              {"train_sgd": M + "sgd_history_after_update"}))),

@@ -1,6 +1,6 @@
 """svm_loss's regularisation gradient is reg * W, not 2 * reg * W."""
 # file: linear.py
-# affects: linear.svm.vectorized
+# affects: linear.svm.vectorized, linear.train_sgd
 # clause: l2-reg
 
 _svm = svm_loss
