@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.assignments.cnn import CNN_LAYERS, _pair
+from grader.assignments.cnn import CNN_LAYERS, given, hp, pair
 from grader.assignments.mlp import MLP_LAYERS
 from grader.checks import CheckResult
 from grader.figures import Figure
@@ -26,36 +26,32 @@ AE_LAYERS = CNN_LAYERS + UP_LAYERS
 PIXELS = 3 * 32 * 32
 
 
-def _hp(k):
-    """A hyperparameter as the worker's JSON carries it (a pair becomes a list)."""
-    return list(k) if isinstance(k, tuple) else k
-
-
 # --------------------------------------------------------------------------- case makers
 def upsample(rng, spec, dtype):
-    """spec: (N, C, H, W, scale_factor)."""
+    """spec: (N, C, H, W, scale_factor); scale_factor None leaves it at its default (2)."""
     n, c, h, w, scale = spec
-    return {"scale_factor": _hp(scale)}, randn(rng, (n, c, h, w), dtype), {}
+    return given(scale_factor=hp(scale)), randn(rng, (n, c, h, w), dtype), {}
 
 
 def upsample_out(kwargs, x):
-    sh, sw = _pair(kwargs["scale_factor"])
+    sh, sw = pair(kwargs.get("scale_factor", 2))
     return (*x.shape[:2], x.shape[2] * sh, x.shape[3] * sw)
 
 
 def conv_transpose(rng, spec, dtype):
-    """spec: (N, C, H, W, F, kernel, stride, padding[, output_padding])."""
+    """spec: (N, C, H, W, F, kernel, stride, padding[, output_padding]); stride, padding or
+    output_padding None (or output_padding missing) leaves it at its default (1, 0, 0)."""
     n, c, h, w, f, k, stride, pad, *op = spec
-    kh, kw = _pair(k)
-    kwargs = {"in_channels": c, "out_channels": f, "kernel_size": _hp(k), "stride": stride, "padding": pad,
-              "output_padding": op[0] if op else 0}
+    kh, kw = pair(k)
+    kwargs = given(in_channels=c, out_channels=f, kernel_size=hp(k), stride=stride, padding=pad,
+                   output_padding=op[0] if op else None)
     params = {"W": randn(rng, (c, f, kh, kw), dtype, 1 / np.sqrt(c * kh * kw)), "b": randn(rng, (f,), dtype)}
     return kwargs, randn(rng, (n, c, h, w), dtype), params
 
 
 def conv_transpose_out(kwargs, x):
-    kh, kw = _pair(kwargs["kernel_size"])
-    s, p, op = kwargs["stride"], kwargs["padding"], kwargs.get("output_padding", 0)
+    kh, kw = pair(kwargs["kernel_size"])
+    s, p, op = kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("output_padding", 0)
     return (len(x), kwargs["out_channels"], (x.shape[2] - 1) * s - 2 * p + kh + op,
             (x.shape[3] - 1) * s - 2 * p + kw + op)
 
@@ -66,19 +62,42 @@ UP_CASES = (
     ("scale given as a pair (2, 3)", (2, 2, 3, 4, (2, 3)), np.float64),
     ("a 1x1 image, scale 4", (3, 2, 1, 1, 4), np.float64),
     ("float32", (2, 3, 4, 4, 2), np.float32),
+    ("scale_factor left at its default (2)", (2, 2, 3, 2, None), np.float64),
+    ("scale given as a pair (3, 1): rows only", (1, 2, 2, 3, (3, 1)), np.float64),
 )
-CONVT_CASES = (  # output_padding 0 (the hidden item grades output_padding)
+# The corners of ConvTranspose2d's allowed region (kernel KH, KW >= 1, stride S >= 1, padding P >= 0,
+# 0 <= OP < S; docs/clauses.md, convt-geometry): P = 0 and P >= 1; P > K - 1 (the crop reaches into
+# the kernel copies; a Conv2d of the zero-stuffed input would need a negative padding); S > K (gaps
+# between the copies); KH < KW and KH > KW; OP = 0, 1 <= OP <= P and OP > P (bias-only rows and
+# columns); every argument but the channels and kernel left at its default. The forward item grades
+# output_padding's forward (CONVT_FORWARD_OUTPUT_PADDING); the hidden item grades its backward.
+CONVT_CASES = (
     ("3x3, stride 1", (2, 3, 4, 5, 2, 3, 1, 0), np.float64),
     ("4x4, stride 2, padding 1 (doubles the size)", (2, 3, 4, 4, 4, 4, 2, 1), np.float64),
     ("5x5, stride 2, padding 2, odd sizes, batch of 1", (1, 2, 3, 5, 3, 5, 2, 2), np.float64),
     ("2x3 kernel, stride 3, padding 1", (2, 2, 3, 4, 3, (2, 3), 3, 1), np.float64),
     ("1x1 kernel, stride 2 (gaps between the copies)", (2, 4, 3, 2, 2, 1, 2, 0), np.float64),
     ("float32", (2, 3, 5, 5, 4, 4, 2, 1), np.float32),
+    ("3x2 kernel, stride, padding and output_padding left at their defaults (1, 0, 0)",
+     (2, 2, 3, 4, 3, (3, 2), None, None), np.float64),
+    ("2x2 kernel, stride 2, padding 2 (padding > kernel size - 1)", (2, 2, 4, 5, 3, 2, 2, 2), np.float64),
 )
-OUTPUT_PADDING_CASES = (  # every one with padding >= 1 and stride >= 2
+CONVT_FORWARD_OUTPUT_PADDING = (  # the forward item only: the hidden item grades output_padding's backward
+    ("3x3, stride 2, padding 0, output_padding 1 (> padding: a bias-only row and column)",
+     (2, 2, 3, 4, 3, 3, 2, 0, 1), np.float64),
+    ("4x4, stride 2, padding 1, output_padding 1 (= padding)", (2, 3, 4, 4, 2, 4, 2, 1, 1), np.float64),
+    ("3x2 kernel, stride 3, padding 1, output_padding 2 (> padding), batch of 1",
+     (1, 2, 3, 3, 2, (3, 2), 3, 1, 2), np.float64),
+    ("5x5, stride 3, padding 2, output_padding 1 (< padding)", (2, 2, 3, 2, 3, 5, 3, 2, 1), np.float64),
+)
+OUTPUT_PADDING_CASES = (  # stride >= 2; output_padding below, equal to and above padding
     ("3x3, stride 2, padding 1, output_padding 1", (2, 2, 4, 5, 3, 3, 2, 1, 1), np.float64),
     ("2x3 kernel, stride 3, padding 2, output_padding 2, batch of 1", (1, 2, 3, 3, 3, (2, 3), 3, 2, 2), np.float64),
     ("float32, 4x4, stride 2, padding 1, output_padding 1", (2, 3, 4, 4, 2, 4, 2, 1, 1), np.float32),
+    ("3x3, stride 2, padding 0, output_padding 1 (> padding: a bias-only row and column)",
+     (2, 3, 4, 3, 2, 3, 2, 0, 1), np.float64),
+    ("3x2 kernel, stride 3, padding 1, output_padding 2 (> padding)", (2, 2, 3, 4, 3, (3, 2), 3, 1, 2), np.float64),
+    ("5x5, stride 3, padding 2, output_padding 1 (< padding)", (1, 2, 3, 4, 2, 5, 3, 2, 1), np.float64),
 )
 
 UP_MUTANTS = (
@@ -101,10 +120,14 @@ CONVT_BACKWARD_MUTANTS = (
 )
 
 
-def pair_items(key, name, make, shapes, out_shape, fwd, bwd, forward_mutants=(), backward_mutants=(), **kwargs):
-    common = dict(name=name, module="autoencoder", make=make, shapes=shapes, out_shape=out_shape, **kwargs)
-    return [LayerItem(f"autoencoder.{key}.forward", fwd, part="forward", mutants=forward_mutants, **common),
-            LayerItem(f"autoencoder.{key}.backward", bwd, part="backward", mutants=backward_mutants, **common)]
+def pair_items(key, name, make, shapes, out_shape, fwd, bwd, forward_mutants=(), backward_mutants=(),
+               forward_only=(), **kwargs):
+    """The forward and backward items of a layer; `forward_only`: cases of the forward item alone."""
+    common = dict(name=name, module="autoencoder", make=make, out_shape=out_shape, **kwargs)
+    return [LayerItem(f"autoencoder.{key}.forward", fwd, part="forward", mutants=forward_mutants,
+                      shapes=shapes + forward_only, **common),
+            LayerItem(f"autoencoder.{key}.backward", bwd, part="backward", mutants=backward_mutants, shapes=shapes,
+                      **common)]
 
 
 # --------------------------------------------------------------------------- trained auto-encoders
@@ -261,7 +284,8 @@ def _drawer(originals, recon, title):
 ITEMS = [
     *pair_items("upsample", "Upsample2d", upsample, UP_CASES, upsample_out, 6, 8, backward_mutants=UP_MUTANTS),
     *pair_items("conv_transpose", "ConvTranspose2d", conv_transpose, CONVT_CASES, conv_transpose_out, 16, 24,
-                forward_mutants=CONVT_FORWARD_MUTANTS, backward_mutants=CONVT_BACKWARD_MUTANTS),
+                forward_mutants=CONVT_FORWARD_MUTANTS, backward_mutants=CONVT_BACKWARD_MUTANTS,
+                forward_only=CONVT_FORWARD_OUTPUT_PADDING),
     LayerItem("autoencoder.conv_transpose.output_padding", 8, visibility="hidden", part="backward",
               name="ConvTranspose2d", module="autoencoder", make=conv_transpose, shapes=OUTPUT_PADDING_CASES,
               out_shape=conv_transpose_out, mutants=CONVT_BACKWARD_MUTANTS),

@@ -1,4 +1,6 @@
 """The `cnn` assignment: convolution, pooling, spatial batch norm, conv speed, a trained CNN."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from grader.assignments.mlp import MLP_LAYERS
@@ -16,8 +18,20 @@ M = "grader.mutants:"
 CNN_LAYERS = MLP_LAYERS + ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
 
 
-def _pair(k):
+def pair(k):
+    """(a, b) from a hyperparameter given as an int or a pair (a tuple, or a list as JSON carries it)."""
     return tuple(k) if isinstance(k, (list, tuple)) else (k, k)
+
+
+def hp(k):
+    """A hyperparameter as the worker's JSON carries it (a pair becomes a list)."""
+    return list(k) if isinstance(k, tuple) else k
+
+
+def given(**kwargs):
+    """The keyword arguments whose value is not None: None in a case's spec leaves that argument
+    out, so the layer's own default applies."""
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 def _out(size, k, stride, pad=0):
@@ -26,39 +40,39 @@ def _out(size, k, stride, pad=0):
 
 # --------------------------------------------------------------------------- case makers
 def conv(rng, spec, dtype):
-    """spec: (N, C, H, W, F, kernel, stride, padding)."""
+    """spec: (N, C, H, W, F, kernel, stride, padding); stride or padding None leaves it at its
+    default (1 and 0)."""
     n, c, h, w, f, k, stride, pad = spec
-    kh, kw = _pair(k)
-    kwargs = {"in_channels": c, "out_channels": f, "kernel_size": list(k) if isinstance(k, tuple) else k,
-              "stride": stride, "padding": pad}
+    kh, kw = pair(k)
+    kwargs = given(in_channels=c, out_channels=f, kernel_size=hp(k), stride=stride, padding=pad)
     params = {"W": randn(rng, (f, c, kh, kw), dtype, 1 / np.sqrt(c * kh * kw)), "b": randn(rng, (f,), dtype)}
     return kwargs, randn(rng, (n, c, h, w), dtype), params
 
 
 def conv_out(kwargs, x):
-    kh, kw = _pair(kwargs["kernel_size"])
-    s, p = kwargs["stride"], kwargs["padding"]
+    kh, kw = pair(kwargs["kernel_size"])
+    s, p = kwargs.get("stride", 1), kwargs.get("padding", 0)
     return (len(x), kwargs["out_channels"], _out(x.shape[2], kh, s, p), _out(x.shape[3], kw, s, p))
 
 
 def pool(rng, spec, dtype):
     """spec: (N, C, H, W, kernel, stride[, "ties"]); kernel an int or a pair; stride None leaves
-    it at its default; tie cases use small integers."""
+    it at its default; tie cases use small integers, and the first window of every sample and
+    channel holds its maximum twice (a tie by construction, whatever the seed)."""
     n, c, h, w, k, stride, *ties = spec
     if ties:
-        x = rng.integers(0, 3, (n, c, h, w)).astype(dtype)
+        x = rng.integers(0, 3, (n, c, h, w))
+        x[:, :, 0, 0] = x[:, :, 1, 0] = 3  # both in the first window (a kernel of at least 2 rows)
+        x = x.astype(dtype)
     else:  # distinct values: no ties, so finite differences are valid
         x = (rng.permutation(n * c * h * w).reshape(n, c, h, w) * 0.1 + rng.random((n, c, h, w)) * 0.01)
         x = x.astype(dtype)
-    kwargs = {"kernel_size": list(k) if isinstance(k, tuple) else k}
-    if stride is not None:
-        kwargs["stride"] = stride
-    return kwargs, x, {}
+    return given(kernel_size=hp(k), stride=stride), x, {}
 
 
 def pool_out(kwargs, x):
-    kh, kw = _pair(kwargs["kernel_size"])
-    sh, sw = _pair(kwargs.get("stride") or kwargs["kernel_size"])
+    kh, kw = pair(kwargs["kernel_size"])
+    sh, sw = pair(kwargs.get("stride") or kwargs["kernel_size"])
     return (*x.shape[:2], _out(x.shape[2], kh, sh), _out(x.shape[3], kw, sw))
 
 
@@ -69,6 +83,14 @@ CONV_CASES = (
     ("3x3, stride 3, odd sizes", (3, 2, 9, 7, 2, 3, 3, 0), np.float64),
     ("2x3 kernel, stride 2, padding 1", (2, 3, 6, 7, 2, (2, 3), 2, 1), np.float64),
     ("float32", (2, 3, 8, 8, 4, 3, 1, 1), np.float32),
+    # the corners of the allowed region (docs/clauses.md, conv-geometry)
+    ("3x3, stride and padding left at their defaults (1 and 0)", (2, 3, 5, 6, 2, 3, None, None), np.float64),
+    ("3x2 kernel, stride 1, padding 3 (padding >= kernel size: a bias-only border)",
+     (2, 2, 4, 5, 3, (3, 2), 1, 3), np.float64),
+    ("2x2 kernel, stride 3 (stride > kernel: pixels no window reads), a row and 2 columns left over",
+     (2, 2, 6, 7, 3, 2, 3, 0), np.float64),
+    ("3x3, stride 3, padding 1 (the last input row and column reach no window), batch of 1",
+     (1, 2, 9, 6, 2, 3, 3, 1), np.float64),
 )
 POOL_CASES = (
     ("2x2, stride 2", (2, 3, 6, 6, 2, 2), np.float64),
@@ -78,11 +100,38 @@ POOL_CASES = (
     ("2x3 kernel given as a pair, default stride", (2, 2, 6, 9, (2, 3), None), np.float64),
     ("3x2 kernel given as a pair, stride 1 (overlapping)", (1, 2, 5, 5, (3, 2), 1), np.float64),
     ("float32", (2, 2, 4, 4, 2, 2), np.float32),
+    # the corners of the allowed region (docs/clauses.md, pool-geometry)
+    ("2x2, stride 3 (stride > kernel: pixels no window reads)", (2, 2, 8, 7, 2, 3), np.float64),
+    ("3x3, stride left at its default, odd sizes (rows and columns left over)", (2, 2, 7, 8, 3, None), np.float64),
+    ("2x1 kernel given as a pair, stride 2 (> 1 across), a column left over", (1, 2, 6, 6, (2, 1), 2), np.float64),
 )
 TIE_TAG = "ties (integer inputs), overlapping 2x2 stride 1"
 TIES = ((TIE_TAG, (2, 2, 5, 5, 2, 1, "ties"), np.float64),)
 BN2D_CASES = (("random", (4, 3, 5, 5), np.float64), ("odd sizes, batch of 1", (1, 2, 3, 5), np.float64),
               ("float32", (3, 4, 4, 4), np.float32))
+
+
+BN_EPS = 0.1  # the eps of the "random" family: a hard-coded 1e-5 is off by several percent there
+
+
+@dataclass(frozen=True)
+class BatchNorm2dVariants(BatchNormItem):
+    """BatchNorm2d with every hyperparameter value exercised: the "random" family (its float32 copy
+    and gradient check included) runs with eps=BN_EPS; the "float32" family leaves momentum at its
+    default (0.1; the other families pass momentum=0.2)."""
+
+    def calls(self, rng):
+        calls = super().calls(rng)
+        for c in calls:
+            tag = calls[c.spec["case"]].spec["tag"] if "case" in c.spec else c.spec.get("tag", "")
+            if tag.startswith("random"):
+                c.spec["kwargs"] = {**c.spec["kwargs"], "eps": BN_EPS}
+                if "tag" in c.spec:
+                    c.spec["tag"] = c.spec["tag"].replace("random", f"random, eps={BN_EPS:g}", 1)
+            elif tag == "float32":
+                c.spec["kwargs"] = {k: v for k, v in c.spec["kwargs"].items() if k != "momentum"}
+                c.spec["tag"] = "float32, momentum left at its default (0.1)"
+        return calls
 
 
 def pair_items(key, name, make, shapes, out_shape, fwd, bwd, **kwargs):
@@ -104,10 +153,10 @@ ITEMS = [
                          Mutant("ties: the whole gradient of a window goes to its FIRST maximum (row-major), "
                                 "not to every tied maximum", {"MaxPool2d": M + "MaxPoolAllMaxima"}))),
     *pair_items("avgpool", "AvgPool2d", pool, POOL_CASES, pool_out, 4, 5),
-    BatchNormItem("cnn.batchnorm2d.train", 5, part="train", name="BatchNorm2d", module="conv", shapes=BN2D_CASES[::2]),
-    BatchNormItem("cnn.batchnorm2d.backward", 7, part="backward", name="BatchNorm2d", module="conv",
+    BatchNorm2dVariants("cnn.batchnorm2d.train", 5, part="train", name="BatchNorm2d", module="conv", shapes=BN2D_CASES[::2]),
+    BatchNorm2dVariants("cnn.batchnorm2d.backward", 7, part="backward", name="BatchNorm2d", module="conv",
                   shapes=BN2D_CASES[::2]),
-    BatchNormItem("cnn.batchnorm2d.eval", 4, visibility="hidden", part="eval", name="BatchNorm2d", module="conv",
+    BatchNorm2dVariants("cnn.batchnorm2d.eval", 4, visibility="hidden", part="eval", name="BatchNorm2d", module="conv",
                   shapes=BN2D_CASES[::2]),
     SpeedItem("cnn.conv.speed.forward", 8, visibility="hidden", part="forward", **SPEED),
     SpeedItem("cnn.conv.speed.backward", 8, visibility="hidden", part="backward", **SPEED),

@@ -1,7 +1,7 @@
 """ConvTranspose2d.backward puts dy back into the full-size array with full[:, :, p:-p, p:-p]:
 right for padding >= 1, but with padding 0 the slice p:-p is empty and the assignment fails."""
 # file: autoencoder.py
-# affects: autoencoder.conv_transpose.backward
+# affects: autoencoder.conv_transpose.backward, autoencoder.conv_transpose.output_padding
 # status: error
 # clause: convt-padding
 

@@ -1,6 +1,6 @@
 """ConvTranspose2d ignores output_padding: its output is output_padding rows and columns short."""
 # file: autoencoder.py
-# affects: autoencoder.conv_transpose.output_padding
+# affects: autoencoder.conv_transpose.forward, autoencoder.conv_transpose.output_padding
 # clause: convt-output-padding
 
 _convt_forward, _convt_backward = ConvTranspose2d.forward, ConvTranspose2d.backward
