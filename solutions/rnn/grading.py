@@ -1,9 +1,11 @@
 """The `rnn` assignment: embeddings, RNN/LSTM/GRU with BPTT, masked temporal loss, clipping,
 sampling, word2vec, and character language models graded in nats per character."""
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from grader.items import (CASES, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem, TextItem,
-                     randn)
+from grader.items import (CASES, F32, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
+                          TextItem, as_float32, randn)
 
 ORDER = 5  # the course's week
 DATA = ("names", "shakespeare")
@@ -73,11 +75,16 @@ def temporal_linear(rng, shape, dtype):
             {"W": randn(rng, (d, 2), dtype, 0.5), "b": randn(rng, (2,), dtype)})
 
 
-def masked_scores(rng, n, c, dtype, t=4):
-    targets = rng.integers(0, c, (n, t))
-    targets[:, -1] = -1  # padding at the end of every row...
-    targets[0, 1] = -1   # ...and in the middle of one
-    return randn(rng, (n, t, c), dtype, 2.0), targets
+def masked_scores(pad=-1):
+    """Scores (N, T, C) and targets (N, T) padded with `pad` (the loss's ignore_index); a `pad` that
+    is a class index occurs only as padding."""
+    def make(rng, n, c, dtype, t=4):
+        targets = rng.integers(0, c, (n, t))
+        targets[targets == pad] = (pad + 1) % c
+        targets[:, -1] = pad  # padding at the end of every row...
+        targets[0, 1] = pad   # ...and in the middle of one
+        return randn(rng, (n, t, c), dtype, 2.0), targets
+    return make
 
 
 def clip_case(rng, dtype, k):
@@ -94,8 +101,146 @@ def sgns_case(rng, dtype, k, b=5, negatives=3, v=6, d=4):
 
 
 def counts_case(rng, dtype, k):
+    """t = 1e-3, 1e-2, then (the float32 case) t left at its default."""
     counts = np.concatenate([rng.integers(1, 10, 20), rng.integers(1000, 5000, 5), [200000]]).astype(dtype)
-    return {"counts": counts}, {"t": [1e-3, 1e-2, 1e-3][k]}
+    return {"counts": counts}, ({"t": [1e-3, 1e-2][k]} if k < 2 else {})
+
+
+# --------------------------------------------------------------------------- numerical conditions by construction
+# Each "large values" family builds its inputs so that the condition it stands for holds at every
+# seed (tests/grader/test_stability_cases.py checks them at 20 salts).
+FAR = 1000.0  # see `spread_rows`
+PRE = 2000.0  # the largest |x-part| of every gate block's pre-activation in the "> 710" families
+
+
+def spread_rows(x, labels=None):
+    """x (..., V) with each row (last axis, rows in C order) shifted so that row k's maximum is
+    FAR * (k + 1) and its minimum at most its maximum - FAR; with `labels`, the first label that is
+    not padding (negative) moves to that minimum. Without a shift every row overflows exp; a shift
+    by the batch's maximum underflows rows to 0 / 0; log(softmax) is -inf at that label."""
+    x = np.array(x, dtype=np.float64)
+    rows = x.reshape(-1, x.shape[-1])
+    for k, row in enumerate(rows):
+        row += FAR * (k + 1) - row.max()
+        j = int(np.argmin(row))
+        row[j] = min(row[j], row.max() - FAR)
+    if labels is None:
+        return x
+    labels = np.array(labels)
+    flat = labels.reshape(-1)
+    k = int(np.flatnonzero(flat >= 0)[0])
+    flat[k] = int(np.argmin(rows[k]))
+    return x, labels
+
+
+SATURATED = 60.0  # every |x-part| of a "> 710" family: the unit is saturated, finite differences are exact
+
+
+def large_preactivation(x, Wx, gates, rng):
+    """x (N, D) (N >= 2) rebuilt so that every entry of x @ Wx is at least SATURATED in size and in
+    every gate block some entry is >= PRE and some <= -PRE: row 0 scaled (its direction drawn again
+    from `rng` while some entry of x0 @ Wx is near 0 relative to |x0| |Wx|), row 1 = -1.3 row 0,
+    later rows row 0 times (-1)^k. The h and bias terms (|.| < 10) cannot undo that, and moving Wx
+    or x by a finite-difference step (1e-6) moves no pre-activation by more than 1e-3 of its size."""
+    x = np.array(x, dtype=np.float64)
+    Wx = np.asarray(Wx, dtype=np.float64)
+    size = np.linalg.norm(Wx, axis=0).max()
+    for _ in range(100):
+        a = x[0] @ Wx
+        if np.abs(a).min() >= 1e-3 * np.linalg.norm(x[0]) * size:
+            break
+        x[0] = rng.standard_normal(x.shape[1]) * 1000
+    blocks = np.abs(a).reshape(gates, -1)
+    x[0] *= max(PRE / blocks.max(axis=1).min(), SATURATED / blocks.min())
+    for k in range(1, len(x)):
+        x[k] = -1.3 * x[0] if k == 1 else x[0] * (-1) ** k
+    return x
+
+
+@dataclass(frozen=True)
+class ForcedStepItem(StepItem):
+    """A StepItem whose large pre-activation family is rebuilt by `large_preactivation` (in the case,
+    its float32 copy and its gradient check)."""
+    gates: int = 1
+
+    def calls(self, rng):
+        calls = super().calls(rng)
+        tags = {c.spec.get("tag"): i for i, c in enumerate(calls) if c.driver == "step"}
+        i = tags[LARGE_STEP]
+        x = large_preactivation(calls[i].inputs["x"], calls[i].inputs["params"]["Wx"], self.gates, rng)
+        calls[i].inputs["x"] = x
+        calls[tags[LARGE_STEP + F32]].inputs["x"] = x.astype(np.float32)
+        for c in calls:
+            if c.driver.endswith("_perturbed") and c.spec.get("case") == i:
+                c.inputs["x"] = x
+        return calls
+
+
+LARGE_SEQ = "|pre-activation| > 710 (inputs x1000)"
+
+
+@dataclass(frozen=True)
+class ForcedSequenceItem(LayerItem):
+    """A recurrent LayerItem whose `LARGE_SEQ` family has, at every time step, pre-activations
+    beyond +-PRE in every gate block and none below SATURATED in size (`large_preactivation` on each
+    x[:, t])."""
+    gates: int = 1
+
+    def cases(self, rng):
+        out, fixed = [], {}
+        for tag, kwargs, x, params in super().cases(rng):
+            if tag == LARGE_SEQ:
+                x = np.stack([large_preactivation(x[:, t], params["Wx"], self.gates, rng) for t in range(x.shape[1])],
+                             axis=1).astype(x.dtype)
+                fixed[tag] = x
+            elif tag.endswith(F32) and tag[:-len(F32)] in fixed:
+                x = as_float32(fixed[tag[:-len(F32)]])
+            out.append((tag, kwargs, x, params))
+        return out
+
+
+@dataclass(frozen=True)
+class TemporalLossItem(LossItem):
+    """The temporal loss: its `scores x<edge>` family rebuilt by `spread_rows` (each position a row),
+    and each `variants` entry (tag suffix, {field: value}: another ignore_index) run as more cases."""
+    variants: tuple = ()
+
+    def calls(self, rng):
+        calls = super().calls(rng)
+        index = {c.spec.get("tag"): i for i, c in enumerate(calls) if c.driver == "loss"}
+        for tag in (f"scores x{s:g}" for s in self.edge):
+            i = index[tag]
+            calls[i].inputs.update(zip(("scores", "target"),
+                                       spread_rows(calls[i].inputs["scores"], calls[i].inputs["target"])))
+            if tag + F32 in index:
+                calls[index[tag + F32]].inputs.update(as_float32(calls[i].inputs))
+            for c in calls:
+                if c.driver.endswith("_perturbed") and c.spec.get("case") == i:
+                    c.inputs.update(calls[i].inputs)
+        for suffix, fields in self.variants:
+            more = LossItem.calls(replace(self, variants=(), edge=(), special=(), **fields), rng)
+            offset = len(calls)
+            for c in more:
+                if "tag" in c.spec:
+                    c.spec["tag"] = f"{c.spec['tag']}, {suffix}"
+                if c.driver.endswith("_perturbed"):
+                    c.spec["case"] += offset
+            calls += more
+        return calls
+
+
+@dataclass(frozen=True)
+class Sampler(SamplerItem):
+    """SamplerItem whose large-logits call has its largest logit at least 100 above the next one
+    after x1000 (every draw is then the argmax, by construction: p(other) < exp(-100))."""
+
+    def calls(self, rng):
+        calls = super().calls(rng)
+        z = calls[4].inputs["logits"]
+        top = np.sort(z[0])
+        j = int(np.argmax(z[0]))
+        z[0, j] = max(top[-1], top[-2] + 100.0)
+        return calls
 
 
 SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step, no initial state", (1, 1, 2), np.float64),
@@ -103,7 +248,7 @@ SEQ_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step, no init
 TL_SHAPES = (("random", (3, 4, 3), np.float64), ("batch of 1, one step", (1, 1, 2), np.float64),
              ("float32", (2, 3, 3), np.float32))
 LONG = (("T=200, inputs x10 (must not overflow)", (2, 200, 3), 10.0),
-        ("|pre-activation| > 710 (inputs x1000)", (2, 3, 3), 1000.0))
+        (LARGE_SEQ, (2, 3, 3), 1000.0))
 
 
 def sequence_items(key, name, fwd, bwd, step_fwd, step_bwd, mutants=()):
@@ -112,11 +257,12 @@ def sequence_items(key, name, fwd, bwd, step_fwd, step_bwd, mutants=()):
     common = dict(name=name, module="rnn", make=sequence(name), shapes=SEQ_SHAPES, edge=LONG,
                   out_shape=lambda kw, x: (*x.shape[:2], kw["hidden_size"]), state=initial_state(name),
                   mutants=mutants + (bptt,))
-    return [StepItem(f"rnn.{key}.step.forward", step_fwd, name=name, part="forward", make=step(name)),
-            StepItem(f"rnn.{key}.step.backward", step_bwd, name=name, part="backward", make=step(name),
-                     mutants=mutants),
-            LayerItem(f"rnn.{key}.forward", fwd, part="forward", **common),
-            LayerItem(f"rnn.{key}.backward", bwd, part="backward", **common)]
+    g = GATES[name]
+    return [ForcedStepItem(f"rnn.{key}.step.forward", step_fwd, name=name, part="forward", make=step(name), gates=g),
+            ForcedStepItem(f"rnn.{key}.step.backward", step_bwd, name=name, part="backward", make=step(name),
+                           mutants=mutants, gates=g),
+            ForcedSequenceItem(f"rnn.{key}.forward", fwd, part="forward", gates=g, **common),
+            ForcedSequenceItem(f"rnn.{key}.backward", bwd, part="backward", gates=g, **common)]
 
 
 ITEMS = [
@@ -132,9 +278,10 @@ ITEMS = [
               make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     LayerItem("rnn.temporal_linear.backward", 2, name="TemporalLinear", module="rnn", part="backward",
               make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
-    LossItem("rnn.loss.temporal_cross_entropy", 5, name="TemporalCrossEntropyLoss", module="rnn",
-             make=masked_scores, edge=(1000.0,),
-             mutants=(Mutant("masked positions (target -1) must not count: ignore them in the loss and its mean",
+    TemporalLossItem("rnn.loss.temporal_cross_entropy", 5, name="TemporalCrossEntropyLoss", module="rnn",
+             make=masked_scores(), edge=(1000.0,),
+             variants=(("ignore_index=0 (class 0 is the padding)", {"make": masked_scores(0), "kwargs": {"ignore_index": 0}}),),
+             mutants=(Mutant("masked positions (target == ignore_index) must not count: leave them out of the loss and its mean",
                              {"TemporalCrossEntropyLoss": M + "TemporalCENoMask"}),)),
     FunctionItem("rnn.clip_grad_norm", 4, name="clip_grad_norm", module="text", make=clip_case,
                  outputs=("clipped", "total_norm"),
@@ -144,7 +291,7 @@ ITEMS = [
                                  "max_norm / total_norm", {"clip_grad_norm": M + "clip_skipped"}),
                           Mutant("clipping inverted: the factor is max_norm / total_norm, not total_norm / max_norm",
                                  {"clip_grad_norm": M + "clip_inverted"}))),
-    SamplerItem("rnn.sample_next", 7),
+    Sampler("rnn.sample_next", 7),
     FunctionItem("rnn.word2vec.sgns_loss", 6, name="sgns_loss", module="word2vec", make=sgns_case,
                  outputs=("loss", "grads"), wrt=("params/W_in", "params/W_out")),
     FunctionItem("rnn.word2vec.keep_probability", 3, name="keep_probability", module="word2vec", make=counts_case),
