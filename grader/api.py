@@ -25,7 +25,7 @@ import numpy as np
 from . import course, timing, wire
 from .checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
 from .data import DataError
-from .drivers import DRIVERS, indexed
+from .drivers import DRIVERS, CostError, indexed
 from .models import WeightsError, load_weights
 from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
                      write_files)
@@ -341,6 +341,8 @@ def _grade_trusted(item, submission, opts, limits):
         return item.evaluate_outputs(outputs, meta, data)
     except _Outcome:
         raise
+    except CostError as exc:  # a model over the stated bounds: the submission's failure, not the grader's
+        raise _Outcome("failed", f"{item.weights}: {exc}")
     except WeightsError as exc:
         raise _Outcome("error", f"{item.weights}: {exc}")
     except Exception as exc:  # weights that do not fit the architecture

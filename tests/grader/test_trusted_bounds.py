@@ -1,6 +1,6 @@
 """Trusted evaluation of submitted weights is bounded: the cost model (grader/drivers.py `plan`)
 refuses, before anything runs, a model whose evaluation would cost more than the bounds of
-docs/security.md, as that item's one-line error; the answer keys, and models twice their cost,
+docs/security.md, as that item's one-line failure; the answer keys, and models twice their cost,
 are graded as before."""
 import json
 import resource
@@ -59,7 +59,7 @@ def test_costly_weights_are_refused_quickly_with_one_line(attack, tmp_path, need
     took = time.monotonic() - start
     report = json.loads(proc.stdout)
     item, = report["items"]
-    assert item["status"] == "error" and item["score"] == 0, item
+    assert item["status"] == "failed" and item["score"] == 0, item
     line = item["output"]
     assert "\n" not in line and "Traceback" not in proc.stdout + proc.stderr
     assert "cnn_weights.npz: the model needs" in line and "FLOP" in line and "(limit" in line, line
@@ -71,7 +71,7 @@ def test_refusal_costs_no_other_submission_anything(tmp_path, needs_data):
     sub = conv_stack(tmp_path / "attack", 3, *ATTACKS["1x1_256_channels"])
     proc = grade("cnn", sub, ROOT / "solutions" / "cnn", "--item", "cnn.train.accuracy", timeout=600)
     attack, key = json.loads(proc.stdout)
-    assert attack["items"][0]["status"] == "error" and "the model needs" in attack["items"][0]["output"]
+    assert attack["items"][0]["status"] == "failed" and "the model needs" in attack["items"][0]["output"]
     assert key["items"][0]["status"] == "passed" and key["score"] == key["max_score"], key
 
 
