@@ -29,6 +29,7 @@ A submission refused or not gradable is that student's error, never the batch's.
 """
 import ast
 import copy
+import hashlib
 import html
 import json
 import os
@@ -359,11 +360,11 @@ def extract_modules(notebook, modules, files=None) -> dict:
     """{module: code} from the `%%writefile` cells of a submitted notebook (a path, read as
     `read_member` does, or its parsed JSON), never executed; only the named modules, as IPython
     would have written them, appending to `files` (what earlier notebooks wrote). Linear in the
-    notebook's size; a module over `MAX_MODULE_BYTES` is a GradeError."""
+    notebook's size (each cell's body is kept once, joined at the end); a module that ends up over
+    `MAX_MODULE_BYTES` is a GradeError."""
     nb = notebook if isinstance(notebook, dict) else _read_notebook(Path(notebook))
     modules = set(modules)
     parts = {name: [code] for name, code in (files or {}).items()}
-    sizes = {name: len(code.encode("utf-8", "replace")) for name, code in (files or {}).items()}
     for cell in nb.get("cells", []) if isinstance(nb.get("cells"), list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -379,13 +380,14 @@ def extract_modules(notebook, modules, files=None) -> dict:
             body += "\n"
         body = _utf8(body)
         if not m.group(1):
-            parts[name], sizes[name] = [], 0
+            parts[name] = []
         parts.setdefault(name, []).append(body)
-        sizes[name] = sizes.get(name, 0) + len(body.encode("utf-8"))
-        if sizes[name] > MAX_MODULE_BYTES:
+    files = {name: "".join(p) for name, p in parts.items()}
+    for name, code in files.items():
+        if len(code.encode("utf-8")) > MAX_MODULE_BYTES:
             raise api.GradeError(f"{name}, as the notebook's %%writefile cells write it, is larger than "
                                  f"{_size(MAX_MODULE_BYTES)}")
-    return {name: "".join(p) for name, p in parts.items()}
+    return files
 
 
 CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -450,6 +452,7 @@ class _Source:
     modules: set      # the modules their %%writefile cells write
     earlier: set      # the student's own files from an earlier assignment
     known: dict       # {grade_id: nbgrader metadata} of their cells
+    secret: set = field(default_factory=set)  # sha256 of the source notebooks
 
 
 def _source_notebooks(source_dir: Path, assignment: str) -> _Source:
@@ -467,7 +470,15 @@ def _source_notebooks(source_dir: Path, assignment: str) -> _Source:
             nbg = cell.get("metadata", {}).get("nbgrader")
             if nbg and nbg.get("grade_id"):
                 src.known[nbg["grade_id"]] = {k: v for k, v in nbg.items() if k in NBGRADER_KEYS}
+    # `nbgrader collect` copies the exchange with shutil.copytree, which follows links as you: a
+    # student's link there to a source notebook arrives in submitted/ as a plain copy of it. (The
+    # answer key's weights are not refused this way: handing them in is how a course tests itself.)
+    src.secret = {_digest(p.read_bytes()) for p in paths}
     return src
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -503,6 +514,13 @@ def _parse_timestamp(data):
         return None
 
 
+def _own(data, name: str, src: _Source):
+    """`data`, unless it is byte for byte one of the instructor's files (`_Source.secret`)."""
+    if data is not None and _digest(data) in src.secret:
+        raise api.GradeError(f"{name} is a copy of the instructor's source notebook, not the student's work")
+    return data
+
+
 def _intake(submitted_fd: int, student: str, assignment: str, src: _Source, tmp: Path) -> _Intake:
     """Read one student's folder (see `read_member`) into a fresh work folder: the modules their
     notebook's %%writefile cells write, their earlier files and weights. Any refusal is that
@@ -522,7 +540,7 @@ def _intake(submitted_fd: int, student: str, assignment: str, src: _Source, tmp:
                 if data is not None:
                     files[name] = data
             for name in src.notebooks:  # only the assignment's own notebooks; other .ipynb files are ignored
-                data = read_member(folder_fd, name, MAX_NOTEBOOK_BYTES)
+                data = _own(read_member(folder_fd, name, MAX_NOTEBOOK_BYTES), name, src)
                 if data is None:
                     continue
                 nb = parse_notebook(data, name)
@@ -695,7 +713,7 @@ def feedback_notebook(notebook, report) -> str:
             cell["outputs"] = outputs.pop(gid)
     if error:
         cells.insert(0, {"cell_type": "markdown", "id": "dlgrade-not-graded", "metadata": {},
-                         "source": f"**Not graded**: {html.escape(error)}"})
+                         "source": f"**Not graded**: {html.escape(error, quote=False)}"})
     nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
           "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                        "language_info": {"name": "python"}}}
