@@ -6,6 +6,7 @@ CuPy marked `gpu` and skipped without a GPU. What only a GPU shows is listed in 
 ("GPU").
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -224,7 +225,8 @@ def test_training_scripts_train_on_the_device(assignment, args, files, figures, 
                          ids=[t[0] for t in TRAIN if t[0] in OUT_DIR])
 def test_training_on_the_stand_in_writes_what_the_cpu_writes(assignment, args, files, figures, needs_data, tmp_path):
     """The stand-in computes with NumPy: with every draw from the host Generator, `--device cuda`
-    on it and the CPU run give the same bytes (weights, curves, figures)."""
+    on it and the CPU run give the same bytes (weights, figures) and the same learning curves (a
+    reduction's last bit may depend on how many threads the machine's load leaves it)."""
     import subprocess
     outputs = {}
     for device, env in (("cpu", None), ("cuda", fake_env())):
@@ -235,7 +237,14 @@ def test_training_on_the_stand_in_writes_what_the_cpu_writes(assignment, args, f
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         outputs[device] = {f.name: f.read_bytes() for f in sorted((tmp_path / device).iterdir())}
     assert set(outputs["cpu"]) >= set(files) | set(figures)
-    assert outputs["cpu"] == outputs["cuda"]
+    assert outputs["cpu"].keys() == outputs["cuda"].keys()
+    for name, data in outputs["cpu"].items():
+        if name.endswith(".json"):
+            cpu, cuda = (json.loads(outputs[d][name])["epochs"] for d in ("cpu", "cuda"))
+            assert [r.keys() for r in cpu] == [r.keys() for r in cuda], name
+            assert all(math.isclose(a[k], b[k], rel_tol=1e-12) for a, b in zip(cpu, cuda) for k in a), name
+        else:
+            assert data == outputs["cuda"][name], name
 
 
 def test_gpu_benchmark_dry_run_takes_every_path(needs_data):
