@@ -54,9 +54,10 @@ class ConvTranspose2d(Layer):
 
     Shapes: x (N, C, H, W) -> y (N, F, H', W') with H' = (H - 1) * S - 2P + KH + OP (W' alike);
     W (C, F, KH, KW) (in_channels first, as PyTorch); b (F,). dtype: that of x.
-    Notes: `padding` P crops P rows and columns from every side of the full output (size
-    (H - 1) * S + KH); `output_padding` OP (< stride) adds OP rows and columns at the bottom and
-    right, where only the bias reaches. With cols = W.reshape(C, F*KH*KW).T @ x as (C, N*H*W)
+    Notes: output row i' is row i' + P of the full scatter (size (H - 1) * S + KH, zero beyond
+    it), for i' < H': `padding` P drops the first P rows and columns and `output_padding` OP
+    (< stride) keeps OP more at the bottom and right (only the bias reaches those beyond the
+    scatter, when OP > P). With cols = W.reshape(C, F*KH*KW).T @ x as (C, N*H*W)
     (one column per input pixel), each kernel offset (u, v) adds its rows of cols onto the
     strided output positions (col2im); backward reads the same strided windows of dy padded
     back to the full size: dcols (F*KH*KW, N*H*W), dx = W.reshape(C, -1) @ dcols,

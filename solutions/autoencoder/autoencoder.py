@@ -67,9 +67,11 @@ class ConvTranspose2d(Layer):
     output_padding (W' alike); W (C, F, KH, KW): in_channels FIRST, as in PyTorch; b (F,).
     dtype: that of x.
 
-    `padding` crops that many rows and columns from every side of the full output, whose size is
-    (H - 1) * stride + KH; `output_padding` (0 <= output_padding < stride) adds that many rows
-    and columns at the bottom and on the right, where only the bias reaches.
+    The formula above fixes every output: output row i' is row i' + padding of the full scatter
+    (rows 0 .. (H - 1) * stride + KH - 1, zero beyond them), for i' < H'. So `padding` drops the
+    first `padding` rows and columns, and `output_padding` (0 <= output_padding < stride) keeps
+    that many more at the bottom and right: rows of the scatter while they exist, and rows only
+    the bias reaches beyond them (when output_padding > padding).
     """
 
     def __init__(self, *, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0):
