@@ -67,11 +67,15 @@ def tolerance(dtype):
     return TOLERANCE.get(np.dtype(dtype), TOLERANCE[np.dtype("float32")])
 
 
-def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hints=True):
+def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hints=True, terms=None):
     """Why `got` differs from `expected`, or None when they agree.
 
-    Checks presence, type, shape, dtype, finiteness and values, in that order; `hints` adds the
-    likely cause when the pattern of the error tells one (`pattern_hint`).
+    Checks presence, type, shape, dtype, finiteness and values, in that order. A non-finite value
+    agrees only with the same non-finite value at the same position (inf with inf of its sign,
+    NaN with NaN): an expected inf is not a wildcard. `hints` adds the likely cause when the
+    pattern of the error tells one (`pattern_hint`); `terms` ({name: array of expected's shape})
+    are arrays that may enter the expected value as an additive term (the W of a regularised
+    gradient), so a factor on the rest can be named.
     """
     if got is None:
         return f"{name}: missing from what your code returned"
@@ -96,26 +100,45 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hin
     rtol = d_rtol if rtol is None else rtol
     atol = d_atol if atol is None else atol
     g, e = got.astype(np.float64), expected.astype(np.float64)
-    finite = np.isfinite(g)
-    if not finite.all() and np.isfinite(e).all():
-        i = tuple(np.argwhere(~finite)[0])
-        return (f"{name}: {int((~finite).sum())} non-finite values, first at index {fmt_index(i)}: "
-                f"got {g[i]}, expected {fmt_num(e[i])} (overflow, or log/division by zero: use a numerically stable form)")
+    special = non_finite_mismatch(name, g, e)
+    if special:
+        return special
     if not np.isfinite(rtol):  # shape, dtype and finiteness only
         return None
-    scale = float(np.abs(e).max()) if e.size else 0.0
-    err = np.abs(g - e)
-    allowed = rtol * np.abs(e) + atol + rtol * 1e-3 * scale
+    finite = np.isfinite(e)  # where both are finite (the non-finite entries agree exactly)
+    scale = float(np.abs(e[finite]).max(initial=0.0))
+    with np.errstate(invalid="ignore"):
+        err = np.where(finite, np.abs(g - e), 0.0)
+    allowed = rtol * np.where(finite, np.abs(e), 0.0) + atol + rtol * 1e-3 * scale
     bad = err > allowed
     if not bad.any():
         return None
     i = np.unravel_index(np.argmax(err - allowed), e.shape)
-    error = f"abs. error {err[i]:.2g}" if e[i] == 0 or not np.isfinite(e[i]) else \
-        f"rel. error {err[i] / abs(e[i]):.2g}"
+    error = f"abs. error {err[i]:.2g}" if e[i] == 0 else f"rel. error {err[i] / abs(e[i]):.2g}"
     msg = (f"{name}: {int(bad.sum())} of {e.size} entries differ; worst at index {fmt_index(i)}: "
            f"got {fmt_num(g[i])}, expected {fmt_num(e[i])} ({error})")
-    hint = pattern_hint(g, e, rtol) if hints else ""
+    hint = pattern_hint(g, e, rtol, terms) if hints and finite.all() else ""
     return msg + (f"; {hint}" if hint else "")
+
+
+def non_finite_mismatch(name, g, e):
+    """Why the non-finite entries of float arrays `g` and `e` (same shape) differ, or "": each
+    must be the same non-finite value at the same position."""
+    fg, fe = np.isfinite(g), np.isfinite(e)
+    if fg.all() and fe.all():
+        return ""
+    same = ~fe & ((g == e) | (np.isnan(g) & np.isnan(e)))
+    overflow = ~fg & fe  # got inf or NaN where the reference is finite
+    if overflow.any():
+        i = tuple(np.argwhere(overflow)[0])
+        return (f"{name}: {int(overflow.sum())} non-finite values, first at index {fmt_index(i)}: "
+                f"got {g[i]}, expected {fmt_num(e[i])} (overflow, or log/division by zero: use a numerically stable form)")
+    wrong = ~fe & ~same
+    if wrong.any():
+        i = tuple(np.argwhere(wrong)[0])
+        return (f"{name}: {int(wrong.sum())} entries differ where the expected value is not finite, first at index "
+                f"{fmt_index(i)}: got {fmt_num(g[i])}, expected {fmt_num(e[i])}")
+    return ""
 
 
 def shape_dtype(name, got, shape, dtype):
@@ -127,8 +150,9 @@ def shape_dtype(name, got, shape, dtype):
     return None
 
 
-def pattern_hint(got, expected, rtol=1e-4):
-    """Name a global pattern in the error: a constant factor, a transpose, zeros."""
+def pattern_hint(got, expected, rtol=1e-4, terms=None):
+    """Name a global pattern in the error: a constant factor, a transpose, zeros, or (with `terms`)
+    a factor on all but an additive term (a missing 1/N in a gradient with regularisation)."""
     if expected.size < 2 or not expected.any():
         return ""
     if not got.any():
@@ -141,6 +165,32 @@ def pattern_hint(got, expected, rtol=1e-4):
         if abs(c + 1) < 1e-3:
             return "the sign is flipped"
         return f"it is the expected array times {c:.4g} (a missing or extra constant factor)"
+    for key, term in (terms or {}).items():
+        hint = term_hint(flat_g, flat_e, np.asarray(term, dtype=np.float64), key, rtol)
+        if hint:
+            return hint
+    return ""
+
+
+def term_hint(g, e, term, key, rtol=1e-4):
+    """When g = a (e - r) + r with r = c * `term` (a term of e, such as a regularisation gradient
+    2 reg W) and a != 1, or g = e + b * term: which part of the expected value is off, and by what."""
+    t = term.ravel()
+    if t.shape != e.shape or not np.isfinite(t).all() or not t.any():
+        return ""
+    basis = np.stack([e, t], axis=1)
+    (a, b), *_ = np.linalg.lstsq(basis, g, rcond=None)
+    fit = a * e + b * t
+    if not np.allclose(g, fit, rtol=max(rtol, 1e-4), atol=1e-12 + 1e-9 * float(np.abs(e).max())):
+        return ""
+    if abs(a - 1) > 1e-3 and abs(a) > 1e-12:
+        c = b / (1 - a)  # g = a * e + (1 - a) * c * t = a * (e - c t) + c t
+        if abs(c) < 1e-12:
+            return ""
+        return (f"the term {c:.4g} * {key} (the regularisation gradient) is right, but the rest (the data term) is "
+                f"the expected one times {a:.4g} (a missing or extra constant factor such as 1/N)")
+    if abs(a - 1) <= 1e-3 and abs(b) > 1e-12:
+        return f"it differs from the expected array by {b:.4g} * {key}: the term in {key} (the regularisation gradient) is off"
     return ""
 
 

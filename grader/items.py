@@ -44,24 +44,59 @@ class Item:
 
 
 # --------------------------------------------------------------------------- helpers
+TERMS = ("W", "w")  # inputs that may enter an expected gradient as an additive term (2 reg W)
+
+
 def pair(name, got, expected, alternatives=(), path=(), **opts):
-    """A (name, got, expected, opts, [(hint, alternative)]) tuple for `compare`, looked up by key path."""
-    return name, dig(got, path), dig(expected, path), opts, [(hint, dig(alt, path)) for hint, alt in alternatives]
+    """A (name, got, expected, opts, [(hint, alternative)]) tuple for `compare`, looked up by key path.
+
+    The case's weights (`TERMS`, as the reference's driver returned them under `after/`) of the
+    expected value's shape go to `checks.mismatch` as `terms`: a factor on the data term of a
+    regularised gradient is then named."""
+    exp = dig(expected, path)
+    if "terms" not in opts and exp is not None:
+        after = dig(expected, ("after",)) or {}
+        terms = {k: v for k, v in {**(after.get("params") or {}), **after}.items()
+                 if k in TERMS and isinstance(v, np.ndarray) and v.dtype.kind == "f" and v.shape == np.shape(exp)}
+        if terms:
+            opts["terms"] = terms
+    return name, dig(got, path), exp, opts, [(hint, dig(alt, path)) for hint, alt in alternatives]
+
+
+# Loosest agreement with a known bug's output in a family checked for finiteness only (rtol inf):
+# its finite entries must still match for the bug to be named.
+ALT_RTOL = 1e-2
 
 
 def compare(check, pairs):
-    """One check over several `pair`s: passes when all agree (`checks.mismatch`); when the
-    student's output matches a known bug's, its hint replaces the generic pattern hint. Values
-    only: dtypes are the `dtypes` check's business."""
+    """One check over several `pair`s: passes when all agree (`checks.mismatch`). When one fails,
+    a known bug is named only when the student's output matches that bug's output on every pair
+    where the bug has one (non-finite entries at the same places with the same values, finite ones
+    within tolerance, however small the error against the reference); else the generic pattern
+    hint. Values only: dtypes are the `dtypes` check's business."""
     for name, got, expected, opts, alts in pairs:
         opts = {"check_dtype": False, **opts}
         msg = C.mismatch(name, got, expected, **opts, hints=False)
         if msg:
             for hint, alt in alts:
-                if alt is not None and C.mismatch(name, got, alt, **opts) is None:
+                if alt is not None and matches_bug(pairs, hint):
                     return CheckResult(check, False, f"{msg}; likely bug: {hint}")
             return CheckResult(check, False, C.mismatch(name, got, expected, **opts))
     return CheckResult(check, True)
+
+
+def matches_bug(pairs, hint):
+    """Whether every pair's student output agrees with the known bug `hint`'s output (where it has one)."""
+    for name, got, _, opts, alts in pairs:
+        for h, alt in alts:
+            if h != hint or alt is None:
+                continue
+            opts_ = {"check_dtype": False, **{k: v for k, v in opts.items() if k != "terms"}}
+            if not np.isfinite(opts_.get("rtol", 0.0)):
+                opts_["rtol"] = ALT_RTOL
+            if C.mismatch(name, got, alt, **opts_, hints=False) is not None:
+                return False
+    return True
 
 
 def dtypes(check, pairs):
@@ -1027,6 +1062,10 @@ def gradcheck(call, pert, dy, analytic, tag=""):
                                             "fix forward first")
         index = call.spec.get("index", {}).get(key, list(range(np.size(node))))
         numeric = C.numerical_gradient(rows, dy, H)
+        if not np.isfinite(numeric).all():  # not a verdict on backward: the forward is the problem
+            return CheckResult(name, False, f"{label_}{where}: your forward returns non-finite values when "
+                                            f"{key.split('/')[-1]} moves by {H:g}, so its finite differences are not "
+                                            "finite: fix forward first")
         grad = np.asarray(grad, dtype=np.float64)
         full = grad.copy()  # entries not moved agree by construction; the index shown is the real one
         full.reshape(-1)[index] = numeric

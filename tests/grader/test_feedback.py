@@ -32,6 +32,9 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
     ("rnn", "lstm_forward_keeps_old_cell_state", "rnn.lstm.forward", 'state["c"] after the call'),
     ("rnn", "clip_skipped", "rnn.clip_grad_norm", "likely bug: clipping skipped"),
     ("rnn", "sample_top_k_drops_ties", "rnn.sample_next", "keep all tied tokens"),
+    ("linear", "svm_gradient_missing_1_over_n_with_reg", "linear.svm.vectorized",
+     "the term 0.2 * W (the regularisation gradient) is right, but the rest (the data term) is the expected one "
+     "times 6 (a missing or extra constant factor such as 1/N)"),
 ]
 
 
@@ -42,6 +45,43 @@ def test_feedback_names_the_bug(assignment, bug, item, words, tmp_path):
     assert result.score < result.max_score
     assert words in result.output, result.output
     assert "times 1 " not in result.output and "internal grader error" not in result.output
+
+
+MISLEADING = [  # (assignment, planted bug, item, words it must contain, a hint it showed before issue 19)
+    ("linear", "softmax_loss_clips_probabilities", "linear.softmax.stable", "got 2",  # a finite loss
+     "exp overflows for scores in the thousands"),
+    ("linear", "log_loss_clips_probabilities", "linear.logistic.log_loss.stable", "got 8.",
+     "log(sigmoid(z)) is -inf"),
+]
+
+
+@pytest.mark.parametrize("assignment, bug, item, words, wrong", MISLEADING, ids=[f"{a}/{b}" for a, b, *_ in MISLEADING])
+def test_an_overflowing_known_bug_is_not_named_for_a_finite_answer(assignment, bug, item, words, wrong, tmp_path):
+    """A known bug whose output is inf or NaN on a case does not "match" a finite wrong answer
+    there: its hint (about an overflow the student's code does not have) is not shown."""
+    planted = next(b for b in harness.load("bugs", assignment) if b.name == bug)
+    result = api.grade(assignment, harness.build(planted, tmp_path / "s", assignment), only=[item]).items[0]
+    assert result.score < result.max_score
+    assert words in result.output and wrong not in result.output and "likely bug" not in result.output, result.output
+
+
+@pytest.mark.parametrize("bug, hinted", [("batchnorm_eps_outside_sqrt", True), ("batchnorm_ignores_eps", False)])
+def test_a_matching_known_bug_is_named_however_small_the_error(bug, hinted, tmp_path):
+    """eps outside the square root is off by about 5e-6 relatively (it reads like rounding): a
+    known bug whose output the student's matches is named all the same; another bug is not."""
+    import dataclasses
+
+    from grader.items import Mutant
+    hint = "eps goes inside the square root: (x - mean) / sqrt(var + eps)"
+    item = next(i for i in api.items("mlp") if i.id == "mlp.batchnorm.train")
+    item = dataclasses.replace(item, mutants=item.mutants + (
+        Mutant(hint, {"BatchNorm1d": "tests.grader.known_bugs:BatchNormEpsOutsideSqrt"}),))
+    planted = next(b for b in harness.load("bugs", "mlp") if b.name == bug)
+    result = api.grade_item(item, harness.build(planted, tmp_path / "s", "mlp"), api.Options())
+    assert result.score < result.max_score
+    assert (f"likely bug: {hint}" in result.output) == hinted, result.output
+    if hinted:
+        assert "rel. error 3.5e-06" in result.output or "e-06)" in result.output, result.output
 
 
 def test_init_study_figure_plots_every_network_even_a_broken_one(tmp_path):
