@@ -16,6 +16,7 @@ from .figures import Figure
 from .runner import Call
 
 H = 1e-6  # central-difference step for float64 gradient checks
+TIMEOUT_FACTOR = 50.0  # an item's limit: this many times the reference's time on its calls (`Item.time_limit`)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,13 @@ class Item:
     mutants: tuple = ()
     files: tuple = ()  # data files of the submission the worker needs besides its .py files
     needs_reference: bool = True  # False for items checked by behaviour alone
+
+    def time_limit(self, reference_s: float) -> float:
+        """The item's wall-clock limit when the reference ran its calls in `reference_s` seconds:
+        `TIMEOUT_FACTOR` times that, never below `timeout` (the floor, which covers a worker's
+        start). A correct implementation with loops the contract allows is far inside it; an
+        infinite loop is not."""
+        return max(self.timeout, TIMEOUT_FACTOR * max(float(reference_s), 0.0))
 
     def calls(self, rng) -> list:
         raise NotImplementedError
@@ -490,130 +498,150 @@ class InitItem(Item):
 
 
 # --------------------------------------------------------------------------- initialisation study
-EXACT = C.TOLERANCE[np.dtype("float64")][0]  # the same weights on both sides: float64 rounding only
 STUDY_WSTD_RTOL = 0.02  # a W's std over 250,000 entries varies by about 0.1% between draws
+
+
+def contract_std(init, fan_in, fan_out):
+    """The std of an entry of `init(fan_in, fan_out)` as the contract defines it."""
+    return {"xavier_uniform": np.sqrt(2.0 / (fan_in + fan_out)), "he_normal": np.sqrt(2.0 / fan_in)}[init]
+
+
+def contract_draw(init, rng, fan_in, fan_out):
+    """A draw from `init`'s distribution as the contract defines it (the reference's curve)."""
+    if init == "xavier_uniform":
+        bound = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-bound, bound, (fan_in, fan_out))
+    return rng.standard_normal((fan_in, fan_out)) * contract_std(init, fan_in, fan_out)
+
+
+_STUDY_CACHE = {}
+
+
+def tanh_network(x, weights):
+    """Per-layer (mean, std) of the activations and their counts over `STUDY_BINS`, of the
+    deep network h <- tanh(h @ W) (the reference's Linear with b = 0, then Tanh), in float64, in
+    the trusted process."""
+    h, stats, hist = np.asarray(x, dtype=np.float64), [], []
+    for W in weights:
+        h = np.tanh(h @ np.asarray(W, dtype=np.float64))
+        stats.append((h.mean(), h.std()))
+        hist.append(np.histogram(np.where(np.isfinite(h), h, 2.0), bins=STUDY_BINS)[0])
+    return np.array(stats, dtype=np.float64).reshape(-1, 2), np.array(hist, dtype=np.int64).reshape(-1, len(STUDY_BINS) - 1)
 
 
 @dataclass(frozen=True)
 class InitStudyItem(Item):
     """The lecture's initialisation study: activation statistics, layer by layer, of a deep tanh
-    network built from the student's `Linear` and `Tanh` (b = 0) and fed N(0, 1) inputs (driver
-    `init_study`).
+    network (`depth` layers of Linear(width, width), b = 0, then Tanh) fed N(0, 1) inputs, whose
+    weights come from the student's `init`.
 
-    One network per weight choice. `std * randn` for each of `stds`: the grader's weights, the
-    same on both sides, so each layer's activation mean and std must match the reference's to
-    float64 rounding (`EXACT`); these networks grade `Linear.forward` and `Tanh.forward` on a
-    large input. The student's `init`: the contract fixes its distribution, not how it consumes
-    `rng`, so its draws may differ from the reference's and each layer's std must be within
-    `rtol` of the reference's (its mean within `rtol` times that std); `rtol` is set from the
-    spread between random draws (README: initialisation study). A figure plots the per-layer std,
-    yours against the reference's, and histograms of the student's activations.
+    It grades the initialiser and runs no other code of the student's: the worker only draws the
+    `depth` weight matrices (`initializer` calls, one seed per layer); the network runs in the
+    trusted process with the reference's math (Linear with b = 0, then Tanh), on those weights and,
+    for the reference's curve, on a draw from the contract's distribution (`contract_draw`). The
+    contract fixes the distribution, not how `init` consumes `rng`, so each layer's activation std
+    must be within `rtol` of the reference's (the mean within `rtol` times that std); `rtol` is set
+    from the spread between random draws (README: initialisation study). A correct initialiser
+    passes whatever the student's `Linear` and `Tanh` do. The `std * randn` networks of `stds`
+    (the lecture's vanishing and saturating activations) are drawn in the figure, the reference's
+    alone: nothing of the student's runs in them, so they are no check.
     """
     init: str = "xavier_uniform"
     init_module: str = "init"
-    module: str = "layers"
+    module: str = "layers"  # unused: the study runs none of the student's layers
     stds: tuple = (0.01, 1.0)
     width: int = 500
     depth: int = 10
     batch: int = 1000
     rtol: float = 0.05
+    needs_reference: bool = False
 
     def calls(self, rng):
-        x_seed = int(rng.integers(1 << 30))
-        base = {"module": self.module, "width": self.width, "depth": self.depth, "batch": self.batch}
-        specs = [{**base, "std": s, "tag": f"{s} * randn"} for s in self.stds]
-        specs.append({**base, "init_module": self.init_module, "init": self.init, "tag": self.init})
-        return [Call("init_study", spec, {"seeds": np.array([x_seed, int(rng.integers(1 << 30))], np.int64)})
-                for spec in specs]
+        x_seed, w_seed = int(rng.integers(1 << 30)), int(rng.integers(1 << 30))
+        spec = {"module": self.init_module, "name": self.init, "fan_in": self.width, "fan_out": self.width,
+                "x_seed": x_seed}
+        return [Call("initializer", {**spec, "seed": w_seed + k, "tag": f"layer {k + 1}"}, {})
+                for k in range(self.depth)]
+
+    def _inputs(self, calls):
+        return np.random.default_rng(calls[0].spec["x_seed"]).standard_normal((self.batch, self.width))
+
+    def _reference_curve(self, calls):
+        key = (self.init, self.width, self.depth, self.batch, tuple(c.spec["seed"] for c in calls), calls[0].spec["x_seed"])
+        if key not in _STUDY_CACHE:  # the same for every submission graded with one salt
+            x = self._inputs(calls)
+            ref = tanh_network(x, [contract_draw(self.init, np.random.default_rng(c.spec["seed"]), self.width,
+                                                 self.width) for c in calls])
+            context = []
+            for std in self.stds:
+                rng = np.random.default_rng(calls[0].spec["seed"] + 7919)
+                context.append((std, tanh_network(x, [std * rng.standard_normal((self.width, self.width))
+                                                      for _ in calls])))
+            if len(_STUDY_CACHE) >= 16:
+                _STUDY_CACHE.clear()
+            _STUDY_CACHE[key] = (ref, context)
+        return _STUDY_CACHE[key]
 
     def evaluate(self, calls, got, expected, alternatives):
-        results, curves = [], []
-        for i, call in enumerate(calls):
-            ours = "std" in call.spec
-            tag = call.spec["tag"]
-            rtol = EXACT if ours else self.rtol
-            name = (f"{tag} weights (the grader's): activation mean and std per layer match the reference" if ours
-                    else f"{tag} weights (yours): activation std per layer within {rtol:.0%} of the reference's")
-            mine, ref = self._array(got[i], "stats", 2), self._array(expected[i], "stats", 2)
-            broken = self._broken(call, got[i]) or ("no reference statistics" if ref is None else "")
-            msg = broken or self._differs(call, mine, ref, rtol)
-            if msg and not broken:
-                msg += ("; these weights are the grader's, the same as the reference's, so your Linear.forward or "
-                        f"Tanh.forward computes something else on this {self.batch} x {self.width} input (b = 0)"
-                        if ours else self._init_hint(got[i], expected[i], mine, ref, all(r.passed for r in results)))
-            results.append(CheckResult(name, not msg, msg))
-            hist = self._array(got[i].get("show", {}), "hist", len(STUDY_BINS) - 1)
-            curves.append((tag + (" (the grader's weights)" if ours else " (your weights)"),
-                           None if mine is None else mine[:, 1], None if ref is None else ref[:, 1], hist))
-        figure = Figure(f"{self.id}.png", f"activation std per layer of a {self.depth}-layer tanh network, yours vs. "
-                        "the reference's, and histograms of your activations, for each weight choice",
+        (ref, ref_hist), context = self._reference_curve(calls)
+        ws, broken = [], ""
+        for k, g in enumerate(got):
+            w = g.get("w")
+            if type(w) is not np.ndarray or w.shape != (self.width, self.width) or w.dtype.kind != "f":
+                shown = f"shape {w.shape} and dtype {w.dtype}" if type(w) is np.ndarray else \
+                    f"a {w.type_name}" if isinstance(w, C.WrongType) else "nothing"
+                broken = (f"[{self.init}] layer {k + 1}: your {self.init}({self.width}, {self.width}) returned "
+                          f"{shown}, expected a float array of shape ({self.width}, {self.width})")
+                break
+            if not np.isfinite(w).all():
+                broken = f"[{self.init}] layer {k + 1}: your {self.init} returned non-finite weights"
+                break
+            ws.append(w)
+        mine, hist = tanh_network(self._inputs(calls), ws) if not broken else (None, None)
+        want = contract_std(self.init, self.width, self.width)
+        wstd = np.array([w.astype(np.float64).std() for w in ws]) if not broken else None
+        scale = broken or self._scale(wstd, want)
+        drift = broken or self._differs(mine, ref)
+        if drift and not broken:
+            drift += ("; the scale of your weights is off (see above)" if scale else
+                      "; your weights have the contract's std, yet the activations drift from the reference's: "
+                      "the entries of W are not independent draws (draw every entry on its own from rng: nothing "
+                      "sorted, repeated or shared between units)")
+        curves = [(f"{self.init} (your weights)", None if mine is None else mine[:, 1], ref[:, 1], hist)]
+        curves += [(f"{std:g} * randn (reference, for comparison)", None, stats[:, 1], h) for std, (stats, h) in context]
+        figure = Figure(f"{self.id}.png", f"activation std per layer of a {self.depth}-layer tanh network (the "
+                        "reference's layers), with your weights vs. the reference's, and histograms of the activations",
                         lambda fig: draw_init_study(fig, curves, self.depth), size=(4.4 * len(curves), 7.0))
-        first = results[0]
-        results[0] = CheckResult(first.name, first.passed, first.message, figures=(figure,))
-        return results
+        return [CheckResult(f"{self.init} weights (yours): each layer's W has the contract's std", not scale, scale,
+                            figures=(figure,)),
+                CheckResult(f"{self.init} weights (yours): activation std per layer within {self.rtol:.0%} of the "
+                            "reference's (the reference's Linear and Tanh)", not drift, drift)]
 
-    def _array(self, tree, key, columns=None):
-        """`tree[key]` as a float64 array of at most `depth` rows of `columns` (a vector of at
-        most `depth` entries when `columns` is None), or None."""
-        value = tree.get(key) if isinstance(tree, dict) else None
-        shape = (None,) if columns is None else (None, columns)
-        if type(value) is not np.ndarray or value.ndim != len(shape) or value.shape[1:] != shape[1:] \
-                or len(value) > self.depth or value.dtype.kind not in "iuf":
-            return None
-        return value.astype(np.float64)
-
-    def _broken(self, call, got):
-        """Why the network stopped before its last layer (a W, Linear or Tanh output of the wrong
-        shape), or ""."""
-        broken = got.get("broken")
-        if broken is None:
+    def _scale(self, wstd, want):
+        off = ~(np.abs(wstd / want - 1) <= STUDY_WSTD_RTOL)
+        if not off.any():
             return ""
-        if type(broken) is not np.ndarray or broken.dtype.kind not in "iu" or broken.size < 3:
-            return f"[{call.spec['tag']}] the network did not run to the end"
-        k, what, *shape = (int(v) for v in broken.ravel())
-        n, width = self.batch, self.width
-        part, want = [(f"your {self.init} returned W of", (width, width)) if "init" in call.spec else
-                      ("W was", (width, width)), ("your Linear.forward returned y of", (n, width)),
-                      ("your Tanh.forward returned", (n, width))][min(max(what, 0), 2)]
-        shown = "something that is not an array" if shape == [-1] else f"shape {tuple(shape)}"
-        return f"[{call.spec['tag']}] layer {k + 1}: {part} {shown}, expected shape {want}"
+        k = int(np.argmax(off))
+        formula = " (xavier_uniform: bound a = sqrt(6 / (fan_in + fan_out)), std a / sqrt(3))" \
+            if self.init == "xavier_uniform" else " (he_normal: std sqrt(2 / fan_in))" if self.init == "he_normal" else ""
+        return (f"the scale of your weights is off: layer {k + 1}'s W has std {wstd[k]:.4g}, the contract's "
+                f"{want:.4g}{formula}")
 
-    def _differs(self, call, mine, ref, rtol):
+    def _differs(self, mine, ref):
         """The first layer whose mean or std is off, with both per-layer std curves, or ""."""
-        tag = call.spec["tag"]
-        if mine is None or len(mine) != len(ref):
-            return f"[{tag}] activation statistics of {len(ref)} layers expected"
+        tag = self.init
         if not np.isfinite(mine).all():
             k = int(np.argmax(~np.isfinite(mine).all(axis=1)))
-            return f"[{tag}] layer {k + 1}: non-finite activations (overflow in Tanh.forward?)"
+            return f"[{tag}] layer {k + 1}: non-finite activations"
         mean, std = mine[:, 0], mine[:, 1]
         ref_mean, ref_std = ref[:, 0], ref[:, 1]
-        bad = (np.abs(std - ref_std) > rtol * ref_std) | (np.abs(mean - ref_mean) > rtol * ref_std)
+        bad = (np.abs(std - ref_std) > self.rtol * ref_std) | (np.abs(mean - ref_mean) > self.rtol * ref_std)
         if not bad.any():
             return ""
         k = int(np.argmax(bad))
         return (f"[{tag}] layer {k + 1}: activation std {std[k]:.6g} and mean {mean[k]:.3g}, reference {ref_std[k]:.6g} "
                 f"and {ref_mean[k]:.3g} (std relative difference {abs(std[k] / ref_std[k] - 1):.2g}, tolerance "
-                f"{rtol:g}); std per layer, yours: {_series(std)}; reference: {_series(ref_std)}")
-
-    def _init_hint(self, got, expected, mine, ref, layers_ok):
-        """For the student's initialiser: is the scale of its weights off, or their independence?"""
-        if not layers_ok:
-            return ("; your Linear or Tanh forward already differs on the grader's weights above: fix that first")
-        w, e = self._array(got, "wstd"), self._array(expected, "wstd")
-        if mine is None or w is None or e is None or len(w) == 0 or len(w) > len(e):
-            return ""
-        e = e[:len(w)]
-        off = ~(np.abs(w / e - 1) <= STUDY_WSTD_RTOL)
-        if off.any():
-            k = int(np.argmax(off))
-            formula = " (xavier_uniform: bound a = sqrt(6 / (fan_in + fan_out)), std a / sqrt(3))" \
-                if self.init == "xavier_uniform" else ""
-            return (f"; the scale of your weights is off: layer {k + 1}'s W has std {w[k]:.4g}, the reference's "
-                    f"{e[k]:.4g}{formula}")
-        return ("; your weights have the reference's std, yet the activations drift from the reference's: "
-                "the entries of W are not independent draws (draw every entry on its own from rng: nothing sorted, "
-                "repeated or shared between units)")
+                f"{self.rtol:g}); std per layer, yours: {_series(std)}; reference: {_series(ref_std)}")
 
 
 def _series(values):
@@ -657,7 +685,7 @@ def draw_init_study(fig, curves, depth):
         bottom.set_xlabel("layer")
     axes[0, 0].set_ylabel("std of the activations")
     axes[0, 0].legend(loc="lower left", fontsize=9)
-    axes[1, 0].set_ylabel("your activations (tanh)")
+    axes[1, 0].set_ylabel("activations (tanh)")
     if image is not None:
         fig.colorbar(image, ax=list(axes[1]), fraction=0.025, pad=0.01, label="fraction of the layer's activations")
 
@@ -960,8 +988,19 @@ class SpeedItem(Item):
         ratio = float(np.median(s) / np.median(r))
         credit = self.credit(ratio)
         msg = (f"median {np.median(s) * 1e3:.2f} ms vs. reference {np.median(r) * 1e3:.2f} ms over {s.size} "
-               f"interleaved runs: ratio {ratio:.2f} ({band})")
+               f"interleaved runs: ratio {ratio:.2f} ({band}); {ratio_spread(s, r)}")
         return [CheckResult(name, credit >= 1.0, msg, credit=credit)]
+
+
+def ratio_spread(student, reference):
+    """How much the speed ratio moved between runs: the quartiles of the per-run ratios (run k of
+    the student over run k of the reference, timed side by side), so a ratio measured on a busy
+    machine reads as such. It changes no credit (the ratio of medians does)."""
+    n = min(len(student), len(reference))
+    per_run = np.asarray(student[:n], dtype=np.float64) / np.asarray(reference[:n], dtype=np.float64)
+    q1, q2, q3 = np.percentile(per_run, [25, 50, 75])
+    return (f"spread: per-run ratios over {n} pairs have median {q2:.2f} and interquartile range {q1:.2f} to {q3:.2f} "
+            f"(width {q3 - q1:.2f})")
 
 
 # --------------------------------------------------------------------------- recurrent steps

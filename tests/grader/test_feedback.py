@@ -18,10 +18,10 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
     ("mlp", "linear_forward_ignores_bias", "mlp.linear.backward", "your forward does not depend on b"),
     ("mlp", "linear_dW_transposed", "mlp.linear.backward", "expected (5, 3) (looks transposed)"),
     ("mlp", "adam_eps_hat", "mlp.optim.adam", "(where epsilon matters)"),
-    ("mlp", "xavier_sorted_draw", "mlp.init.study", "your weights have the reference's std, yet the activations "
+    ("mlp", "xavier_sorted_draw", "mlp.init.study", "your weights have the contract's std, yet the activations "
                                                     "drift from the reference's: the entries of W are not independent"),
     ("mlp", "xavier_wrong_bound", "mlp.init.study", "the scale of your weights is off: layer 1's W has std 0.01826, "
-                                                    "the reference's 0.04474"),
+                                                    "the contract's 0.04472"),
     ("cnn", "maxpool_ties_last_max", "cnn.maxpool.backward", "likely bug: ties: the whole gradient of a window goes "
                                                             "to its FIRST maximum"),
     ("cnn", "maxpool_ties_all_maxima", "cnn.maxpool.backward", "not to every tied maximum"),
@@ -84,20 +84,25 @@ def test_a_matching_known_bug_is_named_however_small_the_error(bug, hinted, tmp_
         assert "rel. error 3.5e-06" in result.output or "e-06)" in result.output, result.output
 
 
-def test_init_study_figure_plots_every_network_even_a_broken_one(tmp_path):
-    """The study's figure is drawn for the answer key and for code whose network stops at layer 1
-    (Tanh.forward returns the wrong shape on the study's large input): no curve is missing its
-    reference and nothing fails to draw."""
+def test_init_study_figure_plots_every_network_and_grades_the_initialiser_alone(tmp_path):
+    """The study grades `xavier_uniform` and runs none of the student's layers (issue 19, class 4):
+    code whose Tanh.forward returns the wrong shape, or whose Linear loops over samples, keeps its
+    full marks, and the figure is drawn with every reference curve."""
     import matplotlib.image
 
     from grader import figures
     folder = harness.copy_solution(tmp_path / "s", "mlp")
     broken = harness.copy_solution(tmp_path / "b", "mlp")
     with open(broken / "layers.py", "a") as f:
-        f.write("\n_tanh = Tanh.forward\nTanh.forward = lambda self, x, params, **kw: (_tanh(self, x, params)[0].T, None)\n")
-    reports = api.grade_many("mlp", [folder, broken], only=["mlp.init.study"])
-    assert [r.items[0].score for r in reports] == [3.0, 0.0], reports[1].items[0].output
-    assert "layer 1: your Tanh.forward returned shape (500, 1000), expected shape (1000, 500)" in reports[1].items[0].output
+        f.write("\n_tanh = Tanh.forward\nTanh.forward = lambda self, x, params, **kw: (_tanh(self, x, params)[0].T, None)\n"
+                "Linear.forward = lambda self, x, params, **kw: (1 / 0, None)\n")
+    bad_init = harness.copy_solution(tmp_path / "i", "mlp")
+    with open(bad_init / "init.py", "a") as f:
+        f.write("\n_xu = xavier_uniform\nxavier_uniform = lambda fan_in, fan_out, **kw: _xu(fan_in, fan_out, **kw)[:, :-1]\n")
+    reports = api.grade_many("mlp", [folder, broken, bad_init], only=["mlp.init.study"])
+    assert [r.items[0].score for r in reports] == [3.0, 3.0, 0.0], reports[1].items[0].output
+    assert "layer 1: your xavier_uniform(500, 500) returned shape (500, 499) and dtype float64, expected a float " \
+           "array of shape (500, 500)" in reports[2].items[0].output, reports[2].items[0].output
     for k, report in enumerate(reports):
         [(item_id, figure)] = figures.of(report.items)
         assert item_id == figure.name[:-len(".png")] == "mlp.init.study"
