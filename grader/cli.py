@@ -670,8 +670,13 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
         raise Failure(str(exc))
     for g in graded:
         click.echo(f"{g.student}: {g.report.score:g} / {g.report.max_score:g}"
-                   + (f"  ({g.report.error})" if g.report.error else ""))
+                   + (f"  ({shown(g.report.error)})" if g.report.error else ""))
     click.echo(f"{len(graded)} submissions graded into the gradebook of {course}", err=True)
+    ungraded = [g for g in graded if g.report.error]
+    for g in ungraded:
+        click.echo(f"error: {shown(g.student)}: {shown(g.report.error)}", err=True)
+    if ungraded:  # the CLI contract: 1 when a submission could not be graded at all
+        sys.exit(1)
 
 
 @main.group("data")

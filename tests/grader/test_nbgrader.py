@@ -281,7 +281,7 @@ def test_nbgrader_both_ways(tmp_path, needs_data):
     _nbgrader(course, "generate_feedback", "mlp")
     page = html.unescape((course / "feedback/bob/mlp/mlp.html").read_text())
     assert "mlp.linear.backward: partial" in page and "looks transposed" in page  # what went wrong, under the cell
-    report = json.loads((course / "autograded/bob/mlp/dlgrade_report.json").read_text())
+    report = json.loads((course / "dlgrade_reports/bob/mlp/dlgrade_report.json").read_text())
     adam = next(i for i in report["items"] if i["id"] == "mlp.optim.adam.weight_decay")
     details = [line.split(": ", 1)[1] for line in adam["output"].splitlines() if ": " in line]
     assert details and "mlp.optim.adam.weight_decay: failed" in page

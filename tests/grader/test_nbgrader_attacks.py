@@ -138,7 +138,7 @@ def test_the_run_completes_and_the_others_are_unchanged(course):
     """Every attacker beside them: the run completes, in about the time the honest students take,
     and alice and stub get, cell by cell, what they got alone."""
     r = course["run"]
-    assert r.returncode in (0, 1), r.stdout + r.stderr  # 1: some submission could not be graded (DESIGN §4)
+    assert r.returncode == 1, r.stdout + r.stderr  # 1: some submission could not be graded (DESIGN §4)
     assert "Traceback" not in r.stdout + r.stderr
     assert set(course["lines"]) >= set(HONEST) | set(REFUSED) | set(GRADED_AS_STUB)
     for student in HONEST:
