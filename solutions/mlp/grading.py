@@ -198,12 +198,19 @@ def log_probs_and_labels(rng, n, c, dtype):
 
 
 def hinge_scores(margin=1.0):
-    """Scores whose margins s_j - s_y + `margin` are at least 0.05 away from the kink at 0."""
+    """Scores whose margins s_j - s_y + `margin` are at least 0.05 away from the kink at 0. For a
+    margin other than 1, one score of the first row sits halfway between the two kinks
+    (s_j - s_y = -(1 + margin) / 2): active under `margin`, not under 1 (or the reverse), so a loss
+    that keeps a margin of 1 has other gradients too, at every seed."""
     def make(rng, n, c, dtype):
         s, y = scores_and_labels(rng, n, c, np.float64)
         margins = s - s[np.arange(n), y][:, None] + margin
         near_kink = (np.abs(margins) < 0.05) & (np.arange(c)[None, :] != y[:, None])
-        return (s + 0.1 * near_kink).astype(dtype), y
+        s = s + 0.1 * near_kink
+        if margin != 1.0:
+            j = (int(y[0]) + 1) % c
+            s[0, j] = s[0, y[0]] - (1.0 + margin) / 2
+        return s.astype(dtype), y
     return make
 
 
