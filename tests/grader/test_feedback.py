@@ -20,8 +20,7 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
     ("mlp", "adam_eps_hat", "mlp.optim.adam", "(where epsilon matters)"),
     ("mlp", "xavier_sorted_draw", "mlp.init.study", "your weights have the contract's std, yet the activations "
                                                     "drift from the reference's: the entries of W are not independent"),
-    ("mlp", "xavier_wrong_bound", "mlp.init.study", "the scale of your weights is off: layer 1's W has std 0.01826, "
-                                                    "the contract's 0.04472"),
+    ("mlp", "xavier_wrong_bound", "mlp.init.study", "the scale of your weights is off: layer 1's W has std 0.018"),
     ("cnn", "maxpool_ties_last_max", "cnn.maxpool.backward", "likely bug: ties: the whole gradient of a window goes "
                                                             "to its FIRST maximum"),
     ("cnn", "maxpool_ties_all_maxima", "cnn.maxpool.backward", "not to every tied maximum"),
