@@ -16,6 +16,7 @@ import pkgutil
 import stat
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,6 +273,9 @@ def _worker(submission, calls, limits, opts, files=()):
 _CASES, _CASES_LOCK = {}, threading.Lock()
 
 
+REFERENCE_SECONDS = {}  # item id -> the longest the reference took on one draw of its cases, this process
+
+
 def _reference_cases(item, salt):
     """An item's cases and the reference's outputs on them: the same for every submission
     graded with `salt`, so computed once per process (each caller gets its own copy)."""
@@ -280,8 +284,11 @@ def _reference_cases(item, salt):
         found = _CASES.get(key)
     if found is None:
         calls = item.calls(item_rng(item.id, salt))
+        start = time.perf_counter()
         found = (calls, *expected_from_reference(item, calls))
+        seconds = time.perf_counter() - start if item.needs_reference else 0.0
         with _CASES_LOCK:
+            REFERENCE_SECONDS[item.id] = max(REFERENCE_SECONDS.get(item.id, 0.0), seconds)
             if len(_CASES) >= 512:
                 _CASES.clear()
             _CASES[key] = found
@@ -293,6 +300,8 @@ def _grade_compared(item, submission, opts, limits):
         calls, expected, alternatives = opts.public[item.id]
     else:
         calls, expected, alternatives = _reference_cases(item, opts.salt)
+        if not opts.timeout:  # a wide factor of the reference's own time, never below the item's floor
+            limits = dataclasses.replace(limits, timeout_s=item.time_limit(REFERENCE_SECONDS.get(item.id, 0.0)))
     timed = [k for k, c in enumerate(calls) if c.driver == "speed"]
     result = _worker(submission, [c for c in calls if c.driver != "speed"], limits, opts, item.files)
     got = [_mark_types(o, t) for o, t in zip(result.outputs, result.types)]

@@ -55,3 +55,19 @@ def test_speed_output_reports_the_spread_of_the_ratio():
     assert "ratio 2.00" in noisy.message and "interquartile range 1.00 to 4.00 (width 3.00)" in noisy.message, \
         noisy.message
     assert noisy.credit == steady.credit == 1.0
+
+
+def test_grading_gives_an_item_the_limit_its_reference_time_sets(tmp_path, monkeypatch):
+    """A student function that takes 2 s: over an item floor of 1 s when the reference's time sets no
+    more (a timeout), inside it when the reference took 0.1 s (50 x 0.1 = 5 s)."""
+    import dataclasses
+    item = dataclasses.replace(next(i for i in api.items("linear") if i.id == "linear.logistic.sigmoid"), timeout=1.0)
+    (tmp_path / "logistic.py").write_text(
+        "import time\nimport numpy as np\n\ntime.sleep(2)  # once, as the module is imported\n\n"
+        "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
+    opts = api.Options(mode="grade", salt="limit-test", prestart=False)
+    api._reference_cases(item, opts.salt)  # the reference's time is recorded here, then set below
+    monkeypatch.setitem(api.REFERENCE_SECONDS, item.id, 0.0)
+    assert api.grade_item(item, tmp_path, opts).status == "timeout"
+    monkeypatch.setitem(api.REFERENCE_SECONDS, item.id, 0.1)
+    assert api.grade_item(item, tmp_path, opts).status == "passed"
