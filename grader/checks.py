@@ -60,7 +60,8 @@ def fmt_index(idx):
 
 
 def fmt_num(x):
-    return f"{x:.6g}" if np.isfinite(x) else str(x)
+    """A number as feedback shows it: 6 significant digits; -0 shown as 0 (the same value)."""
+    return f"{x + 0.0:.6g}" if np.isfinite(x) else str(x)
 
 
 def tolerance(dtype):

@@ -10,6 +10,7 @@ ORDER = 2  # the course's week
 DATA = ("cifar10",)
 
 M = "grader.mutants:"
+K = "solutions/mlp/mutants.py:"  # the course's own known bugs
 MLP_LAYERS = ("Flatten", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Dropout", "BatchNorm1d")
 
 
@@ -269,13 +270,17 @@ ITEMS = [
     DropoutItem("mlp.dropout.eval", 1, visibility="hidden", part="eval", p=0.3),
     BatchNormEps("mlp.batchnorm.train", 3, part="train",
                   mutants=(Mutant("the running variance must use the unbiased batch variance (N/(N-1))",
-                                  {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}),)),
+                                  {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}),
+                           Mutant("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
+                                  {"BatchNorm1d": K + "BatchNormEpsOutsideSqrt"}))),
     BatchNormEps("mlp.batchnorm.backward", 4, part="backward"),
     BatchNormEps("mlp.batchnorm.eval", 3, visibility="hidden", part="eval",
                   mutants=(Mutant("at evaluation time normalise with running_mean/running_var, not the batch's statistics",
                                   {"BatchNorm1d": M + "BatchNormEvalBatchStats"}),
                            Mutant("the running variance must use the unbiased batch variance (N/(N-1))",
-                                  {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}))),
+                                  {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}),
+                           Mutant("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
+                                  {"BatchNorm1d": K + "BatchNormEpsOutsideSqrt"}))),
     InitItem("mlp.init.xavier_uniform", 1.5, name="xavier_uniform", distribution="uniform"),
     InitItem("mlp.init.he_normal", 1.5, name="he_normal", distribution="normal"),
     InitStudyItem("mlp.init.study", 3, init="xavier_uniform", stds=(0.01, 1.0)),

@@ -31,6 +31,8 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
     ("rnn", "lstm_forward_keeps_old_cell_state", "rnn.lstm.forward", 'state["c"] after the call'),
     ("rnn", "clip_skipped", "rnn.clip_grad_norm", "likely bug: clipping skipped"),
     ("rnn", "sample_top_k_drops_ties", "rnn.sample_next", "keep all tied tokens"),
+    ("mlp", "batchnorm_eps_outside_sqrt", "mlp.batchnorm.train",
+     "likely bug: eps goes inside the square root: (x - mean) / sqrt(var + eps)"),
     ("linear", "svm_gradient_missing_1_over_n_with_reg", "linear.svm.vectorized",
      "the term 0.2 * W (the regularisation gradient) is right, but the rest (the data term) is the expected one "
      "times 6 (a missing or extra constant factor such as 1/N)"),
