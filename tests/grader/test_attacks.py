@@ -487,11 +487,15 @@ def _lookup_submission(folder: Path, salt: str):
     return folder
 
 
-def test_public_salt_would_leak_the_cases(tmp_path):
-    """Control: against the old public default salt the lookup table scores."""
+def test_public_salt_would_leak_the_cases_but_per_submission_salts_do_not(tmp_path):
+    """Control: graded with the very salt the table was computed for, the lookup table scores (the
+    attack works); graded as a class is, with that run salt mixed with the submission's own hash
+    (which the table itself changes), it scores nothing even though the run salt is known."""
     folder = _lookup_submission(tmp_path / "sub", "grade")
+    item = next(i for i in api.items("mlp") if i.id == "mlp.linear.forward")
+    assert api.grade_item(item, folder, api.Options(salt="grade")).score > 0
     report = api.grade("mlp", folder, opts=api.Options(salt="grade"), only=["mlp.linear.forward"])
-    assert report.items[0].score > 0, report.items[0].output
+    assert report.items[0].score == 0, report.items[0].output
 
 
 @needs_sandbox
