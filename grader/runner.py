@@ -444,9 +444,6 @@ def submission_files(src: Path, extra=(), *, links_within=None, skipped=None):
             elif not stat.S_ISREG(st.st_mode):  # a link, FIFO or device: never read
                 skipped.append(str(rel))
                 continue
-            elif st.st_nlink > 1:  # another name of a file that may lie outside the submission
-                raise SubmissionError(f"{rel} is a hard link (the same file has another name on this machine); "
-                                      f"submit a copy")
             data = _read_regular(path, MAX_SOURCE if name.endswith(".py") else MAX_FILE)
             total += len(data)
             if len(out) >= MAX_FILES or total > MAX_TOTAL:
