@@ -70,13 +70,8 @@ def test_an_overflowing_known_bug_is_not_named_for_a_finite_answer(assignment, b
 def test_a_matching_known_bug_is_named_however_small_the_error(bug, hinted, tmp_path):
     """eps outside the square root is off by about 5e-6 relatively (it reads like rounding): a
     known bug whose output the student's matches is named all the same; another bug is not."""
-    import dataclasses
-
-    from grader.items import Mutant
-    hint = "eps goes inside the square root: (x - mean) / sqrt(var + eps)"
+    hint = "eps goes inside the square root: (x - mean) / sqrt(var + eps)"  # solutions/mlp/mutants.py
     item = next(i for i in api.items("mlp") if i.id == "mlp.batchnorm.train")
-    item = dataclasses.replace(item, mutants=item.mutants + (
-        Mutant(hint, {"BatchNorm1d": "tests.grader.known_bugs:BatchNormEpsOutsideSqrt"}),))
     planted = next(b for b in harness.load("bugs", "mlp") if b.name == bug)
     result = api.grade_item(item, harness.build(planted, tmp_path / "s", "mlp"), api.Options())
     assert result.score < result.max_score
