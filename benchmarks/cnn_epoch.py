@@ -45,7 +45,7 @@ def main():
                         help="leave glibc returning freed memory to the system (train.py does not)")
     args = parser.parse_args()
     if args.keep:  # as solutions/cnn/train.py: reuse freed memory instead of faulting in new pages
-        from grader.training import keep_freed_memory
+        from grader.student.training import keep_freed_memory
         args.keep = keep_freed_memory()
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):

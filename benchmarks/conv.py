@@ -31,7 +31,7 @@ to back, as in training, and only the second half of each burst is counted (`--b
 old, cold pairing).
 
 The script asks glibc to keep freed memory in the process, as every train.py does
-(grader/training.py; `--malloc-default` to not), for both libraries. Otherwise large freed
+(grader/student/training.py; `--malloc-default` to not), for both libraries. Otherwise large freed
 arrays go back to the system and come back as fresh pages that the kernel faults in and zeroes,
 and how much of that a step pays depends on what the other library allocated before it:
 PyTorch's 32->32 step took 33.5 ms in one run and 20.4 ms in the next, when only the
@@ -255,7 +255,7 @@ def main():
                         help="leave glibc returning freed memory to the system (the train.py scripts do not)")
     args = parser.parse_args()
     if args.keep:  # as every train.py: reuse freed memory instead of faulting in new pages (both libraries)
-        from grader.training import keep_freed_memory
+        from grader.student.training import keep_freed_memory
         args.keep = keep_freed_memory()
     try:
         import torch

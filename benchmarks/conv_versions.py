@@ -46,7 +46,7 @@ def main():
     if not (Path(args.old) / "reference" / "__init__.py").is_file():
         ap.error(f"{args.old} holds no reference/ package")
     if args.keep:
-        from grader.training import keep_freed_memory
+        from grader.student.training import keep_freed_memory
         args.keep = keep_freed_memory()
     import reference.conv as new
     old = load_reference(args.old)

@@ -200,7 +200,7 @@ def conv_table(cp, torch, device, n, layers, repeats):
 
 
 def cnn_target():
-    from grader import api
+    from grader.engine import api
     item = next(i for i in api.items("cnn") if i.id == "cnn.train.accuracy")
     return item.floor, item.target
 

@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from grader import api
+from grader.engine import api
 
 
 def main():

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader import api
+from grader.engine import api
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("harness", ROOT / "tests" / "submissions" / "harness.py")

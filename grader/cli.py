@@ -1,4 +1,4 @@
-"""The `dlgrade` command line: thin click wiring over `grader.api` and friends."""
+"""The `dlgrade` command line: thin click wiring over `grader.engine.api` and friends."""
 import contextlib
 import copy
 import dataclasses
@@ -14,11 +14,18 @@ from pathlib import Path
 
 import click
 
-from . import api, course, data, figures, report, runner, secret
+from grader.engine import api
+from grader import course
+from grader.student import data
+from grader.reports import figures
+from grader.reports import report
+from grader.sandbox import runner
+from grader.engine import secret
+from grader.student.submit import KIT_MANIFEST
 
 
 # The tool installed from a student kit's wheel: only the student's commands (see the end).
-STUDENT_BUILD = Path(__file__).with_name("student_kit.json").is_file()
+STUDENT_BUILD = KIT_MANIFEST.is_file()
 STARTED = time.monotonic()  # Gradescope's execution_time: the whole command
 
 
@@ -206,7 +213,7 @@ def _student_folder(assignment, path):
 
 
 def _infer(folder):
-    from .submit import infer_assignment
+    from grader.student.submit import infer_assignment
     try:
         return infer_assignment(folder)
     except api.GradeError as exc:
@@ -246,7 +253,7 @@ def check(assignment, path, only, timeout, device):
     assignment, folder = _student_folder(assignment, path)
     r = _check(assignment, folder, only, timeout, device)
     click.echo(report.table([r]))
-    from .submit import earlier_stubs
+    from grader.student.submit import earlier_stubs
     for line in earlier_stubs(assignment, folder):
         click.echo(f"note: {line}")
     if figures.of(r.items):
@@ -389,7 +396,7 @@ def _scoring_options(opts) -> dict:
 
 
 def _restore(record):
-    from .checks import CheckResult
+    from grader.items.checks import CheckResult
     d = record["report"]
     checks = record.get("checks") or d.get("checks") or {}
     items = [api.ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
@@ -404,7 +411,7 @@ def _restore(record):
 @click.option("--no-check", is_flag=True, help="Do not run the public items first.")
 def submit(assignment, path, output, no_check):
     """Check the files of your assignment folder and pack them into submission.zip."""
-    from . import submit as sub
+    from grader.student import submit as sub
     assignment, folder = _student_folder(assignment, path)
     try:
         plan = sub.plan(assignment, folder)
@@ -520,7 +527,7 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         else:
             click.echo(text)
     if feedback:
-        from .feedback import write
+        from grader.reports.feedback import write
         written = write(copy.deepcopy(reports), feedback)
         click.echo(f"feedback for {len(written)} submissions in {feedback}", err=True)
     ungraded = [r for r in reports if r.error]
@@ -544,7 +551,7 @@ def _sandbox_and_salt(seed, no_sandbox=False, escape=""):
 
 def _class_ids(assignment, submissions):
     """The class view's folder name of each submission (as `classview.write` names them)."""
-    from . import classview
+    from grader.reports import classview
     return classview.ids([api.Report(assignment, str(p), []) for p in submissions])
 
 
@@ -566,14 +573,14 @@ def shown(text) -> str:
 
 def _class_progress(report, sid, done, outdir):
     """One finished submission's files, and grades.csv over the submissions finished so far."""
-    from . import classview
+    from grader.reports import classview
     classview.write_submission(report, outdir, sid)
     write_atomic(Path(outdir) / "grades.csv", classview.grades_csv(copy.deepcopy(done)))
 
 
 def _class_view(assignment, reports, submissions, outdir):
-    """The class view (grader.classview): kept apart from the grading itself."""
-    from . import classview
+    """The class view (grader.reports.classview): kept apart from the grading itself."""
+    from grader.reports import classview
     curves = [classview.read_curves(s, assignment) for s in submissions]
     problems = {}
     page = classview.write(copy.deepcopy(reports), outdir, curves, problems)
@@ -596,7 +603,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
     """Regenerate assignments/ (student stubs + public cases) from solutions/; with --kit, build
     the archive students install from; with --nbgrader, an nbgrader course's source notebooks;
     with --gradescope, the autograder zip."""
-    from . import release as release_mod
+    from grader.release import stubs as release_mod
     root = course.root()
     if give_earlier and not kit:
         raise BadUsage("--give-earlier needs --kit (assignments/ and nbgrader's source/ keep the stubs)")
@@ -608,11 +615,11 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
     if gradescope:
         if not assignment:
             raise click.UsageError("--gradescope needs an ASSIGNMENT")
-        from .gradescope import build
+        from grader.release.gradescope import build
         click.echo(f"{assignment}: Gradescope autograder written to {build(assignment, root, Path(gradescope))}")
         return
     if nb_course:
-        from .nbgrader import release as nb_release
+        from grader.release.nbgrader import release as nb_release
         for a in [assignment] if assignment else api.assignments():
             try:
                 click.echo(f"{a}: source notebook {nb_release(a, root, Path(nb_course))}")
@@ -622,7 +629,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
     if kit:
         if not assignment:
             raise click.UsageError("--kit needs an ASSIGNMENT")
-        from .kit import build_kit
+        from grader.release.kit import build_kit
         try:
             click.echo(f"{assignment}: kit written to {build_kit(assignment, root, Path(kit), give_earlier=give_earlier)}")
         except release_mod.ReleaseError as exc:
@@ -659,7 +666,7 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
     """Trusted path: grade COURSE/submitted/*/ASSIGNMENT in sandboxed workers (the notebooks are
     never executed) and write the scores into nbgrader's gradebook."""
     try:
-        from .nbgrader import autograde
+        from grader.release.nbgrader import autograde
     except ImportError as exc:
         raise Failure(f"nbgrader is not installed ({exc}): pip install nbgrader")
     salt, _ = _sandbox_and_salt(seed)

@@ -4,12 +4,12 @@ An assignment `<a>` is a folder `solutions/<a>/` of the course that holds `gradi
 item registry (see docs/authoring.md). The registry is imported as `grader.assignments.<a>` and
 defines:
 
-- `ITEMS`: the graded items, in order (instances of the classes in `grader.items`);
+- `ITEMS`: the graded items, in order (instances of the classes in `grader.items.core`);
 - `ORDER` (optional): where the assignment sits in the course (the week); `dlgrade list` and
   the defaults of `release` follow it, then the name;
 - `DATA` (optional): the datasets its items and training script read (`dlgrade data fetch` names);
 - `EARLIER` (optional): files that come from earlier assignments, `{"layers.py": "mlp/layers.py"}`
-  (released as those assignments' stubs unless the instructor gives them: `grader.release`);
+  (released as those assignments' stubs unless the instructor gives them: `grader.release.stubs`);
 - `TRAIN` (optional): the training commands the kit's README shows (default `python train.py`).
 
 The first paragraph of its docstring is the title `dlgrade list` shows.

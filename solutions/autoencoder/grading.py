@@ -6,10 +6,10 @@ import numpy as np
 
 from grader.assignments.cnn import CNN_LAYERS, given, hp, pair
 from grader.assignments.mlp import MLP_LAYERS
-from grader.checks import CheckResult
-from grader.figures import Figure
-from grader.items import AccuracyItem, LayerItem, Mutant, randn
-from grader.runner import Call
+from grader.items.checks import CheckResult
+from grader.reports.figures import Figure
+from grader.items.core import AccuracyItem, LayerItem, Mutant, randn
+from grader.sandbox.runner import Call
 
 ORDER = 4  # the course's week
 DATA = ("cifar10",)
@@ -136,7 +136,7 @@ SAME_SHAPE = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softma
 
 
 def _int(layer, i, key, default=None, low=0):
-    from grader.models import WeightsError
+    from grader.items.models import WeightsError
     value = layer.get(key, default)
     if value is None or not float(value).is_integer() or value < low:
         raise WeightsError(f"layer {i} ({layer['type']}): {key} must be an integer >= {low}, got {value!r}")
@@ -147,7 +147,7 @@ def layer_sizes(arch, image=(3, 32, 32)):
     """(the model's per-image output shape, [values per image after each layer]) for one image of
     shape `image`, from the architecture alone (nothing is run); WeightsError for layers whose
     hyperparameters do not fit their input."""
-    from grader.models import WeightsError
+    from grader.items.models import WeightsError
     shape, sizes = tuple(image), []
     for i, layer in enumerate(arch):
         t = layer["type"]
@@ -214,7 +214,7 @@ class ReconstructionItem(AccuracyItem):
     what: str = "auto-encoder"
 
     def check_arch(self, arch):
-        from grader.models import WeightsError
+        from grader.items.models import WeightsError
         super().check_arch(arch)
         shape, sizes = layer_sizes(arch)
         if math.prod(shape) != PIXELS:
@@ -226,7 +226,7 @@ class ReconstructionItem(AccuracyItem):
                                "(without a bottleneck, copying the input is no achievement)")
 
     def test_set(self):
-        from grader.data import load_cifar10
+        from grader.student.data import load_cifar10
         x, _ = load_cifar10("test")
         return (x[:self.images].astype(np.float32) * np.float32(1 / 255),)
 
@@ -236,7 +236,7 @@ class ReconstructionItem(AccuracyItem):
         return [Call("squared_error", spec, {"weights": weights, "x": data[0]})]
 
     def evaluate_outputs(self, outputs, meta, data):
-        from grader.models import WeightsError
+        from grader.items.models import WeightsError
         x = data[0]
         out = outputs[0] or {}
         sse, head = out.get("sse"), out.get("head")

@@ -4,11 +4,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader import checks as C
-from grader.figures import Figure
-from grader.items import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
+from grader.items import checks as C
+from grader.reports.figures import Figure
+from grader.items.core import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
                           gradchecks, opts_for, pair, per_call, perturbation, purity_of, randn)
-from grader.runner import Call
+from grader.sandbox.runner import Call
 
 ORDER = 1  # the course's week
 DATA = ("cifar10",)
@@ -269,7 +269,7 @@ def loss_item(item_id, points, name, cases, mutants=(), visibility="public", **k
 # --------------------------------------------------------------------------- trained classifiers
 def draw_templates(W, title, fig):
     """Ten 32x32 colour images, the column of W[:-1] of each class, each scaled to [0, 1]."""
-    from grader.data import CIFAR10_CLASSES
+    from grader.student.data import CIFAR10_CLASSES
     t = np.asarray(W[:-1], dtype=np.float64).reshape(3, 32, 32, -1).transpose(3, 1, 2, 0)
     lo, hi = t.min(axis=(1, 2, 3), keepdims=True), t.max(axis=(1, 2, 3), keepdims=True)
     t = (t - lo) / np.maximum(hi - lo, 1e-12)
@@ -294,7 +294,7 @@ class LinearAccuracyItem(AccuracyItem):
     figure: str = ""
 
     def check_arch(self, arch):
-        from grader.models import WeightsError
+        from grader.items.models import WeightsError
         super().check_arch(arch)
         want = [{"type": "Flatten"}, {"type": "Linear", "in_features": 3072, "out_features": 10}]
         if arch != want:
@@ -302,7 +302,7 @@ class LinearAccuracyItem(AccuracyItem):
                                f"classifier on the 3072 pixels), not {json.dumps(arch)}")
 
     def calls_for(self, arch, weights, meta, data):
-        from grader.models import WeightsError
+        from grader.items.models import WeightsError
         W, b = weights.get("1.W"), weights.get("1.b")
         if W is None or b is None or W.shape != (3072, 10) or b.shape != (10,):
             raise WeightsError(f"expected arrays 1.W (3072, 10) and 1.b (10,), got "

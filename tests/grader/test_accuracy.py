@@ -4,9 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from grader import api, data
-from grader.drivers import predict
-from grader.models import accuracy, load_weights
+from grader.engine import api
+from grader.student import data
+from grader.sandbox.drivers import predict
+from grader.items.models import accuracy, load_weights
 from tests.conftest import ROOT
 
 

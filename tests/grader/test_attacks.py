@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import api, runner
+from grader.engine import api
+from grader.sandbox import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "mlp" / "layers.py"

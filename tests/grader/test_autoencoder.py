@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import api, models
+from grader.engine import api
+from grader.items import models
 from tests.conftest import ROOT, dlgrade
 
 _spec = importlib.util.spec_from_file_location(
@@ -121,7 +122,7 @@ def test_wrong_output_size_and_wrong_layer_types_are_refused(tmp_path, needs_dat
 
 def test_mean_image_scores_zero(tmp_path, needs_data):
     """Predicting the mean image for every image sits at the floor: no credit."""
-    from grader.data import load_cifar10
+    from grader.student.data import load_cifar10
     mean = (load_cifar10("train")[0].reshape(-1, 3072).mean(axis=0) / 255).astype(np.float32)
     write_weights(tmp_path / "fc_ae_weights.npz",
                   [{"type": "Flatten"}, {"type": "Linear", "in_features": 3072, "out_features": 1},

@@ -99,7 +99,7 @@ def test_curve_that_is_not_a_regular_file_is_never_opened(tmp_path):
 
 def test_curve_reading_is_bounded_in_bytes_and_depth(tmp_path):
     """The reader itself: a file over the size cap is refused before parsing; no recursion."""
-    from grader import curves
+    from grader.student import curves
     big, nested, good = tmp_path / "big.json", tmp_path / "nested.json", tmp_path / "good.json"
     big.write_text(" " * (curves.MAX_BYTES + 1) + json.dumps(HONEST_CURVE))
     nested.write_text('{"epochs": ' + "[" * 100_000 + "]" * 100_000 + "}")
@@ -161,8 +161,8 @@ def test_dot_names_stay_inside_outdir(tmp_path):
 
 def test_a_submission_folder_outside_outdir_is_refused(tmp_path):
     """Whatever id reaches it, the class view writes only directly inside OUTDIR."""
-    from grader.api import Report
-    from grader.classview import write_submission
+    from grader.engine.api import Report
+    from grader.reports.classview import write_submission
     out = tmp_path / "a" / "out"
     out.mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
@@ -178,8 +178,8 @@ def test_a_submission_folder_outside_outdir_is_refused(tmp_path):
 def test_a_submission_that_fails_to_report_is_that_submissions_problem(tmp_path):
     """A report whose chart cannot be drawn costs that chart, noted in its feedback and its row;
     the other submissions' files and the page are written."""
-    from grader.api import ItemResult, Report
-    from grader.classview import write
+    from grader.engine.api import ItemResult, Report
+    from grader.reports.classview import write
     good = Report("mlp", "good", [ItemResult("mlp.x", 1.0, 1.0, "passed", "public", "")])
     bad = Report("mlp", "bad", [ItemResult("mlp.x", 0.0, 1.0, "no such status", "public", "")])
     problems = {}
@@ -212,7 +212,7 @@ def deep(tmp_path):
 
 def test_the_class_views_walk_of_a_deep_folder_is_bounded(tmp_path, deep):
     """read_curves looks a bounded number of folders deep, without recursion."""
-    from grader.classview import read_curves
+    from grader.reports.classview import read_curves
     bad = _stub(tmp_path / "mallory")
     deepest = deep(bad)
     with open(os.path.join(deepest, CURVE), "w") as f:

@@ -3,7 +3,7 @@
 docs/contracts.md states rules in prose; where the wording carries a rule, a short example shows
 it, in a fenced block whose info string is ``python example`` (not a first line ``# example``:
 the kit splits the contract into sections at lines that start with "# ", see
-`grader.kit.contract`). Each example runs with ``np`` and every public name of the reference
+`grader.release.kit.contract`). Each example runs with ``np`` and every public name of the reference
 modules in scope (the names students use: ``ConvTranspose2d``, ``svm_loss``, ...) and must not
 raise. The examples show forward rules only: what students receive never states a backward formula.
 Where PyTorch is installed, the ConvTranspose2d output_padding rule is also checked against it.

@@ -6,14 +6,15 @@ import textwrap
 
 import pytest
 
-from grader import api, course
+from grader.engine import api
+from grader import course
 from tests.conftest import ROOT, dlgrade
 
 REGISTRY = '''
     """The `toy` assignment: one loss, added as files only."""
     import numpy as np
 
-    from grader.items import LossItem, Mutant, randn
+    from grader.items.core import LossItem, Mutant, randn
 
     ORDER = 1
 

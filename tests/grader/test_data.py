@@ -1,4 +1,4 @@
-"""Tests for grader.data: fetching, verification, caching, loaders and splits.
+"""Tests for grader.student.data: fetching, verification, caching, loaders and splits.
 
 Real-data tests read ``$DLGRADE_DATA`` (CI: ``../shared/data``) and are skipped only when it
 is absent. Every test gets its own empty cache (``$DLGRADE_CACHE`` -> ``tmp_path``), except
@@ -21,7 +21,7 @@ import threading
 import numpy as np
 import pytest
 
-from grader import data
+from grader.student import data
 
 _DATA_DIR = os.environ.get(data.DATA_ENV)
 _DATA_DIR = pathlib.Path(_DATA_DIR).resolve() if _DATA_DIR else None
@@ -363,7 +363,7 @@ def cifar(cifar_cache, monkeypatch):
 
 @pytest.fixture(scope="module")
 def official_batches():
-    """data_batch_1, data_batch_5 and test_batch read straight from the tarball (not via grader.data)."""
+    """data_batch_1, data_batch_5 and test_batch read straight from the tarball (not via grader.student.data)."""
     archive = _real("cifar-10-python.tar.gz")
     out = {}
     with tarfile.open(archive, "r:gz") as tf:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import api
+from grader.engine import api
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -86,7 +86,7 @@ def test_init_study_figure_plots_every_network_and_grades_the_initialiser_alone(
     full marks, and the figure is drawn with every reference curve."""
     import matplotlib.image
 
-    from grader import figures
+    from grader.reports import figures
     folder = harness.copy_solution(tmp_path / "s", "mlp")
     broken = harness.copy_solution(tmp_path / "b", "mlp")
     with open(broken / "layers.py", "a") as f:

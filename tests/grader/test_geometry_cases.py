@@ -10,9 +10,9 @@ float64 cases only). Condition families are checked on the cases each item draws
 import numpy as np
 import pytest
 
-from grader import api
+from grader.engine import api
 from grader.assignments.cnn import TIE_TAG, pair
-from grader.items import F32
+from grader.items.core import F32
 
 SALTS = [f"salt-{i}" for i in range(20)]
 ITEMS = {i.id: i for a in ("cnn", "autoencoder") for i in api.items(a)}

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from grader import api
-from grader.runner import Call, Limits, WorkerPool, run_worker
+from grader.engine import api
+from grader.sandbox.runner import Call, Limits, WorkerPool, run_worker
 from tests.conftest import ROOT, dlgrade
 from tests.devices import DEVICE_MODULES, GPU, fake_env
 

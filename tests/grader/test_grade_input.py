@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import api
+from grader.engine import api
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB = ROOT / "assignments" / "mlp"
@@ -210,7 +210,7 @@ def test_salt_comes_from_the_course_secret_and_is_recorded(tmp_path):
     other = dlgrade("grade", "mlp", str(SOLUTION), "--item", "mlp.linear.forward", "--format", "json", "--seed", "2",
                     env=env)
     assert json.loads(other.stdout)["salt_id"] != ids[0]
-    from grader import secret as S
+    from grader.engine import secret as S
     assert S.run_salt("grade", secret)[0] != "grade"
 
 
@@ -288,7 +288,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_gradebook(tmp_path):
 ], ids=["huge-padding", "huge-window", "too-many-layers", "decompression-bomb"])
 def test_hostile_weights_are_refused(tmp_path, arch, arrays, words):
     import numpy as np
-    from grader.models import WeightsError, load_weights
+    from grader.items.models import WeightsError, load_weights
     arrays = {k: np.zeros(300 << 18, np.float32) if v == "bomb" else v for k, v in arrays.items()}
     np.savez_compressed(tmp_path / "w.npz", arch=np.array(json.dumps(arch)), **arrays)
     assert (tmp_path / "w.npz").stat().st_size < 1 << 20

@@ -5,7 +5,7 @@ stashed for a public item to print into the student's feedback."""
 import numpy as np
 import pytest
 
-from grader.runner import Call, Limits, WorkerPool, sandbox_problem
+from grader.sandbox.runner import Call, Limits, WorkerPool, sandbox_problem
 
 # Item 0 stashes "hidden" everywhere a process can leave something for a later one; item 1
 # returns, per place, 1.0 where it finds it.

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import api
-from grader.items import TIMEOUT_FACTOR, Item, SpeedItem
-from grader.runner import Call
+from grader.engine import api
+from grader.items.core import TIMEOUT_FACTOR, Item, SpeedItem
+from grader.sandbox.runner import Call
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")

@@ -95,7 +95,7 @@ def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
     assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
     assert wheel_name.startswith("mlp/dlgrade_student-")
-    assert {"grader/cli.py", "grader/api.py", "grader/data.py", "grader/submit.py", "grader/student_kit.json"} <= in_wheel
+    assert {"grader/cli.py", "grader/engine/api.py", "grader/student/data.py", "grader/student/submit.py", "grader/student_kit.json"} <= in_wheel
     assert not [n for n in in_wheel if n.startswith(("reference/", "solutions/")) or n.endswith(
         ("mutants.py", "release.py", "kit.py", "nbgrader.py", "classview.py"))], in_wheel
 
@@ -122,7 +122,7 @@ def test_kit_holds_no_reference_solution_or_known_bug_code(mlp_kit):
 def test_kit_public_cases_hold_public_items_only(mlp_kit):
     with zipfile.ZipFile(mlp_kit) as zf:
         cases = json.loads(zf.read("mlp/public_cases.json"))
-    from grader import api
+    from grader.engine import api
     hidden = {i.id for i in api.items("mlp") if i.visibility == "hidden"}
     assert hidden and not hidden & set(cases)
 
@@ -300,7 +300,8 @@ def _command(line):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_readme_commands_are_one_per_line_and_name_what_the_kit_has(kits, assignment):
-    from grader import api, course
+    from grader.engine import api
+    from grader import course
     kit = kits[assignment]
     readme = (kit / "README.md").read_text()
     bash = [line for block in _blocks(readme, "bash") for line in block]
@@ -340,7 +341,7 @@ def test_rnn_training_commands_name_the_dataset(kits):
 def _earlier_secrets(assignment):
     """Lines of the earlier assignments' solution regions that the assignment's own given code
     does not also hold."""
-    from grader.release import earlier_files
+    from grader.release.stubs import earlier_files
     secret, given = {}, set()
     for rel, (earlier, name) in earlier_files(assignment, ROOT).items():
         lines, outside = _solution_lines(ROOT / "solutions" / earlier / name)
@@ -384,8 +385,8 @@ def test_no_kit_holds_an_earlier_answer_key_by_default(kits, assignment):
 def test_give_earlier_ships_the_earlier_answer_key(tmp_path):
     """The instructor's explicit choice: the same kit with the mlp answers as working code (and
     the leak check above finds them, so it can fail)."""
-    from grader.kit import build_kit
-    from grader.release import keep_solutions
+    from grader.release.kit import build_kit
+    from grader.release.stubs import keep_solutions
     out = build_kit("rnn", ROOT, tmp_path / "rnn-kit.zip", give_earlier=True)
     with zipfile.ZipFile(out) as zf:
         zf.extractall(tmp_path)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import api, course
-from grader.figures import of as figures_of
+from grader.engine import api
+from grader import course
+from grader.reports.figures import of as figures_of
 from tests.conftest import ROOT, dlgrade
 from tests.grader.test_kit import _archive_texts, _solution_lines
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.nbgrader import extract_modules, feedback_notebook, grade_id, notebook_modules, source_notebook
-from grader.release import keep_solutions
+from grader.release.nbgrader import extract_modules, feedback_notebook, grade_id, notebook_modules, source_notebook
+from grader.release.stubs import keep_solutions
 from tests.conftest import ROOT, dlgrade
 
 nbgrader = pytest.importorskip("nbgrader")
@@ -36,7 +36,7 @@ def test_notebook_cells_carry_nbgrader_v3_metadata():
     assert all(m["schema_version"] == 3 for m in metas)
     ids = [m["grade_id"] for m in metas]
     assert len(set(ids)) == len(ids)
-    from grader import api
+    from grader.engine import api
     tests = {m["grade_id"]: m for m in metas if m["grade"]}
     assert set(tests) == {grade_id(i.id) for i in api.items("mlp")}
     for item in api.items("mlp"):
@@ -77,8 +77,8 @@ def test_generating_the_release_changes_no_locked_cell():
 
 
 def _report(tmp_path):
-    from grader import api
-    from grader.checks import CheckResult
+    from grader.engine import api
+    from grader.items.checks import CheckResult
     items = [api.ItemResult("mlp.linear.backward", 1.0, 3.0, "partial", "public", "✗ dW: got 7.5, expected 2.5",
                             [CheckResult("dW", False, "got 7.5, expected 2.5")]),
              api.ItemResult("mlp.dropout.eval", 0.0, 2.0, "failed", "hidden", "✗ identity at eval: got 3.25, expected 1.5",
@@ -105,7 +105,7 @@ def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):
 def test_a_later_assignment_ships_the_earlier_stubs_not_the_answer_key(tmp_path):
     """rnn builds on the student's own mlp files: its nbgrader folder has mlp's stubs (never the
     answer key), plain autograde keeps the student's copies, and the notebook does not ask for them."""
-    from grader.release import earlier_files, released_text
+    from grader.release.stubs import earlier_files, released_text
     r = dlgrade("release", "rnn", "--nbgrader", tmp_path)
     assert r.returncode == 0, r.stderr
     earlier = earlier_files("rnn", ROOT)
@@ -131,7 +131,7 @@ class _Config(dict):
 
 def test_extraction_follows_writefile_and_ignores_everything_else(tmp_path):
     cells = [{"cell_type": "code", "source": src, "metadata": {}} for src in (
-        "%%writefile layers.py\nx = 1", "import grader.api; grader.api.grade_item = None",
+        "%%writefile layers.py\nx = 1", "import grader.engine.api; grader.engine.api.grade_item = None",
         "%%writefile -a layers.py\ny = 2\n", "%%writefile ../../gradebook.db\nboom", "%%writefile other.py\nz = 3",
         ["%%writefile -a layers.py\n", "w = 4"])]
     files = extract_modules(_write(tmp_path, {"cells": cells}), {"layers.py"})
@@ -209,7 +209,7 @@ def _text(outputs) -> str:
 
 CHEATS = [
     # monkeypatch the checker in the kernel: every test cell then reports full points
-    "import grader.api as _a\n"
+    "import grader.engine.api as _a\n"
     "_a.grade_item = lambda item, sub, opts: _a.ItemResult(item.id, item.points, item.points, 'passed', "
     "item.visibility, '')",
     # write to the gradebook

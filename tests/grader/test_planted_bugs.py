@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import api
+from grader.engine import api
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")

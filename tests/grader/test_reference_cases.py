@@ -2,7 +2,7 @@
 submission of a class is compared with the same expected values, and none can alter them."""
 from pathlib import Path
 
-from grader import api
+from grader.engine import api
 
 ROOT = Path(__file__).resolve().parents[2]
 

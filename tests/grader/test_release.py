@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 import pytest
 
-from grader.release import ReleaseError, strip_solutions
+from grader.release.stubs import ReleaseError, strip_solutions
 from tests.conftest import ROOT, dlgrade
 
 SOLUTION = '''def f(x):
@@ -71,7 +71,7 @@ def _copy_course(tmp_path):
 
 def _perturb_public_case(folder, change):
     """Rewrite `folder/public_cases.npz` with one float64 expected value changed by `change`."""
-    from grader import wire
+    from grader.sandbox import wire
     flat = wire.flatten(wire.load(folder / "public_cases.npz"))
     key = next(k for k, v in flat.items() if "/expected/" in k and v.dtype == np.float64 and v.size > 3)
     arr = flat[key].copy()
@@ -97,7 +97,7 @@ def test_release_check_tolerates_last_bit_differences_only(tmp_path, change, in_
 
 
 def test_release_check_compares_integer_inputs_exactly(tmp_path):
-    from grader import wire
+    from grader.sandbox import wire
     root = _copy_course(tmp_path)
     path = root / "assignments/mlp/public_cases.npz"
     flat = wire.flatten(wire.load(path))
@@ -133,7 +133,7 @@ def test_stubs_import_and_keep_no_answers(name):
 def test_public_cases_keep_no_figure_data():
     """Driver outputs for figures (`show/`, e.g. the initialisation study's histograms) are not
     stored: they are never compared, and counts near a bin edge could change with the CPU."""
-    from grader import wire
+    from grader.sandbox import wire
     flat = wire.flatten(wire.load(ROOT / "assignments/mlp/public_cases.npz"))
     assert "mlp.linear.forward/expected/0/0/y" in flat  # expected outputs are stored ...
     assert not [k for k in flat if "/show/" in k]  # ... figure data never
@@ -146,7 +146,7 @@ def test_weights_are_not_released():
 
 # --------------------------------------------------------------------------- files from earlier assignments
 def test_earlier_files_are_released_as_their_stubs():
-    from grader.release import earlier_header, keep_solutions
+    from grader.release.stubs import earlier_header, keep_solutions
     for name in ("layers", "losses", "optim", "init"):
         for a in ("cnn", "autoencoder", "rnn"):
             released = (ROOT / f"assignments/{a}/{name}.py").read_text()

@@ -1,4 +1,4 @@
-"""Reporters (grader.report, grader.feedback, grader.classview) on reports built by hand: every
+"""Reporters (grader.reports.report, grader.reports.feedback, grader.reports.classview) on reports built by hand: every
 value the engine produces is written as JSON, hidden items say which checks were not run, and
 trained models show what they achieved and the samples they wrote."""
 import json
@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from grader import report as R
-from grader.api import ItemResult, Report
-from grader.checks import GATED_MESSAGE, CheckResult
+from grader.reports import report as R
+from grader.engine.api import ItemResult, Report
+from grader.items.checks import GATED_MESSAGE, CheckResult
 
 NAMES = ("1.9067 nats/char on 7226 held-out characters (full credit at <= 2.05, none at >= 2.40); "
          "samples: maurei, dreon, athziry")
@@ -33,7 +33,7 @@ def test_dumps_accepts_every_numpy_value(value):
 
 
 def test_every_json_writer_accepts_numpy_values(tmp_path):
-    from grader.classview import write_submission
+    from grader.reports.classview import write_submission
     data = json.loads(R.to_json([numpy_report()]))
     assert data["score"] == 1.5 and data["items"][0]["max_score"] == 3 and data["items"][1]["max_score"] == 2
     results = json.loads(R.to_gradescope(numpy_report()))
@@ -50,7 +50,7 @@ def gated_report(visibility):
 
 
 def test_hidden_items_show_gated_checks_as_not_graded_like_public_ones():
-    from grader.feedback import feedback_text
+    from grader.reports.feedback import feedback_text
     output = json.loads(R.to_gradescope(gated_report("hidden")))["tests"][0]["output"]
     assert output.splitlines()[:2] == ["5-step trajectory matches the reference: failed",
                                        "float32 params stay float32: not graded until the values above match the reference"]
@@ -76,7 +76,7 @@ def test_table_shows_what_a_passed_trained_model_achieved():
 
 
 def test_feedback_shows_the_models_samples():
-    from grader.feedback import feedback_text
+    from grader.reports.feedback import feedback_text
     text = feedback_text(trained_report(NAMES, PLAY))
     assert "    samples: maurei, dreon, athziry" in text, text
     assert "    samples:\n      ROMEO:\n      Be gone." in text, text
@@ -84,7 +84,7 @@ def test_feedback_shows_the_models_samples():
 
 
 def test_a_hidden_trained_model_shows_nothing_to_the_student():
-    from grader.feedback import feedback_text
+    from grader.reports.feedback import feedback_text
     assert "nats/char" not in feedback_text(trained_report(NAMES, visibility="hidden"))
     assert "nats/char" in R.table([trained_report(NAMES, visibility="hidden")])  # the instructor's table
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import wire
-from grader.runner import Call, Limits, run_worker
+from grader.sandbox import wire
+from grader.sandbox.runner import Call, Limits, run_worker
 
 LAYER = {"module": "layers", "name": "Echo", "kwargs": {}, "steps": [{"x": "x", "dy": None, "train": False}]}
 
@@ -105,7 +105,7 @@ def _pool_run(pool, folder, step, timeout=10):
 def test_prestarted_items_are_isolated_from_each_other(tmp_path):
     """Each item runs in a fresh child: what one item starts, writes to /tmp or keeps in module
     state is gone for the next item of the same submission."""
-    from grader.runner import WorkerPool, sandbox_problem
+    from grader.sandbox.runner import WorkerPool, sandbox_problem
     if sandbox_problem():
         pytest.skip(sandbox_problem())
     (tmp_path / "layers.py").write_text(POOL_LAYER)
@@ -126,7 +126,7 @@ def test_prestarted_items_are_isolated_from_each_other(tmp_path):
 
 def test_prestarted_and_per_item_workers_give_the_same_scores(tmp_path):
     import importlib.util
-    from grader import api
+    from grader.engine import api
     spec = importlib.util.spec_from_file_location("h", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)

@@ -2,7 +2,7 @@
 are no table for another's, and unchanged work regraded gets the same cases."""
 import shutil
 
-from grader import api
+from grader.engine import api
 
 
 def _copy(src, dst, extra=""):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import api, runner
+from grader.engine import api
+from grader.sandbox import runner
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")

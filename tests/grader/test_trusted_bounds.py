@@ -1,4 +1,4 @@
-"""Trusted evaluation of submitted weights is bounded: the cost model (grader/drivers.py `plan`)
+"""Trusted evaluation of submitted weights is bounded: the cost model (grader/sandbox/drivers.py `plan`)
 refuses, before anything runs, a model whose evaluation would cost more than the bounds of
 docs/security.md, as that item's one-line failure; the answer keys, and models twice their cost,
 are graded as before."""
@@ -11,8 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from grader import api, drivers
-from grader.models import WeightsError, load_weights
+from grader.engine import api
+from grader.sandbox import drivers
+from grader.items.models import WeightsError, load_weights
 from tests.conftest import ROOT
 
 TRAINED = ["cnn.train.accuracy", "mlp.train.accuracy", "autoencoder.fc.reconstruction",

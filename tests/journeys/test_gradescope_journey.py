@@ -45,7 +45,7 @@ ASSIGNMENTS = sorted(p.parent.name for p in (ROOT / "solutions").glob("*/grading
 STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # a stock Ubuntu root's
 PASS_THROUGH = re.compile(r"PIP_.*|(?i:https?_proxy|no_proxy)|SSL_CERT_.*|REQUESTS_CA_BUNDLE")
 SPEED_RETRIES = 2  # a speed item that misses full credit on a loaded machine is graded again
-WORKER_UIDS = range(200_000, 210_000)  # grader.runner.UID_BASE, + UID_SLOTS
+WORKER_UIDS = range(200_000, 210_000)  # grader.sandbox.runner.UID_BASE, + UID_SLOTS
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ must score exactly 0, not only lose points; ``# status:`` is the status every af
 have. ``# clause:`` names the contract clauses (``docs/clauses.md``) the bug breaks.
 
 Speed submissions (``speed/``) also state the credit they expect on the assignment's speed items
-(`grader.items.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
+(`grader.items.core.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
 ``full`` (score == max)::
 
     # speed: zero                        (every speed item)
@@ -187,7 +187,7 @@ def item_modules(item_id):
     assignment added as files only) the item's own `module`."""
     found = next((module for prefix, module in ITEM_MODULES if item_id.startswith(prefix)), None)
     if found is None:
-        from grader import api
+        from grader.engine import api
         found = next(getattr(i, "module", "") for i in api.items(item_id.split(".")[0]) if i.id == item_id)
     return (found,) if isinstance(found, str) else tuple(found)
 
@@ -209,8 +209,8 @@ TIMING_RETRIES = 2  # extra gradings of a speed item whose timing verdict is not
 
 def timing_items(assignment):
     """The ids of the assignment's items whose score depends on a timing (`SpeedItem`)."""
-    from grader import api
-    from grader.items import SpeedItem
+    from grader.engine import api
+    from grader.items.core import SpeedItem
     return [i.id for i in api.items(assignment) if isinstance(i, SpeedItem)]
 
 
@@ -226,7 +226,7 @@ def regrade_timing(assignment, folder, result, wanted, *, opts=None, retries=TIM
     `wanted(result)`; else, when its verdict came from timings, the same item graded again, up to
     `retries` more times, until `wanted`. A busy machine can preempt a single timed run; the
     tests report every re-grade (a warning), `benchmarks/speed_credit.py` measures how often."""
-    from grader import api
+    from grader.engine import api
     earlier = []
     while not wanted(result) and timing_verdict(result) and len(earlier) < retries:
         earlier.append(result)
@@ -242,7 +242,7 @@ def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
     verdicts do not come from seeded cases."""
     from collections import defaultdict
 
-    from grader import api
+    from grader.engine import api
     skip = set(timing_items(assignment)) | {i.id for i in api.items(assignment) if getattr(i, "trusted", False)}
     item_ids = [i.id for i in api.items(assignment) if i.id not in skip]
     root = Path(root)

@@ -11,7 +11,7 @@ the earlier assignment's file). In `solutions/` they are symbolic links to the e
 (or copies of it, as in a wheel, which cannot hold links), so the answer key keeps working. By
 default they are released as the earlier assignment's **stub** (its solution regions stripped)
 under a header comment telling the student to copy in their own file; `dlgrade check` and
-`dlgrade submit` name a file that is still that stub (`grader.submit.earlier_stubs`). A file
+`dlgrade submit` name a file that is still that stub (`grader.student.submit.earlier_stubs`). A file
 without solution regions (given code such as `mlp_model.py`) is released unchanged. The
 instructor opts into the earlier answer key as working code, after the earlier deadline, with
 `give_earlier=True` (`dlgrade release A --kit OUT --give-earlier`); the committed `assignments/`
@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import api, course, wire
-from .course import INSTRUCTOR_FILES
+from grader.engine import api
+from grader import course
+from grader.sandbox import wire
+from grader.course import INSTRUCTOR_FILES
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 RELEASED = {".py", ".md"}
@@ -141,7 +143,7 @@ def released_text(assignment: str, root: Path, rel, *, give_earlier: bool = Fals
 def earlier_stubs(assignment: str, root: Path) -> list:
     """[{"file", "from", "source", "sha256"}] of the files of `assignment` released as an earlier
     assignment's stub, with the stub's hash (newlines as \\n): what `dlgrade check` names while
-    the student has not copied in their own file (`grader.submit.earlier_stubs`)."""
+    the student has not copied in their own file (`grader.student.submit.earlier_stubs`)."""
     out = []
     for rel, (earlier, name) in sorted(earlier_files(assignment, root).items()):
         text = released_text(assignment, root, rel)
@@ -165,7 +167,7 @@ def train_commands(assignment: str) -> tuple:
 
 def manifest_entry(assignment: str, root: Path) -> dict:
     """What `dlgrade submit` packs for `assignment` and the earlier stubs it names (see
-    `grader.submit.manifest`)."""
+    `grader.student.submit.manifest`)."""
     return {"files": [str(p) for p in released(assignment, root) if p.suffix == ".py"],
             "weights": [{"file": i.weights, "item": i.id, "points": i.points}
                         for i in api.items(assignment) if getattr(i, "weights", "")],

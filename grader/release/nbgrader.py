@@ -8,7 +8,7 @@ module with solution regions becomes `%%writefile` cells, one per top-level clas
 (the first `%%writefile NAME`, the others `%%writefile -a NAME`), so running the notebook writes
 the modules into its folder. Cells holding a region are nbgrader solution cells (regions between
 `### BEGIN SOLUTION` / `### END SOLUTION`); the others are read-only. Then one locked, autograded
-test cell per item (`grade_id` from the item id, its points) calls `grader.notebook.score`.
+test cell per item (`grade_id` from the item id, its points) calls `grader.student.notebook.score`.
 Hidden items' cells hold the same call, with no `### BEGIN HIDDEN TESTS` region: nbgrader stores
 a locked cell's checksum before it strips such a region, so `nbgrader autograde` would report
 every untampered hidden cell as changed (jupyter/nbgrader#1961); the call hides nothing anyway
@@ -40,8 +40,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import api, runner, wire
-from .release import BEGIN, END, ReleaseError, earlier_files, released, released_text
+from grader.engine import api
+from grader.sandbox import runner
+from grader.sandbox import wire
+from grader.release.stubs import BEGIN, END, ReleaseError, earlier_files, released, released_text
 
 NB_BEGIN, NB_END = "### BEGIN SOLUTION", "### END SOLUTION"
 WRITEFILE = re.compile(r"^%%writefile(\s+(-a|--append))?\s+(\S+)\s*$")
@@ -123,7 +125,7 @@ def _nbgrader_markers(text: str) -> str:
 
 def _own_earlier(assignment: str, root: Path) -> dict:
     """{earlier assignment: [files]} the student copies in: those released as an earlier stub."""
-    from .release import earlier_header
+    from grader.release.stubs import earlier_header
     out = {}
     for rel, (earlier, name) in sorted(earlier_files(assignment, root).items()):
         if released_text(assignment, root, rel).startswith(earlier_header(earlier, name)):
@@ -133,21 +135,21 @@ def _own_earlier(assignment: str, root: Path) -> dict:
 
 SETUP = """\
 try:
-    from grader.notebook import score
+    from grader.student.notebook import score
 except ImportError:
     raise ImportError("the student tool is not installed in this kernel: run  %pip install {wheel}") from None"""
 
 
 def wheel_name() -> str:
-    """The file name of the student tool's wheel, as `grader.kit.build_wheel` writes it."""
-    from .kit import DIST, version
+    """The file name of the student tool's wheel, as `grader.release.kit.build_wheel` writes it."""
+    from grader.release.kit import DIST, version
     return f"{DIST}-{version()}-py3-none-any.whl"
 
 
 def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
     """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict;
     `wheel` is the file name of the student tool's wheel next to it."""
-    from .course import data
+    from grader.course import data
     items = api.items(assignment)
     modules = notebook_modules(assignment, root)
     wheel = wheel or wheel_name()
@@ -205,7 +207,7 @@ def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
 def release(assignment: str, root: Path, course: Path) -> Path:
     """Write `course/source/<a>/`: the notebook, the other released files (given code, train.py),
     CONTRACT.md and the public cases; and `course/nbgrader_config.py` when there is none."""
-    from .kit import build_wheel, contract, manifest
+    from grader.release.kit import build_wheel, contract, manifest
     course = Path(course).resolve()
     target = course / "source" / assignment
     sol = root / "solutions" / assignment
@@ -679,9 +681,9 @@ def _write_outputs(course: Path, assignment: str, src: _Source, x: _Intake, repo
 
 
 def grade_outputs(report) -> dict:
-    """{grade_id: cell outputs}: what the student may see of each item (`grader.notebook.item_text`),
+    """{grade_id: cell outputs}: what the student may see of each item (`grader.student.notebook.item_text`),
     as the output of its grade cell, as if the cell had run `score(...)`."""
-    from .notebook import item_text
+    from grader.student.notebook import item_text
     out = {}
     for item in copy.deepcopy(report.items):
         out[grade_id(item.id)] = [

@@ -31,15 +31,16 @@ def _reference_available() -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _sandbox_problem() -> str:
-    from . import runner
+    from grader.sandbox import runner
     return runner.sandbox_problem()
 
 
 def item_text(result) -> str:
     """What a student may see of one graded item (an `api.ItemResult`): a line with its status and
     points, then its checks as `dlgrade check` prints them; for a hidden item only which checks
-    passed, never its cases, messages or expected values (`grader.feedback.student_view`)."""
-    from . import api, feedback
+    passed, never its cases, messages or expected values (`grader.reports.feedback.student_view`)."""
+    from grader.engine import api
+    from grader.reports import feedback
     view = feedback.student_view(api.Report(result.id.split(".")[0], "", [result]))
     output = view.items[0].output
     head = f"{result.id}: {result.status}, {result.score:g} / {result.max_score:g} points"
@@ -50,7 +51,8 @@ def score(item_id: str, folder: str = ".") -> float:
     """Grade one item on the modules in `folder`; print the checks; return the points earned."""
     import copy
 
-    from . import api, data
+    from grader.engine import api
+    from grader.student import data
     assignment = item_id.split(".")[0]
     item = {i.id: i for i in api.items(assignment)}.get(item_id)
     if item is None:
@@ -58,7 +60,7 @@ def score(item_id: str, folder: str = ".") -> float:
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         if _reference_available():
-            from . import secret
+            from grader.engine import secret
             opts = api.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
         else:
             data.DOWNLOADS_ALLOWED = False

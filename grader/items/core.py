@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import checks as C
-from .checks import CheckResult
-from .drivers import STUDY_BINS
-from .figures import Figure
-from .runner import Call
+from grader.items import checks as C
+from grader.items.checks import CheckResult
+from grader.sandbox.drivers import STUDY_BINS
+from grader.reports.figures import Figure
+from grader.sandbox.runner import Call
 
 H = 1e-6  # central-difference step for float64 gradient checks
 TIMEOUT_FACTOR = 50.0  # an item's limit: this many times the reference's time on its calls (`Item.time_limit`)
@@ -891,14 +891,14 @@ class AccuracyItem(Item):
 
     def check_arch(self, arch):
         """Refuse a model built from layers this assignment does not teach (a CNN for the MLP)."""
-        from .models import WeightsError
+        from grader.items.models import WeightsError
         for i, layer in enumerate(arch):
             if layer["type"] not in self.layers:
                 raise WeightsError(f"{self.weights}: layer {i} is a {layer['type']}, which this assignment's model "
                                    f"may not use (allowed: {', '.join(self.layers)})")
 
     def test_set(self):
-        from .data import cifar10_test_set
+        from grader.student.data import cifar10_test_set
         return cifar10_test_set()
 
     def calls_for(self, arch, weights, meta, data):
@@ -906,7 +906,7 @@ class AccuracyItem(Item):
         return [Call("predict", spec, {"weights": weights, "x": data[0]})]
 
     def evaluate_outputs(self, outputs, meta, data):
-        from .models import accuracy
+        from grader.items.models import accuracy
         labels = data[1]
         acc = accuracy(outputs[0].get("pred"), labels)
         credit = float(np.clip((acc - self.floor) / (self.target - self.floor), 0.0, 1.0))
@@ -1257,14 +1257,14 @@ class TextItem(AccuracyItem):
     chunk: int = 128
 
     def test_set(self):
-        from .data import load_names, load_shakespeare
+        from grader.student.data import load_names, load_shakespeare
         if self.corpus == "names":
             return load_names()["test"]
         return load_shakespeare()["test"]
 
     def encode(self, vocab, text):
         """(inputs, targets) int arrays; names: '.name.' rows padded with targets -1."""
-        from .models import WeightsError
+        from grader.items.models import WeightsError
         index = {c: i for i, c in enumerate(vocab)}
         chars = set("".join(text))
         missing = sorted(chars - set(index))
@@ -1290,7 +1290,7 @@ class TextItem(AccuracyItem):
 
     def calls_for(self, arch, weights, meta, text):
         if "vocab" not in meta:
-            from .models import WeightsError
+            from grader.items.models import WeightsError
             raise WeightsError(f"{self.weights}: a 'vocab' entry (JSON list of characters) is required")
         x, y = self.encode(meta["vocab"], text)
         spec = {"arch": json.dumps(arch), "modules": list(self.modules), "chunk": self.chunk,

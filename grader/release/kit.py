@@ -19,12 +19,13 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from . import api, course
-from .release import ReleaseError, build as build_stubs, earlier_files, manifest_entry, train_commands
+from grader.engine import api
+from grader import course
+from grader.release.stubs import ReleaseError, build as build_stubs, earlier_files, manifest_entry, train_commands
 
 # grader modules that never go to students: the known-bug variants (they import reference/ and
 # contain correct update rules), and the instructor's release, kit, nbgrader and class-view code.
-INSTRUCTOR_ONLY = {"mutants.py", "release.py", "kit.py", "nbgrader.py", "classview.py", "gradescope.py"}
+INSTRUCTOR_ONLY = {"grader/mutants.py", "grader/reports/classview.py"}  # and all of grader/release/
 DIST = "dlgrade_student"
 DEPENDENCIES = ("numpy>=1.26", "click>=8.1", "matplotlib>=3.7")  # matplotlib: the feedback's figures
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -38,7 +39,7 @@ def version() -> str:
 
 
 def manifest(root: Path, assignments=None, default=None) -> dict:
-    """What `dlgrade submit` packs for each assignment (see `grader.submit.manifest`); every
+    """What `dlgrade submit` packs for each assignment (see `grader.student.submit.manifest`); every
     assignment of the course unless `assignments` names some."""
     out = {a: manifest_entry(a, root) for a in (api.assignments() if assignments is None else assignments)}
     return {"assignments": out, "default": default}
@@ -49,7 +50,7 @@ def student_modules(root: Path):
     pkg = root / "grader"
     for path in sorted(pkg.rglob("*.py")):
         rel = path.relative_to(root)
-        if "__pycache__" in rel.parts or (path.parent == pkg and path.name in INSTRUCTOR_ONLY):
+        if "__pycache__" in rel.parts or rel.parts[:2] == ("grader", "release") or rel.as_posix() in INSTRUCTOR_ONLY:
             continue
         yield str(rel), path
 
@@ -206,7 +207,7 @@ def build_kit(assignment: str, root: Path, out: Path, *, give_earlier: bool = Fa
         build_stubs(assignment, root, stubs, give_earlier=give_earlier)
         wheel = build_wheel(root, stubs, man)
         (stubs / "CONTRACT.md").write_text(contract(assignment, root, give_earlier=give_earlier))
-        from .nbgrader import notebook_modules  # the files with solution regions
+        from grader.release.nbgrader import notebook_modules  # the files with solution regions
         todo = [f for f in notebook_modules(assignment, root) if f not in earlier_files(assignment, root)]
         (stubs / "README.md").write_text(readme(assignment, wheel.name, man, todo, give_earlier=give_earlier,
                                                 root=root))

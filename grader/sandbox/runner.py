@@ -49,9 +49,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import wire
+from grader.sandbox import wire
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent  # the worker's own files (WORKER_FILES)
+PACKAGE = HERE.parent                    # grader/: closed to the student's code
+TOP = PACKAGE.parent                     # beside it: reference/ and, in a course checkout, solutions/
 WORKER_FILES = ("worker.py", "wire.py", "drivers.py")
 STDOUT_TAIL = 2000  # characters of student output kept for feedback
 MAX_REPLY = 512 << 20  # bytes of one reply frame's body
@@ -152,8 +154,9 @@ PROBE_FILES = 20  # files per protected folder that `uid_problem` tries to read 
 def protected_paths():
     """What a worker must never read: the grader, the references, the course's files (its
     registries, and in a repository its answer keys) and the course secret, where they exist."""
-    from . import course, secret
-    paths = [HERE, HERE.parent / "reference", course.root(), course.installed(), secret.secret_path()]
+    from grader import course
+    from grader.engine import secret
+    paths = [PACKAGE, TOP / "reference", course.root(), course.installed(), secret.secret_path()]
     return [p for p in dict.fromkeys(Path(os.path.realpath(p)) for p in paths) if p.exists()]
 
 
@@ -344,7 +347,7 @@ def _bwrap_args(work: Path, limits: Limits, device: str, *, uid: int, reference=
     for name, path in _packages(device):
         args += ["--ro-bind", str(path), f"{INSIDE}/site/{name}"]
     if reference:  # trusted sessions only: the speed yardstick
-        args += ["--ro-bind", str(HERE.parent / "reference"), f"{INSIDE}/reference"]
+        args += ["--ro-bind", str(TOP / "reference"), f"{INSIDE}/reference"]
     if device == "cuda":
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(dev), str(dev)]
@@ -498,7 +501,7 @@ class Session:
                               "address_space": not self.memory_watch},
                    "device": device, "reference": reference, "zygote": zygote, "sandboxed": sandbox,
                    # for the audit hook (a second layer; the sandbox does not show these at all)
-                   "forbid": [str(HERE), str(HERE.parent / "reference"), str(HERE.parent / "solutions")]}
+                   "forbid": [str(PACKAGE), str(TOP / "reference"), str(TOP / "solutions")]}
         kind = sandbox_kind() if sandbox else None
         self._uid = uid if kind == "uid" else None
         if sandbox:
@@ -517,7 +520,7 @@ class Session:
             for name in WORKER_FILES:
                 shutil.copyfile(HERE / name, link / name)
             if reference:
-                shutil.copytree(HERE.parent / "reference", work / "reference",
+                shutil.copytree(TOP / "reference", work / "reference",
                                 ignore=shutil.ignore_patterns("__pycache__"), copy_function=shutil.copyfile)
                 for dirpath, _, filenames in os.walk(work / "reference"):  # not the installed folder's
                     os.chmod(dirpath, 0o755)                              # modes: closed under the uid sandbox

@@ -4,10 +4,10 @@ import json
 import os
 from pathlib import Path
 
-from .api import not_run
-from .checks import GATED_MESSAGE
-from .figures import plain, pyplot
-from .report import RESERVED, ids, safe_id, table, to_gradescope
+from grader.engine.api import not_run
+from grader.items.checks import GATED_MESSAGE
+from grader.reports.figures import plain, pyplot
+from grader.reports.report import RESERVED, ids, safe_id, table, to_gradescope
 
 COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
            "timeout": "#1565c0", "not_attempted": "#9e9e9e"}

@@ -5,8 +5,8 @@ import csv
 import io
 import unicodedata
 
-from .api import NOT_GRADED, NOT_RUN, STATUSES, not_run
-from .wire import dumps, json_default  # noqa: F401  (the one JSON encoder: `report.dumps`)
+from grader.engine.api import NOT_GRADED, NOT_RUN, STATUSES, not_run
+from grader.sandbox.wire import dumps, json_default  # noqa: F401  (the one JSON encoder: `report.dumps`)
 
 HIDDEN_NOTE = "hidden item: details are shown to your instructor only"
 SAMPLES = "; samples:"  # what follows it in a trained text model's message: text the model wrote

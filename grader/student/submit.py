@@ -14,10 +14,12 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import api, course, curves
-from .models import MAX_BYTES, WeightsError, load_weights
+from grader.engine import api
+from grader import course
+from grader.student import curves
+from grader.items.models import MAX_BYTES, WeightsError, load_weights
 
-KIT_MANIFEST = Path(__file__).with_name("student_kit.json")
+KIT_MANIFEST = Path(__file__).parents[1] / "student_kit.json"  # grader/student_kit.json in a kit's tool
 
 
 def packaged_manifest():
@@ -33,7 +35,7 @@ def manifest(assignment: str) -> dict:
         if assignment not in packaged["assignments"]:
             raise api.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
         return packaged["assignments"][assignment]
-    from .release import ReleaseError, manifest_entry  # course repository only
+    from grader.release.stubs import ReleaseError, manifest_entry  # course repository only
     try:
         return manifest_entry(assignment, course.root())
     except ReleaseError as exc:

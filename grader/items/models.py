@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .drivers import WeightsError  # noqa: F401  (defined with the drivers, which raise it on both sides)
+from grader.sandbox.drivers import WeightsError  # noqa: F401  (defined with the drivers, which raise it on both sides)
 
 MAX_BYTES = 64 << 20
 MAX_WIDTH = 1 << 16
@@ -126,7 +126,7 @@ def layer_types() -> set:
     """Every layer type a weights file may name: `LAYER_TYPES` and every type an item of the
     course's assignments accepts (`AccuracyItem.layers`), so a new assignment's layers need no
     edit here. Each item still refuses the types it does not teach (`AccuracyItem.check_arch`)."""
-    from . import course
+    from grader import course
     types = set(LAYER_TYPES)
     try:
         for name in course.discover():

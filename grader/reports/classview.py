@@ -4,7 +4,7 @@
     OUTDIR/<id>/report.json            the full report (instructor)
     OUTDIR/<id>/feedback.txt           for the student: hidden items show only which checks passed
     OUTDIR/<id>/scores.png             for the student: every item's points, by status
-    OUTDIR/<id>/<figure>.png           for the student: the items' figures (`grader.figures`)
+    OUTDIR/<id>/<figure>.png           for the student: the items' figures (`grader.reports.figures`)
     OUTDIR/summary.html                score distribution, pass rate per item, learning curves
     OUTDIR/figures/*.png               the figures of summary.html
 
@@ -21,10 +21,12 @@ import stat
 import zipfile
 from pathlib import Path
 
-from . import api, curves, figures
-from .feedback import COLOURS, draw_scores, feedback_text, folder_for
-from .figures import plain, pyplot
-from .report import dumps, ids, to_csv
+from grader.engine import api
+from grader.student import curves
+from grader.reports import figures
+from grader.reports.feedback import COLOURS, draw_scores, feedback_text, folder_for
+from grader.reports.figures import plain, pyplot
+from grader.reports.report import dumps, ids, to_csv
 
 
 def _atomic(path: Path, data):

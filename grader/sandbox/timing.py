@@ -27,8 +27,8 @@ import dataclasses
 
 import numpy as np
 
-from . import checks as C
-from .runner import Limits, Session, WorkerFailure
+from grader.items import checks as C
+from grader.sandbox.runner import Limits, Session, WorkerFailure
 
 PROBE_REPEAT = 10  # passes on the probe input per timed exchange
 IMPLAUSIBLE = 0.5  # a student median under half the reference's fastest run: investigate

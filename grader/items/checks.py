@@ -21,7 +21,7 @@ class CheckResult:
     message: str = ""
     credit: float = None  # partial credit in [0, 1]; None means 1 if passed else 0
     gated: bool = False   # only meaningful once the values are right (purity, dtype, consistency)
-    figures: tuple = ()   # `grader.figures.Figure`s for the student's feedback
+    figures: tuple = ()   # `grader.reports.figures.Figure`s for the student's feedback
 
     def __post_init__(self):  # plain Python values (a check may compute a NumPy bool): JSON-ready
         object.__setattr__(self, "passed", bool(self.passed))

@@ -19,8 +19,10 @@ import secrets
 import zipfile
 from pathlib import Path
 
-from . import api, course, data
-from .kit import ZIP_DATE
+from grader.engine import api
+from grader import course
+from grader.student import data
+from grader.release.kit import ZIP_DATE
 
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("grader", "reference")
@@ -67,7 +69,7 @@ mkdir -p "$ROOT/results"
 # The sandbox: bubblewrap where it can create namespaces. In a Docker container without
 # CAP_SYS_ADMIN (Docker's default) it cannot; there each worker runs as an unprivileged uid of its
 # own instead, once the course files, the results and the submission are closed to other users.
-problem="$("$VENV/bin/python" -c 'from grader.runner import bwrap_problem; print(bwrap_problem())' 2>&1)"
+problem="$("$VENV/bin/python" -c 'from grader.sandbox.runner import bwrap_problem; print(bwrap_problem())' 2>&1)"
 if [ -z "$problem" ]; then
     sandbox=bubblewrap
     jobs=2

@@ -23,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import course, timing, wire
-from .checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
-from .data import DataError
-from .drivers import DRIVERS, CostError, indexed
-from .models import WeightsError, load_weights
-from .runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
+from grader import course
+from grader.sandbox import timing
+from grader.sandbox import wire
+from grader.items.checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
+from grader.student.data import DataError
+from grader.sandbox.drivers import DRIVERS, CostError, indexed
+from grader.items.models import WeightsError, load_weights
+from grader.sandbox.runner import (Call, Limits, SubmissionError, WorkerPool, run_worker, sandbox_problem, submission_files,
                      write_files)
 
 
@@ -516,7 +518,7 @@ def expected_files(assignment) -> set:
             names.add(f"{module}.py")
     key = (assignment, str(course.root()))
     if key not in _RELEASED:
-        from .submit import manifest
+        from grader.student.submit import manifest
         try:
             _RELEASED[key] = {Path(f).name for f in manifest(assignment).get("files", ()) if "/" not in f}
         except (GradeError, OSError):  # a course installed without its answer keys: the declared names

@@ -327,7 +327,7 @@ THREADS = 2                 # threads that may each hold a block at once
 
 class WeightsError(ValueError):
     """The weights file is missing, unreadable or does not describe a model the grader evaluates.
-    Defined here because the drivers raise it on both sides of the boundary; grader.models
+    Defined here because the drivers raise it on both sides of the boundary; grader.items.models
     re-exports it."""
 
 
@@ -469,7 +469,7 @@ def model_cost(arch, weights, sample, itemsize=4):
             held += T * H * (1 + _CELL_HELD[t]) * itemsize  # the hidden states and each step's cell
             lw = T * G
         else:
-            raise WeightsError(f"layer {i}: the grader has no cost model for {t} layers (grader/drivers.py)")
+            raise WeightsError(f"layer {i}: the grader has no cost model for {t} layers (grader/sandbox/drivers.py)")
         held += _prod(out) * itemsize  # the output, kept by the next layer's cache
         work = max(work, lw * itemsize)
         shape = out
@@ -618,7 +618,7 @@ def squared_error(resolve, spec, inputs):
 
 
 # --------------------------------------------------------------------------- speed
-# Speed items are timed by the parent (`grader/timing.py`): the worker runs `build`, `forward`
+# Speed items are timed by the parent (`grader/sandbox/timing.py`): the worker runs `build`, `forward`
 # and `backward` messages on one layer (`worker.py`), never a timer.
 
 
