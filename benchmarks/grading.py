@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
 
     for run in range(args.repeats):
         start = time.perf_counter()
-        report = api.grade(args.assignment, submission, jobs=args.jobs)
+        report = engine.grade(args.assignment, submission, jobs=args.jobs)
         times.append(time.perf_counter() - start)
         print(f"run {run + 1}: {times[-1]:.1f} s, score {report.score:g}/{report.max_score:g}, "
               f"{len(report.items)} items, {args.jobs} jobs")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("harness", ROOT / "tests" / "submissions" / "harness.py")
@@ -47,13 +47,13 @@ def make_class(root: Path, copies: int):
 def item_ids():
     data = os.environ.get("DLGRADE_DATA")
     has_cifar = bool(data) and Path(data, "cifar-10-python.tar.gz").is_file()
-    return [i.id for i in api.items("mlp") if has_cifar or i.id != "mlp.train.accuracy"]
+    return [i.id for i in engine.items("mlp") if has_cifar or i.id != "mlp.train.accuracy"]
 
 
 def run(path, folders, jobs, only, sandbox):
-    opts = api.Options(prestart=(path == "prestart"), sandbox=sandbox)
+    opts = engine.Options(prestart=(path == "prestart"), sandbox=sandbox)
     start = time.perf_counter()
-    reports = api.grade_many("mlp", folders, opts=opts, jobs=jobs, only=only)
+    reports = engine.grade_many("mlp", folders, opts=opts, jobs=jobs, only=only)
     return time.perf_counter() - start, [(r.score, [(i.id, i.score, i.status) for i in r.items]) for r in reports]
 
 

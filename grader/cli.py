@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.student import data
 from grader.reports import figures
@@ -81,7 +81,7 @@ class _AssignmentType(click.ParamType):
     name = "assignment"
 
     def convert(self, value, param, ctx):
-        known = api.assignments()
+        known = engine.assignments()
         if value not in known:
             self.fail(f"{value!r} is not an assignment of this course (one of: {', '.join(known) or 'none found'})",
                       param, ctx)
@@ -117,8 +117,8 @@ def main():
 @click.argument("assignment", required=False, type=ASSIGNMENT)
 def list_items(assignment):
     """List graded items with points and visibility."""
-    for a in [assignment] if assignment else api.assignments():
-        its = api.items(a)
+    for a in [assignment] if assignment else engine.assignments():
+        its = engine.items(a)
         click.echo(f"{a}: {len(its)} items, {sum(i.points for i in its):g} points  [{course.source(a)}]")
         if course.title(a):
             click.echo(f"  {course.title(a)}")
@@ -143,20 +143,20 @@ def _prepare(assignment, paths, opts, only, tmp):
     """Unpack and check every submission before anything is graded: (folders, broken), with a
     `warning:` line for files that do not compile and for missing modules."""
     folders, broken = [], {}
-    selected = api._select(assignment, opts, only)
+    selected = engine.select_items(assignment, opts, only)
     for k, path in enumerate(paths):
         try:
-            folder = api.unpack(Path(path), Path(tmp, str(k)))
-            if not api.gradable(folder, assignment):
-                raise api.GradeError(api.EMPTY)
+            folder = engine.unpack(Path(path), Path(tmp, str(k)))
+            if not engine.gradable(folder, assignment):
+                raise engine.GradeError(engine.EMPTY)
             folders.append(folder)
-        except api.GradeError as exc:
+        except engine.GradeError as exc:
             broken[k] = str(exc)
             folders.append(Path(path))
             continue
-        for line in api.syntax_errors(folders[-1]):
+        for line in engine.syntax_errors(folders[-1]):
             click.echo(f"warning: {path}: {line}", err=True)
-        for name, n in api.missing_modules(assignment, folders[-1], selected).items():
+        for name, n in engine.missing_modules(assignment, folders[-1], selected).items():
             click.echo(f"warning: {path}: {name} is missing ({n} items score 0)", err=True)
     return folders, broken
 
@@ -167,7 +167,7 @@ def _grade(assignment, paths, opts, jobs, only, quiet=False, skip=None, on_repor
     with tempfile.TemporaryDirectory(prefix="dlgrade-sub-") as tmp:
         folders, broken = _prepare(assignment, paths, opts, only, tmp)
         todo = [k for k in range(len(paths)) if k not in skip]
-        n = len(api._select(assignment, opts, only)) * len(todo)
+        n = len(engine.select_items(assignment, opts, only)) * len(todo)
         with click.progressbar(length=n, label=f"grading {len(todo)} submission{'s' * (len(todo) != 1)}",
                                file=sys.stderr, show_eta=True, show_pos=True,
                                hidden=quiet or not sys.stderr.isatty()) as bar:
@@ -177,9 +177,9 @@ def _grade(assignment, paths, opts, jobs, only, quiet=False, skip=None, on_repor
                 if on_report:
                     on_report(todo[k], r)
             try:
-                graded = api.grade_many(assignment, [folders[k] for k in todo], opts=opts, jobs=jobs, only=only,
+                graded = engine.grade_many(assignment, [folders[k] for k in todo], opts=opts, jobs=jobs, only=only,
                                         on_item=lambda *_: bar.update(1), on_report=done)
-            except (data.DataError, api.GradeError) as exc:
+            except (data.DataError, engine.GradeError) as exc:
                 raise Failure(str(exc))
     reports = dict(skip)
     for k, r in zip(todo, graded):
@@ -201,7 +201,7 @@ def _student_folder(assignment, path):
     when it holds a released assignment's public cases, else assignments/ASSIGNMENT."""
     if path is None:
         here = Path(".")
-        if (here / f"{api.PUBLIC_CASES}.json").is_file() and (
+        if (here / f"{engine.PUBLIC_CASES}.json").is_file() and (
                 assignment is None or _infer(here) == assignment):
             path = here
         elif assignment is not None:
@@ -216,22 +216,22 @@ def _infer(folder):
     from grader.student.submit import infer_assignment
     try:
         return infer_assignment(folder)
-    except api.GradeError as exc:
+    except engine.GradeError as exc:
         raise Failure(str(exc))
 
 
 def _check(assignment, folder, only, timeout, device="cpu"):
     """Run the public items on `folder` from its public cases; never downloads data."""
-    cases = folder if (folder / f"{api.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
+    cases = folder if (folder / f"{engine.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
     try:
-        public = api.load_public_cases(cases)
-    except api.GradeError as exc:
+        public = engine.load_public_cases(cases)
+    except engine.GradeError as exc:
         raise Failure(str(exc))
     data.DOWNLOADS_ALLOWED = False  # a missing dataset costs the items that need it, nothing more
     problem = runner.sandbox_problem()
     if problem:  # a student's own machine: their own code, so a plain worker process will do
         click.echo(f"note: running without a sandbox ({problem})", err=True)
-    opts = api.Options(mode="check", public=public, timeout=timeout, sandbox=not problem, device=device)
+    opts = engine.Options(mode="check", public=public, timeout=timeout, sandbox=not problem, device=device)
     _check_items(assignment, opts, only)
     r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
     if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
@@ -260,7 +260,7 @@ def check(assignment, path, only, timeout, device):
         click.echo("\nFigures:")
         for line in figures.save_all(r.items, folder / "feedback"):
             click.echo(f"  feedback/{line}")
-    hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
+    hidden = [i for i in engine.items(assignment) if i.visibility == "hidden"]
     if hidden:
         click.echo(f"\n{len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your instructor.")
     if r.error:
@@ -287,7 +287,7 @@ def _check_device(device):
 
 def _check_items(assignment, opts, only):
     for o in only:
-        if not api._select(assignment, opts, [o]):
+        if not engine.select_items(assignment, opts, [o]):
             raise BadUsage(f"--item {o}: no {assignment} item has this id or prefix (see `dlgrade list {assignment}`)")
 
 
@@ -399,9 +399,9 @@ def _restore(record):
     from grader.items.checks import CheckResult
     d = record["report"]
     checks = record.get("checks") or d.get("checks") or {}
-    items = [api.ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
+    items = [engine.ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
                             [CheckResult(**c) for c in checks.get(i["id"], [])]) for i in d["items"]]
-    return api.Report(d["assignment"], d["submission"], items, error=d.get("error", ""), salt_id=d.get("salt_id", ""))
+    return engine.Report(d["assignment"], d["submission"], items, error=d.get("error", ""), salt_id=d.get("salt_id", ""))
 
 
 @main.command()
@@ -415,7 +415,7 @@ def submit(assignment, path, output, no_check):
     assignment, folder = _student_folder(assignment, path)
     try:
         plan = sub.plan(assignment, folder)
-    except api.GradeError as exc:
+    except engine.GradeError as exc:
         raise Failure(str(exc))
     for line in plan.warnings:
         click.echo(f"warning: {line}", err=True)
@@ -476,9 +476,9 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         check_out_folder("--feedback", feedback)
     _check_device(device)
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
-    opts = api.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
+    opts = engine.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     _check_items(assignment, opts, only)
-    selected = [i.id for i in api._select(assignment, opts, list(only))]
+    selected = [i.id for i in engine.select_items(assignment, opts, list(only))]
     paths = list(submissions)
     outdir = Path(output) if _outdir_mode(output, resume) else None
     skip, hashes = {}, {}
@@ -487,8 +487,8 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         with tempfile.TemporaryDirectory(prefix="dlgrade-hash-") as tmp:
             for k, path in enumerate(paths):
                 try:
-                    hashes[k] = api.content_hash(api.unpack(Path(path), Path(tmp, str(k))), assignment)
-                except (api.GradeError, runner.SubmissionError):
+                    hashes[k] = engine.content_hash(engine.unpack(Path(path), Path(tmp, str(k))), assignment)
+                except (engine.GradeError, runner.SubmissionError):
                     hashes[k] = ""
                 record_path = outdir / RESULTS / f"{_key(path)}.json"
                 if resume and hashes[k] and record_path.is_file():
@@ -552,7 +552,7 @@ def _sandbox_and_salt(seed, no_sandbox=False, escape=""):
 def _class_ids(assignment, submissions):
     """The class view's folder name of each submission (as `classview.write` names them)."""
     from grader.reports import classview
-    return classview.ids([api.Report(assignment, str(p), []) for p in submissions])
+    return classview.ids([engine.Report(assignment, str(p), []) for p in submissions])
 
 
 PENDING = "pending: not graded yet (the run is still going, or was interrupted: --resume continues it)"
@@ -561,7 +561,7 @@ PENDING = "pending: not graded yet (the run is still going, or was interrupted: 
 def _with_pending(assignment, paths, finished):
     """Every submission in order: its report when finished, else a report marked pending, so a
     grades.csv written mid-run (or left by Ctrl-C) never looks final."""
-    return [finished[k] if k in finished else api.Report(assignment, str(p), [], error=PENDING)
+    return [finished[k] if k in finished else engine.Report(assignment, str(p), [], error=PENDING)
             for k, p in enumerate(paths)]
 
 
@@ -620,7 +620,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
         return
     if nb_course:
         from grader.release.nbgrader import release as nb_release
-        for a in [assignment] if assignment else api.assignments():
+        for a in [assignment] if assignment else engine.assignments():
             try:
                 click.echo(f"{a}: source notebook {nb_release(a, root, Path(nb_course))}")
             except release_mod.ReleaseError as exc:
@@ -636,7 +636,7 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
             raise Failure(str(exc))
         return
     stale = False
-    for a in [assignment] if assignment else api.assignments():
+    for a in [assignment] if assignment else engine.assignments():
         try:
             if check_only:
                 diffs = release_mod.differences(a, root)
@@ -672,8 +672,8 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
     salt, _ = _sandbox_and_salt(seed)
     try:
         graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
-                           opts=api.Options(mode="grade", salt=salt))
-    except (api.GradeError, data.DataError) as exc:
+                           opts=engine.Options(mode="grade", salt=salt))
+    except (engine.GradeError, data.DataError) as exc:
         raise Failure(str(exc))
     for g in graded:
         click.echo(f"{g.student}: {g.report.score:g} / {g.report.max_score:g}"

@@ -26,7 +26,8 @@ import numpy as np
 from grader import course
 from grader.sandbox import timing
 from grader.sandbox import wire
-from grader.items.checks import GATED_MESSAGE, CheckResult, WrongType, apply_gates
+from grader.items.checks import CheckResult, WrongType, apply_gates
+from grader.results import NOT_GRADED, GradeError, ItemResult, Report, STATUSES, render_checks  # noqa: F401
 from grader.student.data import DataError
 from grader.sandbox.drivers import DRIVERS, CostError, indexed
 from grader.items.models import WeightsError, load_weights
@@ -39,54 +40,9 @@ def assignments() -> tuple:
     return course.discover()
 
 
-STATUSES = ("passed", "partial", "failed", "error", "timeout", "not_attempted")
 PUBLIC_CASES = "public_cases"
 NO_EXPECTED = {"layer_perturbed", "loss_perturbed", "speed"}  # student-only calls  # .npz (arrays) + .json (calls and hints) in a released assignment
 SHOW = "show"  # a driver output for figures only: never compared, not stored with the public cases
-
-
-class GradeError(Exception):
-    """A submission or assignment that cannot be graded at all (one-line message)."""
-
-
-@dataclass
-class ItemResult:
-    id: str
-    score: float
-    max_score: float
-    status: str
-    visibility: str
-    output: str
-    checks: list = field(default_factory=list)
-    trained: bool = False  # graded from submitted weights (accuracy, nats/char, ...); not in to_dict
-
-
-@dataclass
-class Report:
-    assignment: str
-    submission: str
-    items: list
-    error: str = ""
-    salt_id: str = ""  # which salt drew the cases (`secret.run_salt`): the same id, the same cases
-
-    @property
-    def score(self) -> float:
-        return round(sum(i.score for i in self.items), 4)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(i.max_score for i in self.items), 4)
-
-    def to_dict(self) -> dict:
-        out = {"assignment": self.assignment, "submission": self.submission,
-               "score": self.score, "max_score": self.max_score,
-               "items": [{"id": i.id, "score": i.score, "max_score": i.max_score, "status": i.status,
-                          "visibility": i.visibility, "output": i.output} for i in self.items]}
-        if self.error:
-            out["error"] = self.error
-        if self.salt_id:
-            out["salt_id"] = self.salt_id
-        return out
 
 
 def items(assignment: str) -> list:
@@ -173,7 +129,7 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
     for item in items(assignment):
         if item.visibility != "public" or getattr(item, "trusted", False):
             continue
-        calls, expected, alternatives = _reference_cases(item, salt)
+        calls, expected, alternatives = reference_cases(item, salt)
         meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],
                          "hints": [hint for hint, _ in alternatives]}
         arrays[item.id] = {"inputs": indexed(c.inputs for c in calls),
@@ -278,7 +234,7 @@ _CASES, _CASES_LOCK = {}, threading.Lock()
 REFERENCE_SECONDS = {}  # item id -> the longest the reference took on one draw of its cases, this process
 
 
-def _reference_cases(item, salt):
+def reference_cases(item, salt):
     """An item's cases and the reference's outputs on them: the same for every submission
     graded with `salt`, so computed once per process (each caller gets its own copy)."""
     key = (id(item), item.id, salt)
@@ -301,7 +257,7 @@ def _grade_compared(item, submission, opts, limits):
     if opts.mode == "check":
         calls, expected, alternatives = opts.public[item.id]
     else:
-        calls, expected, alternatives = _reference_cases(item, opts.salt)
+        calls, expected, alternatives = reference_cases(item, opts.salt)
         if not opts.timeout:  # a wide factor of the reference's own time, never below the item's floor
             limits = dataclasses.replace(limits, timeout_s=item.time_limit(REFERENCE_SECONDS.get(item.id, 0.0)))
     timed = [k for k, c in enumerate(calls) if c.driver == "speed"]
@@ -360,33 +316,12 @@ def _grade_trusted(item, submission, opts, limits):
         raise _Outcome("error", f"{item.weights}: the weights do not fit the architecture ({type(exc).__name__}: {exc})")
 
 
-NOT_RUN = "not graded until the values above match the reference"  # gated checks of a failed item
-
-
-def not_run(check) -> bool:
-    """Whether a check was not run because an earlier check of its item failed (`apply_gates`)."""
-    return check.gated and not check.passed and check.message == GATED_MESSAGE
-
-
-def render_checks(checks) -> str:
-    lines = []
-    skipped = [c.name for c in checks if not_run(c)]
-    for c in checks:
-        if c.name in skipped:
-            continue
-        mark = "✓" if c.passed else ("~" if c.fraction > 0 else "✗")
-        lines.append(f"{mark} {c.name}" + (f": {c.message}" if c.message and (not c.passed or c.credit is not None) else ""))
-    if skipped:
-        lines.append(f"✗ {NOT_RUN}: {'; '.join(skipped)}")
-    return "\n".join(lines)
-
-
 def grade(assignment: str, submission, *, opts: Options = None, only=None, jobs: int = 2) -> Report:
     """Grade one submission folder; every item is graded even when others crash."""
     return grade_many(assignment, [submission], opts=opts, jobs=jobs, only=only)[0]
 
 
-def _select(assignment, opts, only):
+def select_items(assignment, opts, only):
     selected = items(assignment)
     if opts.mode == "check":
         selected = [i for i in selected if i.visibility == "public"]
@@ -395,9 +330,6 @@ def _select(assignment, opts, only):
         selected = [i for i in selected if any(i.id == o or (o not in ids and i.id.startswith(o + "."))
                                                for o in only)]
     return selected
-
-
-NOT_GRADED = "not graded: the submission as a whole could not be graded (see its error)"
 
 
 def _missing(item, message):
@@ -441,7 +373,7 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
     opts = opts or Options()
     if opts.sandbox and sandbox_problem():
         raise GradeError(sandbox_problem() + "; pass --no-sandbox to grade without one")
-    selected = _select(assignment, opts, only)
+    selected = select_items(assignment, opts, only)
     with tempfile.TemporaryDirectory(prefix="dlgrade-snap-") as snap:
         # Everything below reads a grader-owned copy of regular files only: never a link,
         # FIFO or device in the submission, nor anything its code creates while it runs.

@@ -19,7 +19,7 @@ import secrets
 import zipfile
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.student import data
 from grader.release.kit import ZIP_DATE
@@ -131,7 +131,7 @@ def _add(zf, name, data: bytes, mode=0o644):
 
 def build(assignment: str, root: Path, out: Path, salt: str = None) -> Path:
     """Write the autograder zip for `assignment` to `out` (a .zip path, or a folder to put it in)."""
-    api.items(assignment)  # an unknown assignment fails here
+    engine.items(assignment)  # an unknown assignment fails here
     out = Path(out)
     if out.suffix != ".zip":
         out = out / f"{assignment}-autograder.zip"

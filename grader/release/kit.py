@@ -19,7 +19,7 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.release.stubs import ReleaseError, build as build_stubs, earlier_files, manifest_entry, train_commands
 
@@ -41,7 +41,7 @@ def version() -> str:
 def manifest(root: Path, assignments=None, default=None) -> dict:
     """What `dlgrade submit` packs for each assignment (see `grader.student.submit.manifest`); every
     assignment of the course unless `assignments` names some."""
-    out = {a: manifest_entry(a, root) for a in (api.assignments() if assignments is None else assignments)}
+    out = {a: manifest_entry(a, root) for a in (engine.assignments() if assignments is None else assignments)}
     return {"assignments": out, "default": default}
 
 
@@ -142,7 +142,7 @@ def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool =
     """The kit's README.md. Every line of its ```bash blocks is one command that runs as written
     in one shell started where the kit was unzipped; training (which needs the finished code,
     the data and minutes) is in a ```sh block of its own."""
-    its = api.items(assignment)
+    its = engine.items(assignment)
     public = [i for i in its if i.visibility == "public"]
     hidden = [i for i in its if i.visibility == "hidden"]
     entry = man["assignments"][assignment]

@@ -40,7 +40,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 from grader.sandbox import runner
 from grader.sandbox import wire
 from grader.release.stubs import BEGIN, END, ReleaseError, earlier_files, released, released_text
@@ -150,7 +150,7 @@ def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
     """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict;
     `wheel` is the file name of the student tool's wheel next to it."""
     from grader.course import data
-    items = api.items(assignment)
+    items = engine.items(assignment)
     modules = notebook_modules(assignment, root)
     wheel = wheel or wheel_name()
     weights = [i for i in items if getattr(i, "weights", "")]
@@ -222,14 +222,14 @@ def release(assignment: str, root: Path, course: Path) -> Path:
             continue
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
         (target / rel).write_text(released_text(assignment, root, rel))
-    api.save_public_cases(assignment, target)
+    engine.save_public_cases(assignment, target)
     (target / "CONTRACT.md").write_text(contract(assignment, root))
     wheel = build_wheel(root, target, manifest(root, default=assignment))  # what the setup cell imports
     nb = target / f"{assignment}.ipynb"
     nb.write_text(json.dumps(source_notebook(assignment, root, wheel.name), indent=1) + "\n")
     config = course / "nbgrader_config.py"
     if not config.exists():
-        keep = {a: sorted(earlier_files(a, root)) for a in api.assignments()}
+        keep = {a: sorted(earlier_files(a, root)) for a in engine.assignments()}
         config.write_text(CONFIG.format(course_id=course.name, root=str(course),
                                         keep={a: f for a, f in keep.items() if f}))
     return nb
@@ -268,19 +268,19 @@ def _open_dir(name: str, dir_fd: int, where: str) -> int:
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         if not stat.S_ISDIR(st.st_mode):
-            raise api.GradeError(f"{where} is {_kind(st)}, not a folder")
+            raise engine.GradeError(f"{where} is {_kind(st)}, not a folder")
         return os.open(name, _NO_LINK_DIR, dir_fd=dir_fd)
     except OSError as exc:
-        raise api.GradeError(f"{where} cannot be read ({exc.strerror})") from None
+        raise engine.GradeError(f"{where} cannot be read ({exc.strerror})") from None
 
 
 def _check_member(name: str, st, cap: int):
     if not stat.S_ISREG(st.st_mode):
-        raise api.GradeError(f"{name} is {_kind(st)}: only regular files are graded, hand in the file itself")
+        raise engine.GradeError(f"{name} is {_kind(st)}: only regular files are graded, hand in the file itself")
     if st.st_nlink > 1:
-        raise api.GradeError(f"{name} is a hard link (one file with {st.st_nlink} names): hand in a copy")
+        raise engine.GradeError(f"{name} is a hard link (one file with {st.st_nlink} names): hand in a copy")
     if st.st_size > cap:
-        raise api.GradeError(f"{name} is larger than {_size(cap)}")
+        raise engine.GradeError(f"{name} is larger than {_size(cap)}")
 
 
 def read_member(dir_fd: int, name: str, cap: int):
@@ -293,16 +293,16 @@ def read_member(dir_fd: int, name: str, cap: int):
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise api.GradeError(f"{name} cannot be read ({exc.strerror})") from None
+        raise engine.GradeError(f"{name} cannot be read ({exc.strerror})") from None
     _check_member(name, st, cap)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=dir_fd)
     except OSError as exc:
-        raise api.GradeError(f"{name} cannot be read ({exc.strerror})") from None
+        raise engine.GradeError(f"{name} cannot be read ({exc.strerror})") from None
     try:
         opened = os.fstat(fd)
         if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino):
-            raise api.GradeError(f"{name} was replaced while it was read")
+            raise engine.GradeError(f"{name} was replaced while it was read")
         _check_member(name, opened, cap)
         chunks, left = [], cap + 1
         while left > 0:
@@ -314,7 +314,7 @@ def read_member(dir_fd: int, name: str, cap: int):
     finally:
         os.close(fd)
     if left <= 0:
-        raise api.GradeError(f"{name} is larger than {_size(cap)}")
+        raise engine.GradeError(f"{name} is larger than {_size(cap)}")
     return b"".join(chunks)
 
 
@@ -322,16 +322,16 @@ def parse_notebook(data: bytes, name: str) -> dict:
     """A submitted notebook's JSON: a dict with a list of at most `MAX_CELLS` cells; GradeError
     (one line) for anything else. Parsing is linear in the bytes, capped at `MAX_NOTEBOOK_BYTES`."""
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise api.GradeError(f"{name} is larger than {_size(MAX_NOTEBOOK_BYTES)}")
+        raise engine.GradeError(f"{name} is larger than {_size(MAX_NOTEBOOK_BYTES)}")
     try:
         nb = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise api.GradeError(f"{name} is not a notebook (not JSON: {type(exc).__name__})") from None
+        raise engine.GradeError(f"{name} is not a notebook (not JSON: {type(exc).__name__})") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if not isinstance(cells, list):
-        raise api.GradeError(f"{name} is not a notebook (no list of cells)")
+        raise engine.GradeError(f"{name} is not a notebook (no list of cells)")
     if len(cells) > MAX_CELLS:
-        raise api.GradeError(f"{name} has {len(cells)} cells, more than {MAX_CELLS}")
+        raise engine.GradeError(f"{name} has {len(cells)} cells, more than {MAX_CELLS}")
     return nb
 
 
@@ -342,7 +342,7 @@ def _read_notebook(path: Path) -> dict:
     finally:
         os.close(fd)
     if data is None:
-        raise api.GradeError(f"{path.name}: no such file")
+        raise engine.GradeError(f"{path.name}: no such file")
     return parse_notebook(data, path.name)
 
 
@@ -387,7 +387,7 @@ def extract_modules(notebook, modules, files=None) -> dict:
     files = {name: "".join(p) for name, p in parts.items()}
     for name, code in files.items():
         if len(code.encode("utf-8")) > MAX_MODULE_BYTES:
-            raise api.GradeError(f"{name}, as the notebook's %%writefile cells write it, is larger than "
+            raise engine.GradeError(f"{name}, as the notebook's %%writefile cells write it, is larger than "
                                  f"{_size(MAX_MODULE_BYTES)}")
     return files
 
@@ -460,7 +460,7 @@ class _Source:
 def _source_notebooks(source_dir: Path, assignment: str) -> _Source:
     paths = sorted(source_dir.glob("*.ipynb"))
     if not paths:
-        raise api.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader "
+        raise engine.GradeError(f"no source notebook in {source_dir}: run `dlgrade release {assignment} --nbgrader "
                              f"{source_dir.parent.parent}`")
     src = _Source([p.name for p in paths], set(), set(), {})
     for path in paths:
@@ -519,7 +519,7 @@ def _parse_timestamp(data):
 def _own(data, name: str, src: _Source):
     """`data`, unless it is byte for byte one of the instructor's files (`_Source.secret`)."""
     if data is not None and _digest(data) in src.secret:
-        raise api.GradeError(f"{name} is a copy of the instructor's source notebook, not the student's work")
+        raise engine.GradeError(f"{name} is a copy of the instructor's source notebook, not the student's work")
     return data
 
 
@@ -551,7 +551,7 @@ def _intake(submitted_fd: int, student: str, assignment: str, src: _Source, tmp:
                 x.feedback[name] = tmp / f"feedback-{len(x.feedback)}.json"
                 x.feedback[name].write_text(json.dumps(feedback_cells(nb, src.known)))
                 del nb
-            for name in api.data_files(assignment):  # the items' weights
+            for name in engine.data_files(assignment):  # the items' weights
                 data = read_member(folder_fd, name, MAX_DATA_BYTES)
                 if data is not None:
                     files[name] = data
@@ -559,7 +559,7 @@ def _intake(submitted_fd: int, student: str, assignment: str, src: _Source, tmp:
             x.timestamp = None if stamp is None else _parse_timestamp(stamp)
         finally:
             os.close(folder_fd)
-    except api.GradeError as exc:
+    except engine.GradeError as exc:
         x.error = str(exc)
         return x
     return _fill(x, files, codes)
@@ -575,12 +575,12 @@ def _fill(x: _Intake, files: dict, codes: dict) -> _Intake:
 
 def _not_graded(assignment: str, student: str, error: str):
     """The report of a submission refused before grading: every item an error worth 0."""
-    return api.Report(assignment, student, [
-        api.ItemResult(i.id, 0.0, i.points, "error", i.visibility, api.NOT_GRADED,
-                       trained=bool(getattr(i, "trusted", False))) for i in api.items(assignment)], error=error)
+    return engine.Report(assignment, student, [
+        engine.ItemResult(i.id, 0.0, i.points, "error", i.visibility, engine.NOT_GRADED,
+                       trained=bool(getattr(i, "trusted", False))) for i in engine.items(assignment)], error=error)
 
 
-def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options = None, students=None) -> list:
+def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: engine.Options = None, students=None) -> list:
     """Grade `course/submitted/*/<assignment>/` in workers; write the gradebook. Returns [Graded].
 
     A submission that cannot be read safely (`_intake`) or graded at all is that student's error:
@@ -611,7 +611,7 @@ def autograde(course: Path, assignment: str, *, jobs: int = 2, opts: api.Options
             if submitted_fd is not None:
                 os.close(submitted_fd)
         ok = [x for x in intakes if not x.error]
-        reports = api.grade_many(assignment, [x.work for x in ok], opts=opts or api.Options(), jobs=jobs) if ok else []
+        reports = engine.grade_many(assignment, [x.work for x in ok], opts=opts or engine.Options(), jobs=jobs) if ok else []
         by_student = dict(zip((x.student for x in ok), reports))
         for x in intakes:
             report = by_student.get(x.student) or _not_graded(assignment, x.student, x.error)
@@ -632,7 +632,7 @@ def _write_gradebook(course, coursedir, assignment, src, intakes, results, Grade
         try:
             gradebook_notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
         except MissingEntry:
-            raise api.GradeError(f"{assignment} is not in the gradebook: run `nbgrader generate_assignment {assignment}` first")
+            raise engine.GradeError(f"{assignment} is not in the gradebook: run `nbgrader generate_assignment {assignment}` first")
         for x, g in zip(intakes, results):
             gb.update_or_create_student(g.student)
             try:
@@ -702,7 +702,7 @@ def feedback_notebook(notebook, report) -> str:
     if isinstance(notebook, (str, Path)):
         try:
             notebook = feedback_cells(_read_notebook(Path(notebook)))
-        except api.GradeError as exc:
+        except engine.GradeError as exc:
             notebook, error = [], error or str(exc)
     cells = copy.deepcopy(notebook)
     outputs = grade_outputs(report)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.sandbox import wire
 from grader.course import INSTRUCTOR_FILES
@@ -170,7 +170,7 @@ def manifest_entry(assignment: str, root: Path) -> dict:
     `grader.student.submit.manifest`)."""
     return {"files": [str(p) for p in released(assignment, root) if p.suffix == ".py"],
             "weights": [{"file": i.weights, "item": i.id, "points": i.points}
-                        for i in api.items(assignment) if getattr(i, "weights", "")],
+                        for i in engine.items(assignment) if getattr(i, "weights", "")],
             "earlier": earlier_stubs(assignment, root), "train": list(train_commands(assignment))}
 
 
@@ -184,7 +184,7 @@ def build(assignment: str, root: Path, out_dir: Path, *, give_earlier: bool = Fa
     for rel in released(assignment, root):
         (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         (out_dir / rel).write_text(released_text(assignment, root, rel, give_earlier=give_earlier))
-    api.save_public_cases(assignment, out_dir)
+    engine.save_public_cases(assignment, out_dir)
 
 
 def release(assignment: str, root: Path, *, give_earlier: bool = False) -> Path:

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from grader.engine.api import not_run
+from grader.results import not_run
 from grader.items.checks import GATED_MESSAGE
 from grader.reports.figures import plain, pyplot
 from grader.reports.report import RESERVED, ids, safe_id, table, to_gradescope

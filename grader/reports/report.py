@@ -5,7 +5,7 @@ import csv
 import io
 import unicodedata
 
-from grader.engine.api import NOT_GRADED, NOT_RUN, STATUSES, not_run
+from grader.results import NOT_GRADED, NOT_RUN, STATUSES, not_run
 from grader.sandbox.wire import dumps, json_default  # noqa: F401  (the one JSON encoder: `report.dumps`)
 
 HIDDEN_NOTE = "hidden item: details are shown to your instructor only"

@@ -36,12 +36,12 @@ def _sandbox_problem() -> str:
 
 
 def item_text(result) -> str:
-    """What a student may see of one graded item (an `api.ItemResult`): a line with its status and
+    """What a student may see of one graded item (an `engine.ItemResult`): a line with its status and
     points, then its checks as `dlgrade check` prints them; for a hidden item only which checks
     passed, never its cases, messages or expected values (`grader.reports.feedback.student_view`)."""
-    from grader.engine import api
+    from grader import engine
     from grader.reports import feedback
-    view = feedback.student_view(api.Report(result.id.split(".")[0], "", [result]))
+    view = feedback.student_view(engine.Report(result.id.split(".")[0], "", [result]))
     output = view.items[0].output
     head = f"{result.id}: {result.status}, {result.score:g} / {result.max_score:g} points"
     return head + ("\n" + output if output else "")
@@ -51,28 +51,28 @@ def score(item_id: str, folder: str = ".") -> float:
     """Grade one item on the modules in `folder`; print the checks; return the points earned."""
     import copy
 
-    from grader.engine import api
+    from grader import engine
     from grader.student import data
     assignment = item_id.split(".")[0]
-    item = {i.id: i for i in api.items(assignment)}.get(item_id)
+    item = {i.id: i for i in engine.items(assignment)}.get(item_id)
     if item is None:
         raise KeyError(f"no item {item_id!r} in {assignment}")
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         if _reference_available():
             from grader.engine import secret
-            opts = api.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
+            opts = engine.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
         else:
             data.DOWNLOADS_ALLOWED = False
             try:
-                public = api.load_public_cases(Path(folder))
-            except api.GradeError as exc:
+                public = engine.load_public_cases(Path(folder))
+            except engine.GradeError as exc:
                 print(exc)
                 return 0.0
             if item_id not in public and not getattr(item, "trusted", False):
                 print(f"{item_id} is graded by your instructor")
                 return 0.0
-            opts = api.Options(mode="check", public=public, sandbox=not _sandbox_problem())
-        result = api.grade_item(item, Path(folder), opts)
+            opts = engine.Options(mode="check", public=public, sandbox=not _sandbox_problem())
+        result = engine.grade_item(item, Path(folder), opts)
     print(item_text(copy.deepcopy(result)))
     return result.score

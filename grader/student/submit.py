@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.student import curves
 from grader.items.models import MAX_BYTES, WeightsError, load_weights
@@ -33,13 +33,13 @@ def manifest(assignment: str) -> dict:
     packaged = packaged_manifest()
     if packaged is not None:
         if assignment not in packaged["assignments"]:
-            raise api.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
+            raise engine.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
         return packaged["assignments"][assignment]
     from grader.release.stubs import ReleaseError, manifest_entry  # course repository only
     try:
         return manifest_entry(assignment, course.root())
     except ReleaseError as exc:
-        raise api.GradeError(str(exc)) from None
+        raise engine.GradeError(str(exc)) from None
 
 
 def earlier_stubs(assignment: str, folder: Path) -> list:
@@ -48,7 +48,7 @@ def earlier_stubs(assignment: str, folder: Path) -> list:
     For `dlgrade check` to print after its table, and `submit`'s warnings."""
     try:
         entries = manifest(assignment).get("earlier", [])  # kits built before this note hold none
-    except api.GradeError:  # a course without its answer keys (a wheel): nothing to compare with
+    except engine.GradeError:  # a course without its answer keys (a wheel): nothing to compare with
         return []
     out = []
     for e in entries:
@@ -64,12 +64,12 @@ def earlier_stubs(assignment: str, folder: Path) -> list:
 
 def infer_assignment(folder: Path) -> str:
     """The assignment whose public cases sit in `folder` (item ids start with its name)."""
-    path = Path(folder) / f"{api.PUBLIC_CASES}.json"
+    path = Path(folder) / f"{engine.PUBLIC_CASES}.json"
     if not path.is_file():
-        raise api.GradeError(f"{path} not found: run this in your assignment folder or name the assignment")
+        raise engine.GradeError(f"{path} not found: run this in your assignment folder or name the assignment")
     names = {item_id.split(".")[0] for item_id in json.loads(path.read_text())}
-    if len(names) != 1 or not names <= set(api.assignments()):
-        raise api.GradeError(f"{path}: cannot tell which assignment this is; name it")
+    if len(names) != 1 or not names <= set(engine.assignments()):
+        raise engine.GradeError(f"{path}: cannot tell which assignment this is; name it")
     return names.pop()
 
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.student import data
 from grader.sandbox.drivers import predict
 from grader.items.models import accuracy, load_weights
@@ -15,13 +15,13 @@ from tests.conftest import ROOT
 def test_float32_evaluation_gives_the_float64_accuracy(assignment, images, needs_data):
     """The graded evaluation runs the reference in float32 (the weights are cast on load); the
     predictions agree with float64 ones but for near ties, and the accuracy within one image."""
-    item = next(i for i in api.items(assignment) if i.id == f"{assignment}.train.accuracy")
+    item = next(i for i in engine.items(assignment) if i.id == f"{assignment}.train.accuracy")
     arch, weights, meta = load_weights(ROOT / "solutions" / assignment / item.weights)
     x, y = item.test_set()
     x, y = x[:images], y[:images]
     call, = item.calls_for(arch, weights, meta, (x, y))
     assert call.inputs["x"].dtype == np.float32 and all(w.dtype == np.float32 for w in weights.values())
-    resolve = api.reference_resolve()
+    resolve = engine.reference_resolve()
     pred32 = predict(resolve, call.spec, call.inputs)["pred"]
     inputs64 = {"weights": {k: v.astype(np.float64) for k, v in weights.items()}, "x": x.astype(np.float64)}
     pred64 = predict(resolve, call.spec, inputs64)["pred"]
@@ -31,7 +31,7 @@ def test_float32_evaluation_gives_the_float64_accuracy(assignment, images, needs
 
 def test_accuracy_item_reads_the_test_set_once(needs_data, monkeypatch):
     """Grading many submissions: the test images are read, verified and preprocessed once."""
-    item = next(i for i in api.items("mlp") if i.id == "mlp.train.accuracy")
+    item = next(i for i in engine.items("mlp") if i.id == "mlp.train.accuracy")
     first = item.test_set()
     monkeypatch.setattr(data, "_read_npz", lambda keys: pytest.fail("read cifar10.npz again"))
     monkeypatch.setattr(data, "cifar10_preprocess", lambda x: pytest.fail("preprocessed again"))

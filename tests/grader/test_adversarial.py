@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -29,7 +29,7 @@ _spec.loader.exec_module(harness)
 
 ASSIGNMENT = "mlp"
 TIMEOUT = 8.0  # seconds per item: enough for the answer key on two busy cores, cheap for a loop
-ITEM_IDS = [i.id for i in api.items(ASSIGNMENT) if i.id != "mlp.train.accuracy"]
+ITEM_IDS = [i.id for i in engine.items(ASSIGNMENT) if i.id != "mlp.train.accuracy"]
 SUBMISSIONS = harness.load("adversarial", ASSIGNMENT)
 CORRECT = "__correct_after__"
 CANARIES = ("mlp.linear.forward", "mlp.loss.nll", "mlp.optim.adagrad")  # one per module the snippets modify
@@ -51,7 +51,7 @@ def graded(tmp_path_factory):
         folders += [harness.build(sub, root / sub.name, ASSIGNMENT),
                     harness.copy_solution(root / f"correct_{k}", ASSIGNMENT)]
     start = time.monotonic()
-    reports = api.grade_many(ASSIGNMENT, folders, opts=api.Options(timeout=TIMEOUT), jobs=2, only=only)
+    reports = engine.grade_many(ASSIGNMENT, folders, opts=engine.Options(timeout=TIMEOUT), jobs=2, only=only)
     seconds = time.monotonic() - start
     return seconds, [(n, {i.id: i for i in r.items}) for n, r in zip(names, reports)]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.sandbox import runner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -448,12 +448,12 @@ def test_links_fifos_and_devices_in_a_folder_are_never_read(tmp_path):
     (sub / "optim.py").symlink_to("/dev/zero")
     (sub / "answers").symlink_to(SOLUTION.parent, target_is_directory=True)
     start = time.monotonic()
-    copy = api.snapshot(sub, tmp_path / "copy", "mlp")
+    copy = engine.snapshot(sub, tmp_path / "copy", "mlp")
     assert time.monotonic() - start < 5
     assert sorted(p.name for p in copy.iterdir()) == sorted(
         p.name for p in STUB.glob("*.py") if p.name not in ("layers.py", "losses.py", "optim.py"))
     assert all(not p.is_symlink() for p in copy.rglob("*"))
-    assert api.syntax_errors(sub) == []  # returns at once: the FIFO is never opened
+    assert engine.syntax_errors(sub) == []  # returns at once: the FIFO is never opened
 
 
 @needs_sandbox
@@ -472,9 +472,9 @@ def _lookup_submission(folder: Path, salt: str):
     """The stub whose Linear answers from a table computed offline for the cases that `salt`
     draws (with the public grader code and the student's own correct layer), and raises
     otherwise: the attack that a public default salt allows."""
-    item = next(i for i in api.items("mlp") if i.id == "mlp.linear.forward")
-    calls = item.calls(api.item_rng(item.id, salt))
-    expected = api.run_reference(calls, api.reference_resolve())
+    item = next(i for i in engine.items("mlp") if i.id == "mlp.linear.forward")
+    calls = item.calls(engine.item_rng(item.id, salt))
+    expected = engine.run_reference(calls, engine.reference_resolve())
     table = {}
     for c, e in zip(calls, expected):
         if e and "x" in c.inputs:
@@ -493,9 +493,9 @@ def test_public_salt_would_leak_the_cases_but_per_submission_salts_do_not(tmp_pa
     attack works); graded as a class is, with that run salt mixed with the submission's own hash
     (which the table itself changes), it scores nothing even though the run salt is known."""
     folder = _lookup_submission(tmp_path / "sub", "grade")
-    item = next(i for i in api.items("mlp") if i.id == "mlp.linear.forward")
-    assert api.grade_item(item, folder, api.Options(salt="grade")).score > 0
-    report = api.grade("mlp", folder, opts=api.Options(salt="grade"), only=["mlp.linear.forward"])
+    item = next(i for i in engine.items("mlp") if i.id == "mlp.linear.forward")
+    assert engine.grade_item(item, folder, engine.Options(salt="grade")).score > 0
+    report = engine.grade("mlp", folder, opts=engine.Options(salt="grade"), only=["mlp.linear.forward"])
     assert report.items[0].score == 0, report.items[0].output
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.items import models
 from tests.conftest import ROOT, dlgrade
 
@@ -22,7 +22,7 @@ RECON = ("autoencoder.fc.reconstruction", "autoencoder.conv.reconstruction")
 
 
 def item(item_id):
-    return next(i for i in api.items(A) if i.id == item_id)
+    return next(i for i in engine.items(A) if i.id == item_id)
 
 
 def write_weights(path, arch, arrays):
@@ -44,8 +44,8 @@ def answer_key(tmp_path_factory):
 
 
 def test_registry():
-    assert A in api.assignments() and api.assignments().index(A) == api.assignments().index("cnn") + 1
-    assert sum(i.points for i in api.items(A)) == 100
+    assert A in engine.assignments() and engine.assignments().index(A) == engine.assignments().index("cnn") + 1
+    assert sum(i.points for i in engine.items(A)) == 100
     assert {"Upsample2d", "ConvTranspose2d"} <= models.layer_types()
     assert {"Upsample2d", "ConvTranspose2d"} <= set(item("autoencoder.conv.reconstruction").layers)
     assert "Conv2d" not in item("autoencoder.fc.reconstruction").layers
@@ -169,7 +169,7 @@ def test_check_runs_the_students_own_layers_and_saves_the_figures(tmp_path, need
 def test_feedback_names_the_known_bug(bug, item_id, hint, tmp_path):
     planted = next(b for b in harness.load("bugs", A) if b.name == bug)
     folder = harness.build(planted, tmp_path / bug, A)
-    result = api.grade(A, folder, only=[item_id], jobs=1)
+    result = engine.grade(A, folder, only=[item_id], jobs=1)
     assert hint in result.items[0].output, result.items[0].output
 
 
@@ -198,5 +198,5 @@ def test_kit_holds_no_reference_solution_or_known_bug_code(tmp_path):
     assert not leaks, "\n".join(leaks[:20])
     contract = texts["autoencoder/CONTRACT.md"]
     assert "# The `autoencoder` assignment" in contract and "# The `rnn` assignment" not in contract
-    hidden = {i.id for i in api.items(A) if i.visibility == "hidden"}
+    hidden = {i.id for i in engine.items(A) if i.visibility == "hidden"}
     assert hidden and not hidden & set(json.loads(texts["autoencoder/public_cases.json"]))

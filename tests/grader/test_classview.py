@@ -65,7 +65,7 @@ def test_figures_exist_and_are_images(class_view):
 def test_item_figures_are_saved_beside_the_feedback_and_listed(tmp_path):
     import numpy as np
 
-    from grader.engine.api import ItemResult, Report
+    from grader.results import ItemResult, Report
     from grader.items.checks import CheckResult
     from grader.reports.classview import write_submission
     from grader.reports.figures import Figure
@@ -91,7 +91,7 @@ def test_item_figures_are_saved_beside_the_feedback_and_listed(tmp_path):
 def test_resumed_feedback_keeps_its_figure_list(tmp_path):
     """A report restored by --resume has no figures to draw: its feedback.txt, written again
     for the class view, keeps listing the figures the first run saved beside it."""
-    from grader.engine.api import ItemResult, Report
+    from grader.results import ItemResult, Report
     from grader.items.checks import CheckResult
     from grader.reports.classview import write_submission
     from grader.reports.figures import Figure
@@ -142,7 +142,7 @@ def test_lms_export_layout_gets_the_students_folder_names(tmp_path):
     (["o'brien x/submission.zip", "../submission.zip"], ["o_brien_x", "submission"]),
 ], ids=["lms-zips", "one-generic", "same-parent-name", "lms-folders", "zip-and-folder", "unsafe-names"])
 def test_ids_are_unique_file_name_safe_and_name_the_student(paths, expected):
-    from grader.engine.api import Report
+    from grader.results import Report
     from grader.reports.report import ids
     got = ids([Report("mlp", p, []) for p in paths])
     assert got == expected and len(set(got)) == len(got)

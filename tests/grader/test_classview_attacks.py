@@ -161,7 +161,7 @@ def test_dot_names_stay_inside_outdir(tmp_path):
 
 def test_a_submission_folder_outside_outdir_is_refused(tmp_path):
     """Whatever id reaches it, the class view writes only directly inside OUTDIR."""
-    from grader.engine.api import Report
+    from grader.results import Report
     from grader.reports.classview import write_submission
     out = tmp_path / "a" / "out"
     out.mkdir(parents=True)
@@ -178,7 +178,7 @@ def test_a_submission_folder_outside_outdir_is_refused(tmp_path):
 def test_a_submission_that_fails_to_report_is_that_submissions_problem(tmp_path):
     """A report whose chart cannot be drawn costs that chart, noted in its feedback and its row;
     the other submissions' files and the page are written."""
-    from grader.engine.api import ItemResult, Report
+    from grader.results import ItemResult, Report
     from grader.reports.classview import write
     good = Report("mlp", "good", [ItemResult("mlp.x", 1.0, 1.0, "passed", "public", "")])
     bad = Report("mlp", "bad", [ItemResult("mlp.x", 0.0, 1.0, "no such status", "public", "")])

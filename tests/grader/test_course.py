@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from tests.conftest import ROOT, dlgrade
 
@@ -68,7 +68,7 @@ def toy(tmp_path_factory):
 
 
 def test_repository_assignments_are_discovered_in_course_order():
-    names = api.assignments()
+    names = engine.assignments()
     assert {"linear", "mlp", "cnn", "rnn"} <= set(names)
     assert [n for n in names if n in ("linear", "mlp", "cnn", "rnn")] == ["linear", "mlp", "cnn", "rnn"]
     assert all(course.source(n) == f"solutions/{n}/grading.py" for n in names)
@@ -77,7 +77,7 @@ def test_repository_assignments_are_discovered_in_course_order():
 def test_list_shows_every_discovered_assignment():
     result = dlgrade("list")
     headers = [line.split(":")[0] for line in result.stdout.splitlines() if not line.startswith(" ")]
-    assert result.returncode == 0 and headers == list(api.assignments())
+    assert result.returncode == 0 and headers == list(engine.assignments())
 
 
 def test_a_course_folder_defines_its_own_assignments(toy):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -42,7 +42,7 @@ CASES = [  # (assignment, planted bug, item, words the feedback must contain)
 @pytest.mark.parametrize("assignment, bug, item, words", CASES, ids=[f"{a}/{b}" for a, b, _, _ in CASES])
 def test_feedback_names_the_bug(assignment, bug, item, words, tmp_path):
     planted = next(b for b in harness.load("bugs", assignment) if b.name == bug)
-    result = api.grade(assignment, harness.build(planted, tmp_path / "s", assignment), only=[item]).items[0]
+    result = engine.grade(assignment, harness.build(planted, tmp_path / "s", assignment), only=[item]).items[0]
     assert result.score < result.max_score
     assert words in result.output, result.output
     assert "times 1 " not in result.output and "internal grader error" not in result.output
@@ -61,7 +61,7 @@ def test_an_overflowing_known_bug_is_not_named_for_a_finite_answer(assignment, b
     """A known bug whose output is inf or NaN on a case does not "match" a finite wrong answer
     there: its hint (about an overflow the student's code does not have) is not shown."""
     planted = next(b for b in harness.load("bugs", assignment) if b.name == bug)
-    result = api.grade(assignment, harness.build(planted, tmp_path / "s", assignment), only=[item]).items[0]
+    result = engine.grade(assignment, harness.build(planted, tmp_path / "s", assignment), only=[item]).items[0]
     assert result.score < result.max_score
     assert words in result.output and wrong not in result.output and "likely bug" not in result.output, result.output
 
@@ -71,9 +71,9 @@ def test_a_matching_known_bug_is_named_however_small_the_error(bug, hinted, tmp_
     """eps outside the square root is off by about 5e-6 relatively (it reads like rounding): a
     known bug whose output the student's matches is named all the same; another bug is not."""
     hint = "eps goes inside the square root: (x - mean) / sqrt(var + eps)"  # solutions/mlp/mutants.py
-    item = next(i for i in api.items("mlp") if i.id == "mlp.batchnorm.train")
+    item = next(i for i in engine.items("mlp") if i.id == "mlp.batchnorm.train")
     planted = next(b for b in harness.load("bugs", "mlp") if b.name == bug)
-    result = api.grade_item(item, harness.build(planted, tmp_path / "s", "mlp"), api.Options())
+    result = engine.grade_item(item, harness.build(planted, tmp_path / "s", "mlp"), engine.Options())
     assert result.score < result.max_score
     assert (f"likely bug: {hint}" in result.output) == hinted, result.output
     if hinted:
@@ -95,7 +95,7 @@ def test_init_study_figure_plots_every_network_and_grades_the_initialiser_alone(
     bad_init = harness.copy_solution(tmp_path / "i", "mlp")
     with open(bad_init / "init.py", "a") as f:
         f.write("\n_xu = xavier_uniform\nxavier_uniform = lambda fan_in, fan_out, **kw: _xu(fan_in, fan_out, **kw)[:, :-1]\n")
-    reports = api.grade_many("mlp", [folder, broken, bad_init], only=["mlp.init.study"])
+    reports = engine.grade_many("mlp", [folder, broken, bad_init], only=["mlp.init.study"])
     assert [r.items[0].score for r in reports] == [3.0, 3.0, 0.0], reports[1].items[0].output
     assert "layer 1: your xavier_uniform(500, 500) returned shape (500, 499) and dtype float64, expected a float " \
            "array of shape (500, 500)" in reports[2].items[0].output, reports[2].items[0].output

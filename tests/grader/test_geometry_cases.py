@@ -5,17 +5,17 @@ classes 1-3; docs/clauses.md, rows conv-geometry, pool-geometry, convt-geometry,
 Corners are predicates on a case's hyperparameters and input shape; each must hold for some case of
 the forward item, of the backward item, and of a float64 backward case (the gradient check runs on
 float64 cases only). Condition families are checked on the cases each item draws with
-`api.item_rng(item.id, salt)` for 20 salts.
+`engine.item_rng(item.id, salt)` for 20 salts.
 """
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.assignments.cnn import TIE_TAG, pair
 from grader.items.core import F32
 
 SALTS = [f"salt-{i}" for i in range(20)]
-ITEMS = {i.id: i for a in ("cnn", "autoencoder") for i in api.items(a)}
+ITEMS = {i.id: i for a in ("cnn", "autoencoder") for i in engine.items(a)}
 
 
 def geometry(kwargs, x):
@@ -83,7 +83,7 @@ PARTS = ("forward", "backward", "gradient check")
 
 def reached(item_id, predicate, part):
     item = ITEMS[item_id]
-    for tag, kwargs, x, _ in item.cases(api.item_rng(item.id, "corners")):
+    for tag, kwargs, x, _ in item.cases(engine.item_rng(item.id, "corners")):
         if part == "gradient check" and (tag.endswith(F32) or x.dtype != np.float64 or tag in item.no_gradcheck):
             continue
         if predicate(kwargs, geometry(kwargs, x)):
@@ -118,7 +118,7 @@ def test_tie_family_ties_by_construction(salt):
     the first-maximum rule decides), at every salt."""
     for item_id in ("cnn.maxpool.forward", "cnn.maxpool.backward"):
         item = ITEMS[item_id]
-        ties = [(kwargs, x) for tag, kwargs, x, _ in item.cases(api.item_rng(item_id, salt)) if tag.startswith(TIE_TAG)]
+        ties = [(kwargs, x) for tag, kwargs, x, _ in item.cases(engine.item_rng(item_id, salt)) if tag.startswith(TIE_TAG)]
         assert len(ties) == 2  # float64 and its float32 copy
         for kwargs, x in ties:
             kh, kw = pair(kwargs["kernel_size"])
@@ -132,7 +132,7 @@ def test_distinct_families_have_no_ties(salt):
     differences of the gradient check (steps far below 0.05) never cross a window's maximum."""
     for item_id in ("cnn.maxpool.backward", "cnn.avgpool.backward"):
         item = ITEMS[item_id]
-        for tag, _, x, _ in item.cases(api.item_rng(item_id, salt)):
+        for tag, _, x, _ in item.cases(engine.item_rng(item_id, salt)):
             if not tag.startswith(TIE_TAG):
                 v = np.sort(x.astype(np.float64).ravel())
                 assert np.diff(v).min() >= 0.05, tag

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.sandbox.runner import Call, Limits, WorkerPool, run_worker
 from tests.conftest import ROOT, dlgrade
 from tests.devices import DEVICE_MODULES, GPU, fake_env
@@ -29,7 +29,7 @@ def device_env(request):
 
 
 @DEVICES
-@pytest.mark.parametrize("assignment", api.assignments())
+@pytest.mark.parametrize("assignment", engine.assignments())
 def test_answer_keys_score_full_marks_on_the_device(assignment, device_env, needs_data):
     result = dlgrade("grade", assignment, f"solutions/{assignment}", "--device", "cuda", "--format", "json",
                      env=device_env)
@@ -91,7 +91,7 @@ class ReLU:
 @DEVICE_MODULES
 def test_a_submission_importing_cupy_runs_on_device_arrays(xp, tmp_path):
     (tmp_path / "layers.py").write_text(AGNOSTIC)
-    report = api.grade("mlp", tmp_path, opts=api.Options(device="cuda"), only=["mlp.linear", "mlp.relu"])
+    report = engine.grade("mlp", tmp_path, opts=engine.Options(device="cuda"), only=["mlp.linear", "mlp.relu"])
     failed = [f"{i.id}: {i.status}\n{i.output}" for i in report.items if i.status != "passed"]
     assert not failed, "\n".join(failed)
 
@@ -100,8 +100,8 @@ def test_a_submission_importing_cupy_runs_on_device_arrays(xp, tmp_path):
 def test_host_arrays_from_device_inputs_cost_the_item_with_a_clear_message(xp, tmp_path):
     """Known bad: np.zeros makes a host array, and CuPy will not mix it with its own."""
     (tmp_path / "layers.py").write_text(NUMPY_ONLY)
-    cpu = api.grade("mlp", tmp_path, opts=api.Options(device="cpu"), only=["mlp.relu"])
-    gpu = api.grade("mlp", tmp_path, opts=api.Options(device="cuda"), only=["mlp.relu"])
+    cpu = engine.grade("mlp", tmp_path, opts=engine.Options(device="cpu"), only=["mlp.relu"])
+    gpu = engine.grade("mlp", tmp_path, opts=engine.Options(device="cuda"), only=["mlp.relu"])
     assert {i.status for i in cpu.items} == {"passed"}
     assert {i.status for i in gpu.items} == {"error"}
     assert all("NumPy array" in i.output and "layers.py" in i.output for i in gpu.items), gpu.items[0].output

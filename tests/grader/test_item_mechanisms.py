@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.items.core import TIMEOUT_FACTOR, Item, SpeedItem
 from grader.sandbox.runner import Call
 
@@ -24,10 +24,10 @@ def test_correct_loop_based_code_keeps_full_marks(assignment, variant, tmp_path)
     """A correct implementation written with Python loops (what the contract allows where it asks
     for no speed) keeps every point of every item its module reaches (the initialisation study
     included: it runs no layer of the student's)."""
-    item_ids = [i.id for i in api.items(assignment) if not getattr(i, "trusted", False)]
+    item_ids = [i.id for i in engine.items(assignment) if not getattr(i, "trusted", False)]
     only = harness.dependent_items(item_ids, [variant.file], assignment)
     assert only
-    report = api.grade(assignment, harness.build(variant, tmp_path / variant.name, assignment), only=only)
+    report = engine.grade(assignment, harness.build(variant, tmp_path / variant.name, assignment), only=only)
     lost = [f"{i.id}: {i.score}/{i.max_score} {i.status}\n{i.output}" for i in report.items if i.score != i.max_score]
     assert not lost, "\n".join(lost)
 
@@ -61,13 +61,13 @@ def test_grading_gives_an_item_the_limit_its_reference_time_sets(tmp_path, monke
     """A student function that takes 2 s: over an item floor of 1 s when the reference's time sets no
     more (a timeout), inside it when the reference took 0.1 s (50 x 0.1 = 5 s)."""
     import dataclasses
-    item = dataclasses.replace(next(i for i in api.items("linear") if i.id == "linear.logistic.sigmoid"), timeout=1.0)
+    item = dataclasses.replace(next(i for i in engine.items("linear") if i.id == "linear.logistic.sigmoid"), timeout=1.0)
     (tmp_path / "logistic.py").write_text(
         "import time\nimport numpy as np\n\ntime.sleep(2)  # once, as the module is imported\n\n"
         "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
-    opts = api.Options(mode="grade", salt="limit-test", prestart=False)
-    api._reference_cases(item, opts.salt)  # the reference's time is recorded here, then set below
-    monkeypatch.setitem(api.REFERENCE_SECONDS, item.id, 0.0)
-    assert api.grade_item(item, tmp_path, opts).status == "timeout"
-    monkeypatch.setitem(api.REFERENCE_SECONDS, item.id, 0.1)
-    assert api.grade_item(item, tmp_path, opts).status == "passed"
+    opts = engine.Options(mode="grade", salt="limit-test", prestart=False)
+    engine.reference_cases(item, opts.salt)  # the reference's time is recorded here, then set below
+    monkeypatch.setitem(engine.REFERENCE_SECONDS, item.id, 0.0)
+    assert engine.grade_item(item, tmp_path, opts).status == "timeout"
+    monkeypatch.setitem(engine.REFERENCE_SECONDS, item.id, 0.1)
+    assert engine.grade_item(item, tmp_path, opts).status == "passed"

@@ -95,7 +95,7 @@ def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
     assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
     assert wheel_name.startswith("mlp/dlgrade_student-")
-    assert {"grader/cli.py", "grader/engine/api.py", "grader/student/data.py", "grader/student/submit.py", "grader/student_kit.json"} <= in_wheel
+    assert {"grader/cli.py", "grader/engine/engine.py", "grader/student/data.py", "grader/student/submit.py", "grader/student_kit.json"} <= in_wheel
     assert not [n for n in in_wheel if n.startswith(("reference/", "solutions/")) or n.endswith(
         ("mutants.py", "release.py", "kit.py", "nbgrader.py", "classview.py"))], in_wheel
 
@@ -122,8 +122,8 @@ def test_kit_holds_no_reference_solution_or_known_bug_code(mlp_kit):
 def test_kit_public_cases_hold_public_items_only(mlp_kit):
     with zipfile.ZipFile(mlp_kit) as zf:
         cases = json.loads(zf.read("mlp/public_cases.json"))
-    from grader.engine import api
-    hidden = {i.id for i in api.items("mlp") if i.visibility == "hidden"}
+    from grader import engine
+    hidden = {i.id for i in engine.items("mlp") if i.visibility == "hidden"}
     assert hidden and not hidden & set(cases)
 
 
@@ -300,7 +300,7 @@ def _command(line):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_readme_commands_are_one_per_line_and_name_what_the_kit_has(kits, assignment):
-    from grader.engine import api
+    from grader import engine
     from grader import course
     kit = kits[assignment]
     readme = (kit / "README.md").read_text()
@@ -317,13 +317,13 @@ def test_readme_commands_are_one_per_line_and_name_what_the_kit_has(kits, assign
         if words[:3] == ["dlgrade", "data", "fetch"]:
             assert words[3:] and set(words[3:]) <= set(course.data(assignment)), words
         if words[:3] == ["dlgrade", "check", "--item"]:
-            assert any(i.id.startswith(words[3]) for i in api.items(assignment) if i.visibility == "public"), words
+            assert any(i.id.startswith(words[3]) for i in engine.items(assignment) if i.visibility == "public"), words
     fetched = {w[3] for w in commands if w[:3] == ["dlgrade", "data", "fetch"]}
     assert fetched == set(course.data(assignment))
     train = [line for block in _blocks(readme, "sh") for line in block]
     assert tuple(train) == tuple(getattr(course.load(assignment), "TRAIN", ("python train.py",)))
     assert all(_command(line)[:2] == ["python", "train.py"] for line in train)
-    hidden = [i for i in api.items(assignment) if i.visibility == "hidden"]
+    hidden = [i for i in engine.items(assignment) if i.visibility == "hidden"]
     assert ("hidden" in readme) == bool(hidden) and ("your instructor grades" in readme) == bool(hidden)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader import course
 from grader.reports.figures import of as figures_of
 from tests.conftest import ROOT, dlgrade
@@ -37,14 +37,14 @@ HINTS = [  # (planted bug, item, words the feedback must contain)
 @pytest.mark.parametrize("bug, item, words", HINTS, ids=[b for b, _, _ in HINTS])
 def test_feedback_names_the_bug(bug, item, words, tmp_path):
     planted = next(b for b in harness.load("bugs", "linear") if b.name == bug)
-    result = api.grade("linear", harness.build(planted, tmp_path / "s", "linear"), only=[item]).items[0]
+    result = engine.grade("linear", harness.build(planted, tmp_path / "s", "linear"), only=[item]).items[0]
     assert result.score < result.max_score
     assert words in result.output, result.output
     assert "internal grader error" not in result.output
 
 
 def test_items_points_and_visibility():
-    items = api.items("linear")
+    items = engine.items("linear")
     assert course.discover()[0] == "linear" and sum(i.points for i in items) == 100
     assert {i.id for i in items if i.visibility == "hidden"} == {
         "linear.logistic.log_loss.stable", "linear.svm.ties", "linear.softmax.stable"}
@@ -54,9 +54,9 @@ def test_items_points_and_visibility():
 def test_items_grade_quickly():
     """The 13 items graded from cases (not the trained weights) stay cheap for CI."""
     import time
-    ids = [i.id for i in api.items("linear") if not getattr(i, "trusted", False)]
+    ids = [i.id for i in engine.items("linear") if not getattr(i, "trusted", False)]
     start = time.perf_counter()
-    report = api.grade("linear", ROOT / "solutions/linear", only=ids)
+    report = engine.grade("linear", ROOT / "solutions/linear", only=ids)
     assert report.score == sum(i.max_score for i in report.items)
     assert time.perf_counter() - start < 2.0 * len(ids)
 
@@ -69,7 +69,7 @@ def weights_only(tmp_path):
 
 
 def _grade_accuracy(sub, item="linear.softmax.accuracy"):
-    return api.grade("linear", sub, only=[item]).items[0]
+    return engine.grade("linear", sub, only=[item]).items[0]
 
 
 def test_accuracy_item_draws_the_templates_of_the_submitted_weights(weights_only, tmp_path, needs_data):

@@ -36,10 +36,10 @@ def test_notebook_cells_carry_nbgrader_v3_metadata():
     assert all(m["schema_version"] == 3 for m in metas)
     ids = [m["grade_id"] for m in metas]
     assert len(set(ids)) == len(ids)
-    from grader.engine import api
+    from grader import engine
     tests = {m["grade_id"]: m for m in metas if m["grade"]}
-    assert set(tests) == {grade_id(i.id) for i in api.items("mlp")}
-    for item in api.items("mlp"):
+    assert set(tests) == {grade_id(i.id) for i in engine.items("mlp")}
+    for item in engine.items("mlp"):
         cell = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == grade_id(item.id))
         assert tests[grade_id(item.id)]["points"] == item.points and tests[grade_id(item.id)]["locked"]
         assert cell["source"].endswith(f"score({item.id!r})")
@@ -77,13 +77,13 @@ def test_generating_the_release_changes_no_locked_cell():
 
 
 def _report(tmp_path):
-    from grader.engine import api
+    from grader import engine
     from grader.items.checks import CheckResult
-    items = [api.ItemResult("mlp.linear.backward", 1.0, 3.0, "partial", "public", "✗ dW: got 7.5, expected 2.5",
+    items = [engine.ItemResult("mlp.linear.backward", 1.0, 3.0, "partial", "public", "✗ dW: got 7.5, expected 2.5",
                             [CheckResult("dW", False, "got 7.5, expected 2.5")]),
-             api.ItemResult("mlp.dropout.eval", 0.0, 2.0, "failed", "hidden", "✗ identity at eval: got 3.25, expected 1.5",
+             engine.ItemResult("mlp.dropout.eval", 0.0, 2.0, "failed", "hidden", "✗ identity at eval: got 3.25, expected 1.5",
                             [CheckResult("identity at eval", False, "got 3.25, expected 1.5")])]
-    return api.Report("mlp", "bob", items)
+    return engine.Report("mlp", "bob", items)
 
 
 def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):

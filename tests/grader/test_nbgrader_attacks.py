@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.release.nbgrader import (MAX_CELLS, MAX_MODULE_BYTES, MAX_NOTEBOOK_BYTES, extract_modules, parse_notebook,
                              read_member)
 from tests.conftest import DATA_FILES, ROOT, data_dir, dlgrade
@@ -227,7 +227,7 @@ def test_read_member_refuses_all_but_a_regular_file_with_one_name(tmp_path, kind
     _special(tmp_path, kind)
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with pytest.raises(api.GradeError, match=r"^f is a"):
+        with pytest.raises(engine.GradeError, match=r"^f is a"):
             read_member(fd, "f", 100)
         if kind != "hard link":  # the target of a hard link is one of its names
             assert read_member(fd, "target", 100) == b"secret"
@@ -241,7 +241,7 @@ def test_read_member_reads_at_most_its_cap(tmp_path):
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         assert read_member(fd, "f", 101) == b"x" * 101
-        with pytest.raises(api.GradeError, match="larger than 100 bytes"):
+        with pytest.raises(engine.GradeError, match="larger than 100 bytes"):
             read_member(fd, "f", 100)
     finally:
         os.close(fd)
@@ -269,7 +269,7 @@ def test_modules_are_capped():
     nb = {"cells": [{"cell_type": "code", "source": f"%%writefile -a layers.py\n{body}\n"}] * cells}
     assert len(extract_modules(nb, {"layers.py"})["layers.py"]) == cells * (len(body) + 1) <= MAX_MODULE_BYTES
     nb["cells"].append({"cell_type": "code", "source": "%%writefile -a layers.py\n" + "#" * MAX_MODULE_BYTES})
-    with pytest.raises(api.GradeError, match=r"^layers.py, as the notebook's %%writefile cells write it, is larger"):
+    with pytest.raises(engine.GradeError, match=r"^layers.py, as the notebook's %%writefile cells write it, is larger"):
         extract_modules(nb, {"layers.py"})
     nb["cells"].append({"cell_type": "code", "source": "%%writefile layers.py\nx = 1"})  # IPython starts it again
     assert extract_modules(nb, {"layers.py"}) == {"layers.py": "x = 1\n"}
@@ -281,5 +281,5 @@ def test_modules_are_capped():
     (json.dumps({"cells": [{}] * (MAX_CELLS + 1)}).encode(), "more than"),
     (b" " * (MAX_NOTEBOOK_BYTES + 1), "larger than")], ids=["utf8", "list", "cells-dict", "deep", "cells", "bytes"])
 def test_parse_notebook_says_what_is_wrong(data, why):
-    with pytest.raises(api.GradeError, match=why):
+    with pytest.raises(engine.GradeError, match=why):
         parse_notebook(data, "mlp.ipynb")

@@ -27,17 +27,17 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
-ASSIGNMENTS = [a for a in api.assignments() if (harness.HERE / a / "bugs").is_dir()]
-EXCLUDED = {i.id for a in api.assignments() for i in api.items(a) if getattr(i, "trusted", False)}
+ASSIGNMENTS = [a for a in engine.assignments() if (harness.HERE / a / "bugs").is_dir()]
+EXCLUDED = {i.id for a in engine.assignments() for i in engine.items(a) if getattr(i, "trusted", False)}
 MIN_BUGS = {"mlp": 18, "cnn": 10, "linear": 15}
-ITEM_IDS = {a: [i.id for i in api.items(a) if i.id not in EXCLUDED] for a in ASSIGNMENTS}
+ITEM_IDS = {a: [i.id for i in engine.items(a) if i.id not in EXCLUDED] for a in ASSIGNMENTS}
 BUGS = {a: harness.load("bugs", a) for a in ASSIGNMENTS}
 CASES = [(a, bug) for a in ASSIGNMENTS for bug in BUGS[a]]
 SOLUTION = "__solution__"
@@ -58,7 +58,7 @@ def grade_assignment(assignment, root):
         groups[tuple(harness.dependent_items(item_ids, [bug.file], assignment))].append(bug.name)
     out, regraded = {}, defaultdict(list)
     for only, names in groups.items():
-        graded = api.grade_many(assignment, [folders[n] for n in names], jobs=2, only=list(only))
+        graded = engine.grade_many(assignment, [folders[n] for n in names], jobs=2, only=list(only))
         for name, report in zip(names, graded):
             assert [i.id for i in report.items] == list(only), name
             out[name] = {i.id: i for i in report.items}

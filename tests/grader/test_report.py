@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from grader.reports import report as R
-from grader.engine.api import ItemResult, Report
+from grader.results import ItemResult, Report
 from grader.items.checks import GATED_MESSAGE, CheckResult
 
 NAMES = ("1.9067 nats/char on 7226 held-out characters (full credit at <= 2.05, none at >= 2.40); "

@@ -126,13 +126,13 @@ def test_prestarted_items_are_isolated_from_each_other(tmp_path):
 
 def test_prestarted_and_per_item_workers_give_the_same_scores(tmp_path):
     import importlib.util
-    from grader.engine import api
+    from grader import engine
     spec = importlib.util.spec_from_file_location("h", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
     harness = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(harness)
     bugs = harness.load("bugs", "mlp")[:3]
     folders = [harness.build(b, tmp_path / b.name, "mlp") for b in bugs]
     only = sorted(set().union(*(b.affects for b in bugs)))
-    runs = [api.grade_many("mlp", folders, opts=api.Options(prestart=p), jobs=2, only=only) for p in (True, False)]
+    runs = [engine.grade_many("mlp", folders, opts=engine.Options(prestart=p), jobs=2, only=only) for p in (True, False)]
     scores = [[[(i.id, i.score, i.status) for i in r.items] for r in reports] for reports in runs]
     assert scores[0] == scores[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -22,7 +22,7 @@ SEEDS = int(os.environ.get("DLGRADE_TEST_SEEDS", "3"))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", api.assignments())
+@pytest.mark.parametrize("assignment", engine.assignments())
 def test_scores_do_not_depend_on_the_seed(assignment, tmp_path):
     scores = harness.seed_scores(assignment, tmp_path, [f"seed-{k}" for k in range(SEEDS)])
     assert any(name == "__solution__" for name, _ in scores)

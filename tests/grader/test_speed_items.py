@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -31,7 +31,7 @@ harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
 ASSIGNMENT = "cnn"
-ITEM_IDS = [i.id for i in api.items(ASSIGNMENT) if i.id != "cnn.train.accuracy"]
+ITEM_IDS = [i.id for i in engine.items(ASSIGNMENT) if i.id != "cnn.train.accuracy"]
 SPEED_IDS = harness.timing_items(ASSIGNMENT)
 CHECK_IDS = [i for i in ITEM_IDS if i not in SPEED_IDS]
 SUBMISSIONS = harness.load("speed", ASSIGNMENT)
@@ -62,8 +62,8 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("speed")
     folders = [harness.copy_solution(root / ANSWER_KEY, ASSIGNMENT)]
     folders += [harness.build(sub, root / sub.name, ASSIGNMENT) for sub in SUBMISSIONS]
-    checks = api.grade_many(ASSIGNMENT, folders, jobs=2, only=CHECK_IDS)
-    speed = api.grade_many(ASSIGNMENT, folders, jobs=1, only=SPEED_IDS)
+    checks = engine.grade_many(ASSIGNMENT, folders, jobs=2, only=CHECK_IDS)
+    speed = engine.grade_many(ASSIGNMENT, folders, jobs=1, only=SPEED_IDS)
     bands = expected_bands()
     results, regraded = {}, {}
     for name, folder, c, s in zip(NAMES, folders, checks, speed):

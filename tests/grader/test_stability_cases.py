@@ -4,7 +4,7 @@ construction, at every salt (issue 19, class 3).
 A family exists to catch code that is unstable in one way (exp overflowing without a shift, a
 shift by the batch's maximum instead of each row's, log of a probability that underflows to 0, a
 sigmoid or tanh written as a ratio of exponentials). Each test draws the item's calls exactly as
-grading does (`item.calls(api.item_rng(item.id, salt))`) for 20 salts and asserts that the
+grading does (`item.calls(engine.item_rng(item.id, salt))`) for 20 salts and asserts that the
 family's inputs satisfy the condition; the planted bugs named in docs/clauses.md (row `stable`,
 `linear-stable`, `rnn-large-preactivation`) show that the condition is what catches them.
 """
@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.items.core import F32
 
 SALTS = [f"salt-{k}" for k in range(20)]
@@ -23,13 +23,13 @@ APART = 800.0      # exp(-800) is 0: a row this far below the batch's maximum un
 
 
 def item(item_id):
-    return next(i for i in api.items(item_id.split(".")[0]) if i.id == item_id)
+    return next(i for i in engine.items(item_id.split(".")[0]) if i.id == item_id)
 
 
 def family(item_id, tag, salt):
     """The inputs of the call tagged `tag`, after checking that its float32 copy (if any) holds
     the same values."""
-    calls = item(item_id).calls(api.item_rng(item_id, salt))
+    calls = item(item_id).calls(engine.item_rng(item_id, salt))
     tagged = {c.spec.get("tag"): c for c in calls if c.spec.get("tag")}
     inputs = tagged[tag].inputs
     if tag + F32 in tagged:
@@ -167,7 +167,7 @@ def test_family_forces_its_condition(item_id, tag, check):
 
 def test_sampler_large_logits_force_the_argmax():
     for salt in SALTS:
-        sampler(item("rnn.sample_next").calls(api.item_rng("rnn.sample_next", salt)))
+        sampler(item("rnn.sample_next").calls(engine.item_rng("rnn.sample_next", salt)))
 
 
 def test_gradient_checks_see_the_forced_inputs():
@@ -209,7 +209,7 @@ def test_plain_scaling_misses_the_condition(item_id, tag, check):
     plain = base(**{f.name: getattr(forced, f.name) for f in dataclasses.fields(base)})
     misses = 0
     for salt in SALTS:
-        calls = plain.calls(api.item_rng(item_id, salt))
+        calls = plain.calls(engine.item_rng(item_id, salt))
         try:
             check(next(c for c in calls if c.spec.get("tag") == tag).inputs)
         except AssertionError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.sandbox import runner
 
 _spec = importlib.util.spec_from_file_location(
@@ -85,7 +85,7 @@ def graded(tmp_path_factory):
         with open(folder / "conv.py", "a") as f:
             f.write("\n\n# ---- attack\n" + code)
         folders.append(folder)
-    reports = api.grade_many("cnn", folders, jobs=1, only=[ITEM])
+    reports = engine.grade_many("cnn", folders, jobs=1, only=[ITEM])
     return dict(zip(["answer_key", *ATTACKS], (r.items[0] for r in reports)))
 
 

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from grader.engine import api
+from grader import engine
 from grader.sandbox import drivers
 from grader.items.models import WeightsError, load_weights
 from tests.conftest import ROOT
@@ -80,7 +80,7 @@ def test_refusal_costs_no_other_submission_anything(tmp_path, needs_data):
 def key_calls(item_id):
     """The item and the model-driver calls it makes on its answer key's weights."""
     assignment = item_id.split(".")[0]
-    item = next(i for i in api.items(assignment) if i.id == item_id)
+    item = next(i for i in engine.items(assignment) if i.id == item_id)
     arch, weights, meta = load_weights(ROOT / "solutions" / assignment / item.weights)
     calls = item.calls_for(arch, weights, meta, item.test_set())
     return item, arch, weights, [c for c in calls if c.driver in MODEL_DRIVERS]

@@ -187,8 +187,8 @@ def item_modules(item_id):
     assignment added as files only) the item's own `module`."""
     found = next((module for prefix, module in ITEM_MODULES if item_id.startswith(prefix)), None)
     if found is None:
-        from grader.engine import api
-        found = next(getattr(i, "module", "") for i in api.items(item_id.split(".")[0]) if i.id == item_id)
+        from grader import engine
+        found = next(getattr(i, "module", "") for i in engine.items(item_id.split(".")[0]) if i.id == item_id)
     return (found,) if isinstance(found, str) else tuple(found)
 
 
@@ -209,9 +209,9 @@ TIMING_RETRIES = 2  # extra gradings of a speed item whose timing verdict is not
 
 def timing_items(assignment):
     """The ids of the assignment's items whose score depends on a timing (`SpeedItem`)."""
-    from grader.engine import api
+    from grader import engine
     from grader.items.core import SpeedItem
-    return [i.id for i in api.items(assignment) if isinstance(i, SpeedItem)]
+    return [i.id for i in engine.items(assignment) if isinstance(i, SpeedItem)]
 
 
 def timing_verdict(result):
@@ -226,11 +226,11 @@ def regrade_timing(assignment, folder, result, wanted, *, opts=None, retries=TIM
     `wanted(result)`; else, when its verdict came from timings, the same item graded again, up to
     `retries` more times, until `wanted`. A busy machine can preempt a single timed run; the
     tests report every re-grade (a warning), `benchmarks/speed_credit.py` measures how often."""
-    from grader.engine import api
+    from grader import engine
     earlier = []
     while not wanted(result) and timing_verdict(result) and len(earlier) < retries:
         earlier.append(result)
-        result = api.grade_many(assignment, [folder], opts=opts, jobs=1, only=[result.id])[0].items[0]
+        result = engine.grade_many(assignment, [folder], opts=opts, jobs=1, only=[result.id])[0].items[0]
     return result, earlier
 
 
@@ -242,9 +242,9 @@ def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
     verdicts do not come from seeded cases."""
     from collections import defaultdict
 
-    from grader.engine import api
-    skip = set(timing_items(assignment)) | {i.id for i in api.items(assignment) if getattr(i, "trusted", False)}
-    item_ids = [i.id for i in api.items(assignment) if i.id not in skip]
+    from grader import engine
+    skip = set(timing_items(assignment)) | {i.id for i in engine.items(assignment) if getattr(i, "trusted", False)}
+    item_ids = [i.id for i in engine.items(assignment) if i.id not in skip]
     root = Path(root)
     folders = {"__solution__": copy_solution(root / "__solution__", assignment)}
     groups = defaultdict(list)
@@ -256,9 +256,9 @@ def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
         groups[tuple(chosen)].append(bug.name)
     scores = defaultdict(list)
     for salt in salts:
-        opts = api.Options(salt=salt)
+        opts = engine.Options(salt=salt)
         for only, names in groups.items():
-            for name, report in zip(names, api.grade_many(assignment, [folders[n] for n in names], opts=opts,
+            for name, report in zip(names, engine.grade_many(assignment, [folders[n] for n in names], opts=opts,
                                                          jobs=jobs, only=list(only))):
                 for item in report.items:
                     scores[(name, item.id)].append(item.score)
