@@ -20,7 +20,7 @@ from grader.student import data
 from grader.reports import figures
 from grader.reports import report
 from grader.sandbox import runner
-from grader.engine import secret
+from grader import secret
 from grader.student.submit import KIT_MANIFEST
 
 

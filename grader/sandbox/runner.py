@@ -155,7 +155,7 @@ def protected_paths():
     """What a worker must never read: the grader, the references, the course's files (its
     registries, and in a repository its answer keys) and the course secret, where they exist."""
     from grader import course
-    from grader.engine import secret
+    from grader import secret
     paths = [PACKAGE, TOP / "reference", course.root(), course.installed(), secret.secret_path()]
     return [p for p in dict.fromkeys(Path(os.path.realpath(p)) for p in paths) if p.exists()]
 

@@ -60,7 +60,7 @@ def score(item_id: str, folder: str = ".") -> float:
     with warnings.catch_warnings(), contextlib.redirect_stderr(sys.stdout):
         warnings.simplefilter("ignore")
         if _reference_available():
-            from grader.engine import secret
+            from grader import secret
             opts = engine.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
         else:
             data.DOWNLOADS_ALLOWED = False

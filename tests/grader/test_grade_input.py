@@ -210,7 +210,7 @@ def test_salt_comes_from_the_course_secret_and_is_recorded(tmp_path):
     other = dlgrade("grade", "mlp", str(SOLUTION), "--item", "mlp.linear.forward", "--format", "json", "--seed", "2",
                     env=env)
     assert json.loads(other.stdout)["salt_id"] != ids[0]
-    from grader.engine import secret as S
+    from grader import secret as S
     assert S.run_salt("grade", secret)[0] != "grade"
 
 
