@@ -10,45 +10,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.items import checks as C
+from grader.items.base import TIMEOUT_FACTOR, ComparedItem, Item, Mutant, TrustedItem  # noqa: F401
 from grader.items.checks import CheckResult
 from grader.sandbox.drivers import STUDY_BINS
 from grader.reports.figures import Figure
 from grader.sandbox.runner import Call
 
 H = 1e-6  # central-difference step for float64 gradient checks
-TIMEOUT_FACTOR = 50.0  # an item's limit: this many times the reference's time on its calls (`Item.time_limit`)
-
-
-@dataclass(frozen=True)
-class Mutant:
-    """A known bug: classes that replace reference ones, and the hint to show on a match."""
-    hint: str
-    replace: dict  # name -> class
-
-
-@dataclass(frozen=True)
-class Item:
-    id: str
-    points: float
-    visibility: str = "public"
-    timeout: float = 30.0
-    mutants: tuple = ()
-    files: tuple = ()  # data files of the submission the worker needs besides its .py files
-    needs_reference: bool = True  # False for items checked by behaviour alone
-
-    def time_limit(self, reference_s: float) -> float:
-        """The item's wall-clock limit when the reference ran its calls in `reference_s` seconds:
-        `TIMEOUT_FACTOR` times that, never below `timeout` (the floor, which covers a worker's
-        start). A correct implementation with loops the contract allows is far inside it; an
-        infinite loop is not."""
-        return max(self.timeout, TIMEOUT_FACTOR * max(float(reference_s), 0.0))
-
-    def calls(self, rng) -> list:
-        raise NotImplementedError
-
-    def evaluate(self, calls, got, expected, alternatives) -> list:
-        """`got`/`expected`: per call, nested dicts of arrays; `alternatives`: [(hint, expected)]."""
-        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------- helpers
@@ -239,7 +207,7 @@ def opts_for(tag, scaled_tags):
 
 # --------------------------------------------------------------------------- layers
 @dataclass(frozen=True)
-class LayerItem(Item):
+class LayerItem(ComparedItem):
     """Forward or backward of a layer against the reference, with a numerical gradient check.
 
     `make(rng, shape, dtype) -> (kwargs, x, params)` builds one case for each (tag, shape, dtype)
@@ -348,7 +316,7 @@ class LayerItem(Item):
 
 # --------------------------------------------------------------------------- losses
 @dataclass(frozen=True)
-class LossItem(Item):
+class LossItem(ComparedItem):
     """Loss value and gradient against the reference, a gradient check, dtype and purity.
 
     `make(rng, n, c, dtype) -> (scores, target)`; `edge`: float64 score scales to add; `special`:
@@ -402,7 +370,7 @@ class LossItem(Item):
 
 # --------------------------------------------------------------------------- optimizers
 @dataclass(frozen=True)
-class OptimizerItem(Item):
+class OptimizerItem(ComparedItem):
     """A trajectory of several steps against the reference, with state, purity and dtype.
 
     Cases: float64 and float32 gradients of unit scale and, with `small_grad`, float64 gradients
@@ -444,7 +412,7 @@ class OptimizerItem(Item):
 
 # --------------------------------------------------------------------------- initialisation
 @dataclass(frozen=True)
-class InitItem(Item):
+class InitItem(ComparedItem):
     """Statistics of a large draw: shape, dtype, mean, variance, distribution shape, seeding."""
     name: str = ""
     distribution: str = "uniform"  # or "normal"
@@ -525,7 +493,7 @@ def tanh_network(x, weights):
 
 
 @dataclass(frozen=True)
-class InitStudyItem(Item):
+class InitStudyItem(ComparedItem):
     """The lecture's initialisation study: activation statistics, layer by layer, of a deep tanh
     network (`depth` layers of Linear(width, width), b = 0, then Tanh) fed N(0, 1) inputs, whose
     weights come from the student's `init`.
@@ -687,7 +655,7 @@ def draw_init_study(fig, curves, depth):
 
 # --------------------------------------------------------------------------- dropout
 @dataclass(frozen=True)
-class DropoutItem(Item):
+class DropoutItem(ComparedItem):
     """Inverted dropout by behaviour: kept fraction, scaling, backward mask, the same mask for the
     same seed and another for another seed, eval identity."""
     part: str = "train"  # or "eval"
@@ -775,7 +743,7 @@ class DropoutItem(Item):
 
 # --------------------------------------------------------------------------- batch normalisation
 @dataclass(frozen=True)
-class BatchNormItem(Item):
+class BatchNormItem(ComparedItem):
     """Batch normalisation: train forward with running statistics, backward, or evaluation mode.
 
     `shapes`: (tag, x shape, dtype); statistics are per axis-1 feature/channel. Every float64 case
@@ -850,7 +818,7 @@ class BatchNormItem(Item):
 
 # --------------------------------------------------------------------------- Sequential
 @dataclass(frozen=True)
-class SequentialItem(Item):
+class SequentialItem(ComparedItem):
     """Sequential composes known probe layers: forward, backward, and it passes `train`, `rng` and
     each layer's own `state` on."""
 
@@ -875,16 +843,14 @@ class SequentialItem(Item):
 
 # --------------------------------------------------------------------------- trained models
 @dataclass(frozen=True)
-class AccuracyItem(Item):
+class AccuracyItem(TrustedItem):
     """Test accuracy of the submitted weights, with linear partial credit from `floor` to `target`.
 
     Graded in the trusted parent with the reference layers; `dlgrade check` runs the student's
     own layers in a worker instead (`calls`).
     """
-    weights: str = ""
     floor: float = 0.0
     target: float = 1.0
-    trusted: bool = True
     modules: tuple = ("layers",)  # where `dlgrade check` finds the student's layer classes
     layers: tuple = ()            # the layer types this assignment's model may use
     max_flops: float = 0.0        # a tighter FLOPs bound for its evaluation (0: drivers.MAX_EVAL_FLOPS)
@@ -917,7 +883,7 @@ class AccuracyItem(Item):
 
 # --------------------------------------------------------------------------- speed
 @dataclass(frozen=True)
-class SpeedItem(Item):
+class SpeedItem(ComparedItem):
     """Time of a layer's forward or backward as a ratio to the reference, measured side by side.
 
     Full credit at a ratio of medians <= `full_at`, none at >= `zero_at`, linear in log(ratio) in
@@ -1003,7 +969,7 @@ LARGE_STEP = "|pre-activation| > 710 (x times 1000)"
 
 
 @dataclass(frozen=True)
-class StepItem(Item):
+class StepItem(ComparedItem):
     """One recurrent step, forward or backward, against the reference (with a gradient check).
 
     `make(rng, n, d, h, dtype) -> (kwargs, inputs)` with inputs `x`, `h` (and `h_c` for the LSTM's
@@ -1118,7 +1084,7 @@ def gradcheck(call, pert, dy, analytic, tag=""):
 
 # --------------------------------------------------------------------------- plain functions
 @dataclass(frozen=True)
-class FunctionItem(Item):
+class FunctionItem(ComparedItem):
     """A plain function against the reference: `make(rng, dtype, k) -> (args: dict, kwargs)` for
     case k (0 and 1 float64, 2 float32, then float32 copies of 0 and 1); the outputs are named by
     `outputs` (one name per element of a tuple result). With `wrt`, the first output is also
@@ -1176,7 +1142,7 @@ class FunctionItem(Item):
 
 # --------------------------------------------------------------------------- sampling
 @dataclass(frozen=True)
-class SamplerItem(Item):
+class SamplerItem(ComparedItem):
     """`sample_next` by behaviour: frequencies match softmax(logits / T), top-k support, seeding."""
     name: str = "sample_next"
     module: str = "text"

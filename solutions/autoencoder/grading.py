@@ -8,7 +8,7 @@ from grader.assignments.cnn import CNN_LAYERS, given, hp, pair
 from grader.assignments.mlp import MLP_LAYERS
 from grader.items.checks import CheckResult
 from grader.reports.figures import Figure
-from grader.items.core import AccuracyItem, LayerItem, Mutant, randn
+from grader.items import AccuracyItem, LayerItem, Mutant, randn
 from grader.sandbox.runner import Call
 
 ORDER = 4  # the course's week

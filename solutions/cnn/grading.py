@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.assignments.mlp import MLP_LAYERS
-from grader.items.core import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
+from grader.items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
 
 ORDER = 3  # the course's week
 DATA = ("cifar10",)

@@ -6,7 +6,7 @@ import numpy as np
 
 from grader.items import checks as C
 from grader.reports.figures import Figure
-from grader.items.core import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
+from grader.items import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
                           gradchecks, opts_for, pair, per_call, perturbation, purity_of, randn)
 from grader.sandbox.runner import Call
 

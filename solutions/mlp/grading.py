@@ -3,7 +3,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader.items.core import (F32, AccuracyItem, BatchNormItem, DropoutItem, InitItem, InitStudyItem, LayerItem,
+from grader.items import (F32, AccuracyItem, BatchNormItem, DropoutItem, InitItem, InitStudyItem, LayerItem,
                           LossItem, Mutant, OptimizerItem, SequentialItem, as_float32, away_from_zero, randn)
 
 ORDER = 2  # the course's week

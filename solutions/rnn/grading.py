@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader.items.core import (CASES, F32, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
+from grader.items import (CASES, F32, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
                           TextItem, as_float32, randn)
 
 ORDER = 5  # the course's week
