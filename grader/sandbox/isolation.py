@@ -20,7 +20,7 @@ from grader.sandbox.calls import Limits
 HERE = Path(__file__).resolve().parent  # the worker's own files (WORKER_FILES)
 PACKAGE = HERE.parent                    # grader/: closed to the student's code
 TOP = PACKAGE.parent                     # beside it: reference/ and, in a course checkout, solutions/
-WORKER_FILES = ("worker.py", "wire.py", "drivers.py")
+WORKER_FILES = ("worker.py", "wire.py", "drivers.py", "driverbase.py", "trained.py", "cost.py")  # the package `_dlgrade`
 INSIDE = "/sandbox"  # where the worker's files appear inside the sandbox
 UID_BASE = 200_000  # workers run as UID_BASE + k (k < UID_SLOTS): one uid per live worker
 UID_SLOTS = 10_000

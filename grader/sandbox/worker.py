@@ -11,6 +11,7 @@ modules and writes one reply frame per frame to REPLY_FD. Nothing it writes is t
 parent validates and compares everything, and times the speed items itself.
 """
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -29,6 +30,29 @@ def _load(name, filename):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _load_drivers():
+    """The drivers, imported as the private package `_dlgrade` (this folder: drivers.py and the
+    files it imports relatively)."""
+    spec = importlib.machinery.ModuleSpec("_dlgrade", None, is_package=True)
+    package = importlib.util.module_from_spec(spec)
+    package.__path__ = [HERE]
+    sys.modules["_dlgrade"] = package
+    return importlib.import_module("_dlgrade.drivers")
+
+
+def _course_drivers(files, drivers):
+    """Run the course's own drivers files (their source, sent by the parent, which read it from
+    the course: `grader.sandbox.course_drivers`) before any student code: they register with
+    `@driver` and import `grader.sandbox.drivers`, which is this worker's drivers package here."""
+    sys.modules["grader.sandbox.drivers"] = drivers
+    try:
+        for k, f in enumerate(files):
+            module = type(sys)(f"_dlgrade_course_{k}")
+            exec(compile(f["source"], f"<course drivers {f['file']}>", "exec"), module.__dict__)
+    finally:
+        del sys.modules["grader.sandbox.drivers"]
 
 
 def _load_reference():
@@ -66,7 +90,7 @@ class _Blocker(importlib.abc.MetaPathFinder):
     """Refuse imports of the grader, the references, solutions and ML libraries."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname.startswith("_dlgrade_") or any(
+        if fullname.startswith("_dlgrade") or any(
                 fullname == b or fullname.startswith(b + ".") for b in BLOCKED):
             raise ImportError(f"dlgrade: submissions may not import {fullname!r}")
         return None
@@ -203,7 +227,7 @@ def main(reply_fd, site):
     request, _ = wire.read_frame(_read, 1 << 20)
     if "uid" in request:
         _drop_privileges(int(request["uid"]))
-    drivers = _load("_dlgrade_drivers", "drivers.py")
+    drivers = _load_drivers()
     yardstick = _load_reference() if request.get("reference") else {}
     cupy = None
     if request.get("device") == "cuda":
@@ -212,7 +236,7 @@ def main(reply_fd, site):
     sys.meta_path.insert(0, _Blocker())
     _forbid_reading([HERE] + [os.path.join(os.path.dirname(HERE), d) for d in ("reference", "solutions")]
                     + [str(p) for p in request.get("forbid", [])])
-    for name in [m for m in sys.modules if m.startswith("_dlgrade_")]:
+    for name in [m for m in sys.modules if m.startswith("_dlgrade")]:
         del sys.modules[name]
     sub_dir = os.getcwd()
     sys.path.insert(0, sub_dir)
@@ -284,7 +308,12 @@ def main(reply_fd, site):
                 continue
         if op == "calls":  # run drivers; stop at the first failure
             result, outputs = {"status": "ok", "calls": []}, {}
-            for i, call in enumerate(header["calls"]):
+            try:
+                _course_drivers(header.get("course", ()), drivers)
+            except BaseException as exc:  # the course's file, not the student's code
+                result = {"status": "error", "message": f"the course's drivers cannot be loaded: "
+                                                        f"{type(exc).__name__}: {exc}"[:500]}
+            for i, call in enumerate(header["calls"] if result["status"] == "ok" else ()):
                 try:
                     out = drivers.DRIVERS[call["driver"]](resolve, call["spec"], device(inputs.get(str(i), {})))
                     flat, types = plain(out, f"{i}/")

@@ -1,4 +1,4 @@
-"""Trusted evaluation of submitted weights is bounded: the cost model (grader/sandbox/drivers.py `plan`)
+"""Trusted evaluation of submitted weights is bounded: the cost model (grader/sandbox/cost.py `plan`)
 refuses, before anything runs, a model whose evaluation would cost more than the bounds of
 docs/security.md, as that item's one-line failure; the answer keys, and models twice their cost,
 are graded as before."""
