@@ -22,7 +22,7 @@ from pathlib import Path
 from grader import engine
 from grader import course
 from grader.student import data
-from grader.release.kit import ZIP_DATE
+from grader.release.wheel import ZIP_DATE
 
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("grader", "reference")

@@ -52,6 +52,7 @@ def score(item_id: str, folder: str = ".") -> float:
     import copy
 
     from grader import engine
+    from grader.items import TrustedItem
     from grader.student import data
     assignment = item_id.split(".")[0]
     item = {i.id: i for i in engine.items(assignment)}.get(item_id)
@@ -69,7 +70,7 @@ def score(item_id: str, folder: str = ".") -> float:
             except engine.GradeError as exc:
                 print(exc)
                 return 0.0
-            if item_id not in public and not getattr(item, "trusted", False):
+            if item_id not in public and not isinstance(item, TrustedItem):
                 print(f"{item_id} is graded by your instructor")
                 return 0.0
             opts = engine.Options(mode="check", public=public, sandbox=not _sandbox_problem())

@@ -1,45 +1,23 @@
 """`dlgrade submit`: check a student's folder and pack exactly the files the assignment needs.
 
-What an assignment needs comes from its manifest: in a student kit, the `student_kit.json`
-packaged with the tool (written by `dlgrade release --kit`); in the course repository, the same
-manifest computed from `solutions/`. The student side never imports `reference`.
+What an assignment needs comes from its manifest (`grader.student.manifest`): in a student kit,
+the `student_kit.json` packaged with the tool (written by `dlgrade release --kit`); in the course
+repository, the same manifest computed from `solutions/`. The student side never imports
+`grader.release`, the engine's reference oracle or `reference`.
 
 A file an assignment takes from an earlier one (`layers.py` in `rnn`, from `mlp`) is released as
 that assignment's stub; the manifest holds the stub's hash, and `earlier_stubs` names such a file
 while the student has not copied in their own (docs/kits.md).
 """
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import engine
-from grader import course
 from grader.student import curves
 from grader.items.models import MAX_BYTES, WeightsError, load_weights
-
-KIT_MANIFEST = Path(__file__).parents[1] / "student_kit.json"  # grader/student_kit.json in a kit's tool
-
-
-def packaged_manifest():
-    """The manifest shipped inside a student kit's tool, or None in the course repository."""
-    return json.loads(KIT_MANIFEST.read_text()) if KIT_MANIFEST.is_file() else None
-
-
-def manifest(assignment: str) -> dict:
-    """{"files": [released .py files], "weights": [{"file", "item", "points"}],
-    "earlier": [{"file", "from", "source", "sha256"}]} of `assignment`."""
-    packaged = packaged_manifest()
-    if packaged is not None:
-        if assignment not in packaged["assignments"]:
-            raise engine.GradeError(f"this kit is for {', '.join(packaged['assignments'])}, not {assignment}")
-        return packaged["assignments"][assignment]
-    from grader.release.stubs import ReleaseError, manifest_entry  # course repository only
-    try:
-        return manifest_entry(assignment, course.root())
-    except ReleaseError as exc:
-        raise engine.GradeError(str(exc)) from None
+from grader.student.manifest import KIT_MANIFEST, manifest, packaged_manifest, stub_hash  # noqa: F401  (the CLI's names)
 
 
 def earlier_stubs(assignment: str, folder: Path) -> list:
@@ -54,7 +32,7 @@ def earlier_stubs(assignment: str, folder: Path) -> list:
     for e in entries:
         path = Path(folder) / e["file"]
         try:
-            same = path.is_file() and hashlib.sha256(path.read_bytes().replace(b"\r\n", b"\n")).hexdigest() == e["sha256"]
+            same = path.is_file() and stub_hash(path.read_bytes()) == e["sha256"]
         except OSError:
             same = False
         if same:

@@ -86,18 +86,132 @@ def _solution_lines(path):
     return secret, given
 
 
-def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
-    with zipfile.ZipFile(mlp_kit) as zf:
+def _wheel_of(kit_zip) -> tuple:
+    """(the kit's file names, its wheel's name, {name in the wheel: bytes})."""
+    with zipfile.ZipFile(kit_zip) as zf:
         names = set(zf.namelist())
         wheel_name = next(n for n in names if n.endswith(".whl"))
         with zipfile.ZipFile(io.BytesIO(zf.read(wheel_name))) as wheel:
-            in_wheel = set(wheel.namelist())
+            return names, wheel_name, {n: wheel.read(n) for n in wheel.namelist()}
+
+
+def _not_for_students(in_wheel: dict) -> list:
+    """What a student's wheel must never hold: the instructor's release code, the engine's
+    reference oracle, the class view, known bugs, `reference/`, `solutions/`, and any file of
+    `solutions/` under another name (its registries, `grading.py`, are the course's item lists
+    and travel on purpose as `grader/assignments/<a>.py`)."""
+    bad = [n for n in in_wheel if n.startswith(("grader/release/", "reference/", "solutions/"))
+           or n in ("grader/engine/oracle.py", "grader/reports/classview.py", "grader/mutants.py")
+           or n.endswith("mutants.py")]
+    answers = {p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "solutions").rglob("*.py")
+               if p.name != "grading.py" and "__pycache__" not in p.parts}
+    answers.update({p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "reference").rglob("*.py")
+                    if p.stat().st_size > 200})
+    bad += [f"{n} (= {answers[data]})" for n, data in in_wheel.items() if data in answers]
+    return bad
+
+
+def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
+    names, wheel_name, in_wheel = _wheel_of(mlp_kit)
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
     assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
     assert wheel_name.startswith("mlp/dlgrade_student-")
-    assert {"grader/cli.py", "grader/engine/engine.py", "grader/student/data.py", "grader/student/submit.py", "grader/student_kit.json"} <= in_wheel
-    assert not [n for n in in_wheel if n.startswith(("reference/", "solutions/")) or n.endswith(
-        ("mutants.py", "release.py", "kit.py", "nbgrader.py", "classview.py"))], in_wheel
+    assert {"grader/cli.py", "grader/engine/__init__.py", "grader/engine/api.py", "grader/student/data.py",
+            "grader/student/submit.py", "grader/student/manifest.py", "grader/student_kit.json",
+            "grader/assignments/mlp.py"} <= set(in_wheel)
+    assert not _not_for_students(in_wheel), _not_for_students(in_wheel)
+
+
+def test_the_wheel_holds_only_the_named_modules(tmp_path, monkeypatch):
+    """The wheel is built from the explicit list (`grader.release.wheel`): the modules it names,
+    the course's registries and the manifest; naming an instructor's module is what puts it in,
+    and the check above finds it."""
+    from grader import course
+    from grader.release import wheel
+    built = wheel.build_wheel(ROOT, tmp_path, {"assignments": {}, "default": None})
+    with zipfile.ZipFile(built) as zf:
+        in_wheel = {n: zf.read(n) for n in zf.namelist()}
+    expected = {name for name, _ in wheel.student_modules(ROOT)}
+    expected |= {f"grader/assignments/{a}.py" for a, _ in course.registries(ROOT)} | {"grader/student_kit.json"}
+    assert {n for n in in_wheel if not n.startswith(wheel.DIST)} == expected
+    assert not _not_for_students(in_wheel)
+    monkeypatch.setattr(wheel, "STUDENT_MODULES", wheel.STUDENT_MODULES + ("grader/release/kit.py",))
+    with zipfile.ZipFile(wheel.build_wheel(ROOT, tmp_path, {"assignments": {}, "default": None})) as zf:
+        assert _not_for_students({n: zf.read(n) for n in zf.namelist()}) == ["grader/release/kit.py"]
+    monkeypatch.setattr(wheel, "STUDENT_MODULES", wheel.STUDENT_MODULES + ("grader/no_such_module.py",))
+    with pytest.raises(wheel.ReleaseError, match="no_such_module.py is named in grader/release/wheel.py"):
+        wheel.build_wheel(ROOT, tmp_path, {"assignments": {}, "default": None})
+
+
+# Runs `dlgrade check` then `dlgrade submit` in this interpreter, with `grader` from the folder
+# sys.argv[1] only (this repository's editable install hidden), then imports every module sys.argv[2:] names; prints the
+# `grader`, `reference` and `solutions` modules loaded by the two commands, and the failed imports.
+_CHECK_AND_SUBMIT = """
+import importlib, json, sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
+sys.path[:] = [sys.argv[1]] + [p for p in sys.path if "__editable__" not in p and p not in ("", ".")]
+from grader.cli import main
+codes = []
+for args in (["check"], ["submit"]):
+    try:
+        main(args)
+        codes.append(0)
+    except SystemExit as exc:
+        codes.append(exc.code)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("grader", "reference", "solutions"))
+failed = []
+for name in sys.argv[2:]:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:
+        failed.append(f"{name}: {type(exc).__name__}: {exc}")
+print("RESULT " + json.dumps({"codes": codes, "loaded": loaded, "failed": failed,
+                              "grader": importlib.import_module("grader").__file__}))
+"""
+
+
+def _check_and_submit(folder, site, modules=()):
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DLGRADE_COURSE")}
+    r = subprocess.run([sys.executable, "-c", _CHECK_AND_SUBMIT, str(site), *modules], cwd=folder, env=env,
+                       capture_output=True, text=True, timeout=600)
+    lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
+    assert r.returncode == 0 and lines, r.stdout[-3000:] + r.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _instructor_side(loaded) -> list:
+    return [m for m in loaded if m.startswith(("grader.release", "grader.engine.oracle", "reference", "solutions"))]
+
+
+def test_check_and_submit_run_on_the_wheel_alone_and_never_load_release_code(mlp_kit, tmp_path):
+    """In the unzipped kit, with `grader` from its wheel only (this repository hidden): `check`
+    and `submit` run, every module of the wheel imports, and neither command loads `grader.release`,
+    the engine's oracle or `reference`."""
+    with zipfile.ZipFile(mlp_kit) as zf:
+        zf.extractall(tmp_path)
+    kit = tmp_path / "mlp"
+    site = tmp_path / "site"
+    with zipfile.ZipFile(next(kit.glob("dlgrade_student-*.whl"))) as zf:
+        zf.extractall(site)
+    modules = sorted(str(p.relative_to(site).with_suffix("")).replace(os.sep, ".").removesuffix(".__init__")
+                     for p in (site / "grader").rglob("*.py"))
+    result = _check_and_submit(kit, site, modules)
+    assert result["grader"] == str(site / "grader" / "__init__.py")
+    assert result["codes"] == [0, 0], result
+    assert (kit / "submission.zip").is_file()
+    assert not result["failed"], result["failed"]
+    assert "grader.student.submit" in result["loaded"] and not _instructor_side(result["loaded"]), result["loaded"]
+
+
+def test_check_and_submit_in_the_course_repository_never_load_release_code(tmp_path):
+    """The same commands in a course repository, where `grader.release` is one import away."""
+    folder = shutil.copytree(ROOT / "assignments/mlp", tmp_path / "mlp")
+    result = _check_and_submit(folder, ROOT)
+    assert result["grader"] == str(ROOT / "grader" / "__init__.py")
+    assert result["codes"] == [0, 0], result
+    assert "grader.student.manifest" in result["loaded"] and not _instructor_side(result["loaded"]), result["loaded"]
+    assert _instructor_side(["grader.student.submit", "grader.release.stubs", "reference.layers"]) == [
+        "grader.release.stubs", "reference.layers"]
 
 
 def test_kit_holds_no_reference_solution_or_known_bug_code(mlp_kit):
@@ -105,7 +219,9 @@ def test_kit_holds_no_reference_solution_or_known_bug_code(mlp_kit):
     secret = {}
     for path in sorted((ROOT / "reference").glob("*.py")):
         secret.update(_function_lines(path))
-    secret.update(_function_lines(ROOT / "grader/mutants.py"))
+    for path in [ROOT / "grader/mutants.py", *sorted((ROOT / "solutions").glob("*/mutants.py"))]:
+        if path.is_file():  # the known bugs (with the course since issue 20)
+            secret.update(_function_lines(path))
     given = set()
     for path in sorted((ROOT / "solutions/mlp").glob("*.py")):
         lines, outside = _solution_lines(path)
@@ -341,7 +457,7 @@ def test_rnn_training_commands_name_the_dataset(kits):
 def _earlier_secrets(assignment):
     """Lines of the earlier assignments' solution regions that the assignment's own given code
     does not also hold."""
-    from grader.release.stubs import earlier_files
+    from grader.student.manifest import earlier_files
     secret, given = {}, set()
     for rel, (earlier, name) in earlier_files(assignment, ROOT).items():
         lines, outside = _solution_lines(ROOT / "solutions" / earlier / name)
@@ -386,7 +502,7 @@ def test_give_earlier_ships_the_earlier_answer_key(tmp_path):
     """The instructor's explicit choice: the same kit with the mlp answers as working code (and
     the leak check above finds them, so it can fail)."""
     from grader.release.kit import build_kit
-    from grader.release.stubs import keep_solutions
+    from grader.student.manifest import keep_solutions
     out = build_kit("rnn", ROOT, tmp_path / "rnn-kit.zip", give_earlier=True)
     with zipfile.ZipFile(out) as zf:
         zf.extractall(tmp_path)

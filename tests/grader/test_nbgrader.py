@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.release.nbgrader import extract_modules, feedback_notebook, grade_id, notebook_modules, source_notebook
-from grader.release.stubs import keep_solutions
+from grader.release.nbgrader import feedback_notebook, grade_id, source_notebook
+from grader.release.nbgrader.intake import extract_modules
+from grader.release.stubs import notebook_modules
+from grader.student.manifest import keep_solutions
 from tests.conftest import ROOT, dlgrade
 
 nbgrader = pytest.importorskip("nbgrader")
@@ -105,7 +107,7 @@ def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):
 def test_a_later_assignment_ships_the_earlier_stubs_not_the_answer_key(tmp_path):
     """rnn builds on the student's own mlp files: its nbgrader folder has mlp's stubs (never the
     answer key), plain autograde keeps the student's copies, and the notebook does not ask for them."""
-    from grader.release.stubs import earlier_files, released_text
+    from grader.student.manifest import earlier_files, released_text
     r = dlgrade("release", "rnn", "--nbgrader", tmp_path)
     assert r.returncode == 0, r.stderr
     earlier = earlier_files("rnn", ROOT)
@@ -131,7 +133,7 @@ class _Config(dict):
 
 def test_extraction_follows_writefile_and_ignores_everything_else(tmp_path):
     cells = [{"cell_type": "code", "source": src, "metadata": {}} for src in (
-        "%%writefile layers.py\nx = 1", "import grader.engine.api; grader.engine.api.grade_item = None",
+        "%%writefile layers.py\nx = 1", "import grader.engine; grader.engine.grade_item = None",
         "%%writefile -a layers.py\ny = 2\n", "%%writefile ../../gradebook.db\nboom", "%%writefile other.py\nz = 3",
         ["%%writefile -a layers.py\n", "w = 4"])]
     files = extract_modules(_write(tmp_path, {"cells": cells}), {"layers.py"})
@@ -209,7 +211,7 @@ def _text(outputs) -> str:
 
 CHEATS = [
     # monkeypatch the checker in the kernel: every test cell then reports full points
-    "import grader.engine.api as _a\n"
+    "import grader.engine as _a\n"
     "_a.grade_item = lambda item, sub, opts: _a.ItemResult(item.id, item.points, item.points, 'passed', "
     "item.visibility, '')",
     # write to the gradebook

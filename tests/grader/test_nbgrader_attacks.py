@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from grader import engine
-from grader.release.nbgrader import (MAX_CELLS, MAX_MODULE_BYTES, MAX_NOTEBOOK_BYTES, extract_modules, parse_notebook,
-                             read_member)
+from grader.release.nbgrader.intake import (MAX_CELLS, MAX_MODULE_BYTES, MAX_NOTEBOOK_BYTES, extract_modules,
+                                            parse_notebook, read_member)
 from tests.conftest import DATA_FILES, ROOT, data_dir, dlgrade
 from tests.grader.test_nbgrader import _answered, _env, _forget_scores, _nbgrader, _scores
 
@@ -251,8 +251,8 @@ def test_extraction_is_linear(monkeypatch):
     """The issue's notebook of `%%writefile -a` cells cost 55 CPU-seconds at 19 MB: each append
     copied the module so far (14 CPU-seconds here for 17,600 cells of 1 kB). With the module cap
     lifted, 20,000 such cells (20 MB) now take a small fraction of a second."""
-    import grader.release.nbgrader
-    monkeypatch.setattr(grader.release.nbgrader, "MAX_MODULE_BYTES", 64 << 20)
+    import grader.release.nbgrader.intake
+    monkeypatch.setattr(grader.release.nbgrader.intake, "MAX_MODULE_BYTES", 64 << 20)
     body = "#" * 1000
     nb = {"cells": [{"cell_type": "code", "source": f"%%writefile -a layers.py\n{body}"}] * 20_000}
     start = time.process_time()

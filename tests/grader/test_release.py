@@ -5,7 +5,7 @@ import inspect
 import numpy as np
 import pytest
 
-from grader.release.stubs import ReleaseError, strip_solutions
+from grader.student.manifest import ReleaseError, strip_solutions
 from tests.conftest import ROOT, dlgrade
 
 SOLUTION = '''def f(x):
@@ -146,7 +146,7 @@ def test_weights_are_not_released():
 
 # --------------------------------------------------------------------------- files from earlier assignments
 def test_earlier_files_are_released_as_their_stubs():
-    from grader.release.stubs import earlier_header, keep_solutions
+    from grader.student.manifest import earlier_header, keep_solutions
     for name in ("layers", "losses", "optim", "init"):
         for a in ("cnn", "autoencoder", "rnn"):
             released = (ROOT / f"assignments/{a}/{name}.py").read_text()
