@@ -1,14 +1,8 @@
-"""The `dlgrade` command line: thin click wiring over `grader.engine.api` and friends."""
-import contextlib
+"""The `dlgrade` command line: thin click wiring over `grader.engine` and friends."""
 import copy
-import dataclasses
-import hashlib
-import json
 import os
-import re
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -139,61 +133,21 @@ def _render(reports, fmt):
     return report.table(reports)
 
 
-def _prepare(assignment, paths, opts, only, tmp):
-    """Unpack and check every submission before anything is graded: (folders, broken), with a
-    `warning:` line for files that do not compile and for missing modules."""
-    folders, broken = [], {}
-    selected = engine.select_items(assignment, opts, only)
-    for k, path in enumerate(paths):
-        try:
-            folder = engine.unpack(Path(path), Path(tmp, str(k)))
-            if not engine.gradable(folder, assignment):
-                raise engine.GradeError(engine.EMPTY)
-            folders.append(folder)
-        except engine.GradeError as exc:
-            broken[k] = str(exc)
-            folders.append(Path(path))
-            continue
-        for line in engine.syntax_errors(folders[-1]):
-            click.echo(f"warning: {path}: {line}", err=True)
-        for name, n in engine.missing_modules(assignment, folders[-1], selected).items():
-            click.echo(f"warning: {path}: {name} is missing ({n} items score 0)", err=True)
-    return folders, broken
-
-
-def _grade(assignment, paths, opts, jobs, only, quiet=False, skip=None, on_report=None):
-    """Grade `paths`; `skip` maps an index to a Report already done (--resume)."""
-    skip = skip or {}
-    with tempfile.TemporaryDirectory(prefix="dlgrade-sub-") as tmp:
-        folders, broken = _prepare(assignment, paths, opts, only, tmp)
-        todo = [k for k in range(len(paths)) if k not in skip]
-        n = len(engine.select_items(assignment, opts, only)) * len(todo)
-        with click.progressbar(length=n, label=f"grading {len(todo)} submission{'s' * (len(todo) != 1)}",
-                               file=sys.stderr, show_eta=True, show_pos=True,
-                               hidden=quiet or not sys.stderr.isatty()) as bar:
-            def done(k, r):  # as each submission finishes
-                r.submission = str(paths[todo[k]])
-                _finish(r, broken.get(todo[k]))
-                if on_report:
-                    on_report(todo[k], r)
-            try:
-                graded = engine.grade_many(assignment, [folders[k] for k in todo], opts=opts, jobs=jobs, only=only,
-                                        on_item=lambda *_: bar.update(1), on_report=done)
-            except (data.DataError, engine.GradeError) as exc:
-                raise Failure(str(exc))
-    reports = dict(skip)
-    for k, r in zip(todo, graded):
-        r.submission = str(paths[k])
-        _finish(r, broken.get(k))
-        reports[k] = r
-    return [reports[k] for k in range(len(paths))]
-
-
-def _finish(r, broken):
-    if broken:
-        r.error = broken
-    elif r.items and all(i.status in ("error", "timeout") for i in r.items):
-        r.error = r.error or "nothing could be graded: every item crashed or timed out"
+def _grade(assignment, paths, opts, jobs, only, *, salt_id="", outdir=None, resume=False, on_report=None):
+    """Grade `paths` (folders or zips, each unpacked once; `engine.class_run`), with a `warning:`
+    line for files that do not compile and for missing modules: (reports in order, how many a
+    result in OUTDIR already held)."""
+    try:
+        with engine.class_run(assignment, paths, opts=opts, only=only, salt_id=salt_id, outdir=outdir,
+                              resume=resume) as run:
+            for path, line in run.warnings:
+                click.echo(f"warning: {path}: {line}", err=True)
+            n = len(run.todo)
+            with click.progressbar(length=run.size, label=f"grading {n} submission{'s' * (n != 1)}", file=sys.stderr,
+                                   show_eta=True, show_pos=True, hidden=not sys.stderr.isatty()) as bar:
+                return run.grade(jobs=jobs, on_item=lambda *_: bar.update(1), on_report=on_report), len(run.done)
+    except (data.DataError, engine.GradeError) as exc:
+        raise Failure(str(exc))
 
 
 def _student_folder(assignment, path):
@@ -222,21 +176,18 @@ def _infer(folder):
 
 def _check(assignment, folder, only, timeout, device="cpu"):
     """Run the public items on `folder` from its public cases; never downloads data."""
-    cases = folder if (folder / f"{engine.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
+    where = folder if (folder / f"{engine.PUBLIC_CASES}.json").is_file() else Path("assignments", assignment)
     try:
-        public = engine.load_public_cases(cases)
+        cases = engine.PublicCases.load(where)
     except engine.GradeError as exc:
         raise Failure(str(exc))
     data.DOWNLOADS_ALLOWED = False  # a missing dataset costs the items that need it, nothing more
     problem = runner.sandbox_problem()
     if problem:  # a student's own machine: their own code, so a plain worker process will do
         click.echo(f"note: running without a sandbox ({problem})", err=True)
-    opts = engine.Options(mode="check", public=public, timeout=timeout, sandbox=not problem, device=device)
+    opts = engine.Options(cases=cases, timeout=timeout, sandbox=not problem, device=device)
     _check_items(assignment, opts, only)
-    r = _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0]
-    if r.error and all(i.output.startswith("not checked:") for i in r.items if i.status == "error"):
-        r.error = ""  # only data was missing: that is said per item
-    return r
+    return _grade(assignment, [str(folder)], opts, jobs=2, only=list(only))[0][0]
 
 
 @main.command()
@@ -291,7 +242,6 @@ def _check_items(assignment, opts, only):
             raise BadUsage(f"--item {o}: no {assignment} item has this id or prefix (see `dlgrade list {assignment}`)")
 
 
-RESULTS = "results"  # OUTDIR/results/<submission key>.json
 GRADEBOOK = {"table": "grades.txt", "json": "grades.json", "csv": "grades.csv", "gradescope": "results.json"}
 
 
@@ -352,56 +302,11 @@ def _out_path(option, value, suffix):
 
 
 def write_atomic(path: Path, text: str):
-    """Write `text` to `path` via a temporary file and a rename: readers see the old file or the
-    new one, never half of one, and a symbolic link at `path` is replaced, never written through.
-    A failed write (disk full, folder removed) is one line and exit 1."""
-    path = Path(path)
+    """`engine.write_atomic`: a failed write is one line and exit 1."""
     try:
-        _write_atomic(path, text)
-    except OSError as exc:
-        raise Failure(f"cannot write {path}: {exc.strerror or exc}")
-
-
-def _write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _key(path):
-    """A result file name for a submission path: readable, unique per path."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).name or "submission")[:60]
-    return f"{name}-{hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:10]}"
-
-
-def _record(r, content_hash, salt_id, selected, options):
-    d = r.to_dict()
-    d["checks"] = {i.id: [{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "figures"}
-                          for c in i.checks] for i in r.items}  # figures are drawn before this: not kept
-    return {"content_hash": content_hash, "salt_id": salt_id, "items": selected, "options": options, "report": d}
-
-
-def _scoring_options(opts) -> dict:
-    """The grading options that can change a score: a result is reused by --resume only when
-    they are the same (a --timeout 0.01 run's timeouts must not come back without it)."""
-    return {"timeout": opts.timeout, "device": opts.device, "sandbox": opts.sandbox}
-
-
-def _restore(record):
-    from grader.items.checks import CheckResult
-    d = record["report"]
-    checks = record.get("checks") or d.get("checks") or {}
-    items = [engine.ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
-                            [CheckResult(**c) for c in checks.get(i["id"], [])]) for i in d["items"]]
-    return engine.Report(d["assignment"], d["submission"], items, error=d.get("error", ""), salt_id=d.get("salt_id", ""))
+        engine.write_atomic(Path(path), text)
+    except engine.GradeError as exc:
+        raise Failure(str(exc))
 
 
 @main.command()
@@ -476,50 +381,24 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         check_out_folder("--feedback", feedback)
     _check_device(device)
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
-    opts = engine.Options(mode="grade", salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
+    opts = engine.Options(cases=engine.Oracle(), salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     _check_items(assignment, opts, only)
-    selected = [i.id for i in engine.select_items(assignment, opts, list(only))]
     paths = list(submissions)
     outdir = Path(output) if _outdir_mode(output, resume) else None
-    skip, hashes = {}, {}
-    if outdir:
-        (outdir / RESULTS).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="dlgrade-hash-") as tmp:
-            for k, path in enumerate(paths):
-                try:
-                    hashes[k] = engine.content_hash(engine.unpack(Path(path), Path(tmp, str(k))), assignment)
-                except (engine.GradeError, runner.SubmissionError):
-                    hashes[k] = ""
-                record_path = outdir / RESULTS / f"{_key(path)}.json"
-                if resume and hashes[k] and record_path.is_file():
-                    with contextlib.suppress(ValueError, KeyError, TypeError, OSError):
-                        record = json.loads(record_path.read_text())
-                        if (record["content_hash"], record["salt_id"], record["items"], record["options"]) == \
-                                (hashes[k], salt_id, selected, _scoring_options(opts)):
-                            skip[k] = _restore(record)
-
     sids = _class_ids(assignment, paths)
-    finished, lock = dict(skip), threading.Lock()
 
-    def save(k, r):
-        r.salt_id = salt_id
-        if outdir and hashes.get(k):
-            write_atomic(outdir / RESULTS / f"{_key(paths[k])}.json",
-                         report.dumps(_record(r, hashes[k], salt_id, selected, _scoring_options(opts)), indent=1) + "\n")
-        if outdir:  # the class view grows as submissions finish: their files, and grades.csv so far
-            with lock:
-                finished[k] = r
-                _class_progress(copy.deepcopy(r), sids[k], _with_pending(assignment, paths, finished), outdir)
+    def progress(k, r, so_far):  # the class view grows as submissions finish: their files, and grades.csv so far
+        if outdir:
+            _class_progress(copy.deepcopy(r), sids[k], so_far, outdir)
 
-    reports = _grade(assignment, paths, opts, jobs, list(only), skip=skip, on_report=save)
-    for r in reports:
-        r.salt_id = salt_id
+    reports, skipped = _grade(assignment, paths, opts, jobs, list(only), salt_id=salt_id, outdir=outdir, resume=resume,
+                              on_report=progress)
     if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
         _class_view(assignment, copy.deepcopy(reports), paths, outdir)
         name = GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else GRADEBOOK["json"]
         if fmt != "csv":  # and the chosen format beside it
             write_atomic(outdir / name, _render(reports, "json" if name == GRADEBOOK["json"] else fmt) + "\n")
-        click.echo(f"{len(reports) - len(skip)} graded, {len(skip)} already done (--resume): {outdir / name}", err=True)
+        click.echo(f"{len(reports) - skipped} graded, {skipped} already done (--resume): {outdir / name}", err=True)
     else:
         text = _render(reports, fmt)
         if output:
@@ -553,16 +432,6 @@ def _class_ids(assignment, submissions):
     """The class view's folder name of each submission (as `classview.write` names them)."""
     from grader.reports import classview
     return classview.ids([engine.Report(assignment, str(p), []) for p in submissions])
-
-
-PENDING = "pending: not graded yet (the run is still going, or was interrupted: --resume continues it)"
-
-
-def _with_pending(assignment, paths, finished):
-    """Every submission in order: its report when finished, else a report marked pending, so a
-    grades.csv written mid-run (or left by Ctrl-C) never looks final."""
-    return [finished[k] if k in finished else engine.Report(assignment, str(p), [], error=PENDING)
-            for k, p in enumerate(paths)]
 
 
 def shown(text) -> str:
@@ -672,7 +541,7 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
     salt, _ = _sandbox_and_salt(seed)
     try:
         graded = autograde(Path(course), assignment, jobs=jobs, students=list(students) or None,
-                           opts=engine.Options(mode="grade", salt=salt))
+                           opts=engine.Options(cases=engine.Oracle(), salt=salt))
     except (engine.GradeError, data.DataError) as exc:
         raise Failure(str(exc))
     for g in graded:
