@@ -9,8 +9,9 @@ the result types, the items and the sandbox they run in, the engine's grading pa
 public cases, and the reports a student reads (table, feedback, figures). Never named: the
 instructor's `grader/release/`, the engine's reference oracle (`grader/engine/oracle.py`, the only
 engine module that imports `reference`), the class view (`grader/reports/classview.py`),
-`reference/`, `solutions/` and known-bug variants. The course's item registries (no answers in
-them) travel as `grader/assignments/<a>.py`, and the manifest `dlgrade submit` reads as
+`reference/`, `solutions/` and known-bug variants. The course's item registries and its own
+worker drivers (no answers in them) travel as `grader/assignments/<a>.py` and
+`grader/assignments/_drivers/<a>.py`, and the manifest `dlgrade submit` reads as
 `grader/student_kit.json`. Tests build a kit and import every module of its wheel from the wheel
 alone (tests/grader/test_kit.py); docs/kits.md.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from grader import course
 from grader import engine
+from grader.sandbox.course_drivers import FILE as DRIVERS_FILE, PACKAGED as PACKAGED_DRIVERS
 from grader.student.manifest import ReleaseError, manifest_entry
 
 # Single modules of the packages that hold both sides (paths from the repository's root).
@@ -35,10 +37,11 @@ STUDENT_MODULES = (
     "grader/assignments/__init__.py",
     # the import paths of the course's training scripts (facades over grader/student/)
     "grader/data.py", "grader/curves.py", "grader/training.py",
-    # the engine's grading path: `check` grades the public items against the kit's stored cases
-    # (api.py until the engine's split: its oracle functions import `reference/` only when called;
-    # then the split's modules, never `oracle.py`)
-    "grader/engine/__init__.py", "grader/engine/api.py",
+    # the engine's grading path: `check` grades the public items against the kit's stored cases;
+    # `run` (class runs with resume records) because the engine's package imports it. Never
+    # `oracle.py`, which runs `reference/` (the package imports it only when its names are used)
+    "grader/engine/__init__.py", "grader/engine/registry.py", "grader/engine/intake.py",
+    "grader/engine/grading.py", "grader/engine/public.py", "grader/engine/run.py",
     # what a student reads: the table, JSON, feedback text and its figures (never the class view)
     "grader/reports/__init__.py", "grader/reports/report.py", "grader/reports/feedback.py",
     "grader/reports/figures.py",
@@ -89,6 +92,13 @@ def student_modules(root: Path):
     return sorted(out.items())
 
 
+def course_drivers(root: Path) -> list:
+    """(assignment, drivers file) of every `solutions/<a>/drivers.py` of the course: the kit's tool
+    carries them as `grader/assignments/_drivers/<a>.py` (`grader.sandbox.course_drivers`)."""
+    return [(p.parent.name, p) for p in sorted((Path(root) / "solutions").glob(f"*/{DRIVERS_FILE}"))
+            if course.NAME.match(p.parent.name)]
+
+
 def zip_write(zf, name, data: bytes, mode=0o644):
     info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
     info.compress_type = zipfile.ZIP_DEFLATED
@@ -103,6 +113,8 @@ def build_wheel(root: Path, out_dir: Path, manifest_data: dict) -> Path:
     files = {name: path.read_bytes() for name, path in student_modules(root)}
     for name, path in course.registries(root):  # the item registries (no answers in them)
         files[f"grader/assignments/{name}.py"] = path.read_bytes()
+    for name, path in course_drivers(root):  # the course's own worker drivers (no answers in them)
+        files[f"grader/assignments/{PACKAGED_DRIVERS}/{name}.py"] = path.read_bytes()
     files["grader/student_kit.json"] = (json.dumps(manifest_data, indent=1, sort_keys=True) + "\n").encode()
     files[f"{info}/METADATA"] = "\n".join(
         ["Metadata-Version: 2.1", "Name: dlgrade-student", f"Version: {ver}",

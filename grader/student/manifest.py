@@ -9,7 +9,7 @@ a student receives is defined once, on the student's side of the boundary. Nothi
 
 Released files. Every region between a line `# BEGIN SOLUTION` and a line `# END SOLUTION`
 becomes `raise NotImplementedError` at the region's indentation; only `.py` and `.md` files are
-released (`grading.py` and `mutants.py` never are).
+released (`grading.py`, `mutants.py` and `drivers.py` never are).
 
 Files from an earlier assignment. A later assignment builds on the student's own earlier code:
 its registry declares those files, `EARLIER = {"layers.py": "mlp/layers.py", ...}` (file here:
@@ -32,9 +32,13 @@ from grader import course
 from grader.course import INSTRUCTOR_FILES
 from grader.items import TrustedItem
 from grader.results import GradeError
+from grader.sandbox.course_drivers import FILE as DRIVERS_FILE
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 RELEASED = {".py", ".md"}
+# In solutions/<a>/ and never released: the registry, the known bugs, the course's own worker
+# drivers (which the kit's tool carries: grader.release.wheel).
+NOT_RELEASED = INSTRUCTOR_FILES | {DRIVERS_FILE}
 KIT_MANIFEST = Path(__file__).parents[1] / "student_kit.json"  # grader/student_kit.json in a kit's tool
 TRAIN = ("python train.py",)  # an assignment's training commands unless its registry's TRAIN says
 
@@ -104,7 +108,7 @@ def released_files(solution_dir: Path):
     for path in sorted(solution_dir.rglob("*")):
         rel = path.relative_to(solution_dir)
         if path.is_file() and path.suffix in RELEASED and "__pycache__" not in rel.parts \
-                and str(rel) not in INSTRUCTOR_FILES:
+                and str(rel) not in NOT_RELEASED:
             yield rel
 
 

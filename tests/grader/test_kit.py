@@ -98,13 +98,13 @@ def _wheel_of(kit_zip) -> tuple:
 def _not_for_students(in_wheel: dict) -> list:
     """What a student's wheel must never hold: the instructor's release code, the engine's
     reference oracle, the class view, known bugs, `reference/`, `solutions/`, and any file of
-    `solutions/` under another name (its registries, `grading.py`, are the course's item lists
-    and travel on purpose as `grader/assignments/<a>.py`)."""
+    `solutions/` under another name (its registries, `grading.py`, and its own worker drivers,
+    `drivers.py`, travel on purpose as `grader/assignments/<a>.py` and `.../_drivers/<a>.py`)."""
     bad = [n for n in in_wheel if n.startswith(("grader/release/", "reference/", "solutions/"))
            or n in ("grader/engine/oracle.py", "grader/reports/classview.py", "grader/mutants.py")
            or n.endswith("mutants.py")]
     answers = {p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "solutions").rglob("*.py")
-               if p.name != "grading.py" and "__pycache__" not in p.parts}
+               if p.name not in ("grading.py", "drivers.py") and "__pycache__" not in p.parts}
     answers.update({p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "reference").rglob("*.py")
                     if p.stat().st_size > 200})
     bad += [f"{n} (= {answers[data]})" for n, data in in_wheel.items() if data in answers]
@@ -116,7 +116,7 @@ def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
     assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
     assert wheel_name.startswith("mlp/dlgrade_student-")
-    assert {"grader/cli.py", "grader/engine/__init__.py", "grader/engine/api.py", "grader/student/data.py",
+    assert {"grader/cli.py", "grader/engine/__init__.py", "grader/engine/grading.py", "grader/student/data.py",
             "grader/student/submit.py", "grader/student/manifest.py", "grader/student_kit.json",
             "grader/assignments/mlp.py"} <= set(in_wheel)
     assert not _not_for_students(in_wheel), _not_for_students(in_wheel)
@@ -133,6 +133,8 @@ def test_the_wheel_holds_only_the_named_modules(tmp_path, monkeypatch):
         in_wheel = {n: zf.read(n) for n in zf.namelist()}
     expected = {name for name, _ in wheel.student_modules(ROOT)}
     expected |= {f"grader/assignments/{a}.py" for a, _ in course.registries(ROOT)} | {"grader/student_kit.json"}
+    expected |= {f"grader/assignments/_drivers/{a}.py" for a, _ in wheel.course_drivers(ROOT)}
+    assert "grader/assignments/_drivers/autoencoder.py" in expected  # the course's own drivers
     assert {n for n in in_wheel if not n.startswith(wheel.DIST)} == expected
     assert not _not_for_students(in_wheel)
     monkeypatch.setattr(wheel, "STUDENT_MODULES", wheel.STUDENT_MODULES + ("grader/release/kit.py",))
@@ -176,31 +178,39 @@ def _check_and_submit(folder, site, modules=()):
                        capture_output=True, text=True, timeout=600)
     lines = [line for line in r.stdout.splitlines() if line.startswith("RESULT ")]
     assert r.returncode == 0 and lines, r.stdout[-3000:] + r.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return dict(json.loads(lines[-1][len("RESULT "):]), stdout=r.stdout)
 
 
 def _instructor_side(loaded) -> list:
     return [m for m in loaded if m.startswith(("grader.release", "grader.engine.oracle", "reference", "solutions"))]
 
 
-def test_check_and_submit_run_on_the_wheel_alone_and_never_load_release_code(mlp_kit, tmp_path):
+@pytest.mark.parametrize("assignment", ["mlp", "autoencoder"])  # autoencoder: the course's own drivers
+def test_check_and_submit_run_on_the_wheel_alone_and_never_load_release_code(kits, assignment, tmp_path, request):
     """In the unzipped kit, with `grader` from its wheel only (this repository hidden): `check`
     and `submit` run, every module of the wheel imports, and neither command loads `grader.release`,
-    the engine's oracle or `reference`."""
-    with zipfile.ZipFile(mlp_kit) as zf:
-        zf.extractall(tmp_path)
-    kit = tmp_path / "mlp"
+    the engine's oracle or `reference`. The autoencoder kit holds the answer key and its weights:
+    its trained models are evaluated by the course's own driver, which only the wheel carries."""
+    kit = shutil.copytree(kits[assignment], tmp_path / assignment)
+    if assignment == "autoencoder":
+        request.getfixturevalue("needs_data")
+        for path in (ROOT / "solutions/autoencoder").iterdir():
+            if path.name.endswith(("_weights.npz", ".py")) and path.name not in ("grading.py", "mutants.py", "drivers.py"):
+                shutil.copyfile(path, kit / path.name)
     site = tmp_path / "site"
     with zipfile.ZipFile(next(kit.glob("dlgrade_student-*.whl"))) as zf:
         zf.extractall(site)
     modules = sorted(str(p.relative_to(site).with_suffix("")).replace(os.sep, ".").removesuffix(".__init__")
-                     for p in (site / "grader").rglob("*.py"))
+                     for p in (site / "grader").rglob("*.py") if "_drivers" not in p.parts)
     result = _check_and_submit(kit, site, modules)
     assert result["grader"] == str(site / "grader" / "__init__.py")
     assert result["codes"] == [0, 0], result
     assert (kit / "submission.zip").is_file()
     assert not result["failed"], result["failed"]
     assert "grader.student.submit" in result["loaded"] and not _instructor_side(result["loaded"]), result["loaded"]
+    if assignment == "autoencoder":
+        rows = _table(result["stdout"])
+        assert rows["autoencoder.fc.reconstruction"] == rows["autoencoder.conv.reconstruction"] == "passed", rows
 
 
 def test_check_and_submit_in_the_course_repository_never_load_release_code(tmp_path):
