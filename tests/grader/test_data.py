@@ -1,4 +1,4 @@
-"""Tests for grader.student.data: fetching, verification, caching, loaders and splits.
+"""Tests for grader.student.data and the course's datasets (solutions/datasets.py): fetching, verification, caching, loaders and splits.
 
 Real-data tests read ``$DLGRADE_DATA`` (CI: ``../shared/data``) and are skipped only when it
 is absent. Every test gets its own empty cache (``$DLGRADE_CACHE`` -> ``tmp_path``), except
@@ -21,7 +21,7 @@ import threading
 import numpy as np
 import pytest
 
-from grader.student import data
+from grader.student import arraycache, data
 
 _DATA_DIR = os.environ.get(data.DATA_ENV)
 _DATA_DIR = pathlib.Path(_DATA_DIR).resolve() if _DATA_DIR else None
@@ -548,8 +548,8 @@ def test_cifar_arrays_are_verified_once_per_process_and_read_only(cifar, monkeyp
     """A second load reuses the verified arrays; they cannot be written into."""
     x, y = data.load_cifar10("test")
     reads = []
-    real = data._read_npz
-    monkeypatch.setattr(data, "_read_npz", lambda keys: reads.append(keys) or real(keys))
+    real = arraycache.read_arrays
+    monkeypatch.setattr(arraycache, "read_arrays", lambda spec, keys: reads.append(keys) or real(spec, keys))
     x2, y2 = data.load_cifar10("test")
     assert reads == [] and x2 is x and y2 is y
     for a in (x, y, data.load_cifar10("train")[0], data.load_cifar10("val")[1]):

@@ -1,0 +1,241 @@
+"""The raw files of datasets: where they are cached, their checksums, their verified download.
+
+Works on one :class:`Dataset` at a time (the course declares them: :mod:`grader.student.data`);
+nothing here knows a dataset by name.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import os
+import pathlib
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+
+import click
+
+DATA_ENV = "DLGRADE_DATA"
+CACHE_ENV = "DLGRADE_CACHE"
+_CHUNK = 1 << 20
+
+
+class DataError(Exception):
+    """A dataset is missing, corrupt or cannot be downloaded (the message says what to do)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One dataset's raw download and the checksums it must match.
+
+    ``members`` (an archive only) lists ``(file name, md5, sha256)`` of the files inside the
+    archive that are read; they live under ``member_dir`` in the archive.
+    """
+
+    name: str
+    urls: tuple[str, ...]
+    filename: str
+    size: int
+    md5: str
+    sha256: str
+    members: tuple[tuple[str, str, str], ...] = ()
+    member_dir: str = ""
+    description: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    @property
+    def member_md5(self) -> dict[str, str]:
+        return {m: md5 for m, md5, _ in self.members}
+
+
+def cache_dir() -> pathlib.Path:
+    """The cache root: ``$DLGRADE_CACHE``, else ``$XDG_CACHE_HOME/dlgrade``, else ``~/.cache/dlgrade``.
+
+    It is not created here (writers create it when they need it).
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return pathlib.Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = pathlib.Path(xdg).expanduser() if xdg else pathlib.Path.home() / ".cache"
+    return base / "dlgrade"
+
+
+def data_env_file(ds: Dataset) -> pathlib.Path | None:
+    env = os.environ.get(DATA_ENV)
+    if not env:
+        return None
+    return pathlib.Path(env).expanduser() / ds.filename
+
+
+def fix_hint(ds: Dataset, p: pathlib.Path) -> str:
+    data_file = data_env_file(ds)
+    if data_file is not None and p == data_file:
+        return f"replace it with a good copy, or unset {DATA_ENV} to use the cache"
+    return f"delete it and run `dlgrade data fetch {ds.name}`"
+
+
+def digests(p: pathlib.Path) -> tuple[int, str, str]:
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    size = 0
+    with open(p, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            size += len(chunk)
+            md5.update(chunk)
+            sha.update(chunk)
+    return size, md5.hexdigest(), sha.hexdigest()
+
+
+def check_bytes(data: bytes, size: int | None, md5: str, sha256: str) -> str | None:
+    """None if ``data`` matches, else a short reason."""
+    if size is not None and len(data) != size:
+        return f"size {len(data)} (expected {size})"
+    got = hashlib.md5(data).hexdigest()
+    if got != md5:
+        return f"md5 {got} (expected {md5})"
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return "sha256 mismatch"
+    return None
+
+
+def archive_member_problem(ds: Dataset, archive: pathlib.Path) -> str | None:
+    """Check every expected member of a (re-packed) archive without extracting it."""
+    seen: dict[str, tuple[str, str]] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tf:
+            for info in tf:
+                member = expected_member(ds, info)
+                if member is None:
+                    continue
+                if member in seen:
+                    raise BadArchive(f"duplicate member {info.name}")
+                f = tf.extractfile(info)
+                md5, sha = hashlib.md5(), hashlib.sha256()
+                while chunk := f.read(_CHUNK):
+                    md5.update(chunk)
+                    sha.update(chunk)
+                seen[member] = (md5.hexdigest(), sha.hexdigest())
+    except BadArchive as e:
+        return str(e)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        return f"not a readable tar.gz archive ({one_line(e)})"
+    for member, md5, sha in ds.members:
+        if member not in seen:
+            return f"member {member} is missing"
+        if seen[member] != (md5, sha):
+            return f"md5 mismatch for member {member} (got {seen[member][0]}, expected {md5})"
+    return None
+
+
+def raw_problem(ds: Dataset, p: pathlib.Path) -> str | None:
+    """None if the raw file at ``p`` is acceptable, else a short reason."""
+    try:
+        size, md5, sha = digests(p)
+    except OSError as e:
+        return f"cannot be read ({one_line(e)})"
+    if size == ds.size and md5 == ds.md5 and sha == ds.sha256:
+        return None
+    if ds.members:
+        # Not the official archive file; accept it if all members are the official bytes.
+        problem = archive_member_problem(ds, p)
+        if problem is None:
+            return None
+        return f"md5 {md5} is not the official {ds.md5} and {problem}"
+    if size != ds.size:
+        return f"size {size} (expected {ds.size})"
+    if md5 != ds.md5:
+        return f"md5 {md5} (expected {ds.md5})"
+    return "sha256 mismatch"
+
+
+def one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+class _NoBar:
+    """Stands in for click.progressbar when progress is off (``hidden=`` needs click 8.2)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+
+def download_file(ds: Dataset, dest: pathlib.Path, progress: bool, download: bool = True) -> None:
+    if not download:
+        raise DataError(f"{ds.name} is not on this machine: run `dlgrade data fetch {ds.name}` "
+                        f"(or set {DATA_ENV} to a folder holding {ds.filename})")
+    errors = []
+    for url in ds.urls:
+        try:
+            _download_one(ds, url, dest, progress)
+            return
+        except DataError as e:
+            errors.append(str(e))
+    raise DataError("; ".join(errors))
+
+
+def _download_one(ds: Dataset, url: str, dest: pathlib.Path, progress: bool) -> None:
+    offline_hint = f"check the network, or set {DATA_ENV} to a folder holding {ds.filename}"
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{ds.filename}.", suffix=".part", dir=dest.parent)
+    except OSError as e:
+        raise DataError(f"{ds.name}: cannot write to the cache {dest.parent} ({one_line(e)}); "
+                        f"set {CACHE_ENV} to a writable folder") from None
+    tmp = pathlib.Path(tmp_name)
+    try:
+        limit = 2 * ds.size + _CHUNK  # a mirror's re-packed archive may differ a little in size
+        request = urllib.request.Request(url, headers={"User-Agent": "dlgrade"})
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=60) as resp:
+            total = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
+            length = int(total) if total and total.isdigit() else ds.size
+            received = 0
+            bar_cm = (click.progressbar(length=length, label=f"Downloading {ds.filename}",
+                                        file=sys.stderr) if progress else _NoBar())
+            with bar_cm as bar:
+                while chunk := resp.read(_CHUNK):
+                    received += len(chunk)
+                    if received > limit:
+                        raise DataError(f"{ds.name}: download from {url} is larger than expected "
+                                        f"({received} bytes > {limit}); not using it")
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        problem = raw_problem(ds, tmp)
+        if problem is not None:
+            raise DataError(f"{ds.name}: download from {url} failed verification: {problem}; "
+                            f"try again, or set {DATA_ENV} to a folder holding {ds.filename}")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        raise DataError(f"{ds.name}: download from {url} failed ({one_line(e)}); {offline_hint}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class BadArchive(Exception):
+    """An archive whose structure is wrong (message: what is wrong)."""
+
+
+def expected_member(ds: Dataset, info: tarfile.TarInfo) -> str | None:
+    """The member's file name if it is one we read (exact name, regular file), else None."""
+    prefix = ds.member_dir + "/"
+    if not info.name.startswith(prefix):
+        return None
+    member = info.name[len(prefix):]
+    if member not in ds.member_md5:
+        return None
+    if not info.isfile():
+        raise BadArchive(f"member {info.name} is not a regular file")
+    return member
