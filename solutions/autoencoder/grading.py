@@ -4,12 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.assignments.cnn import CNN_LAYERS, given, hp, pair
-from grader.assignments.mlp import MLP_LAYERS
-from grader.items.checks import CheckResult
-from grader.reports.figures import Figure
-from grader.items import AccuracyItem, LayerItem, Mutant, randn
-from grader.sandbox.runner import Call
+from grader.items import (CNN_LAYERS, MLP_LAYERS, AccuracyItem, Call, CheckResult, Figure, LayerItem, Mutant,
+                          WeightsError, as_pair, given, hp, load_cifar10, randn)
 
 ORDER = 4  # the course's week
 DATA = ("cifar10",)
@@ -34,7 +30,7 @@ def upsample(rng, spec, dtype):
 
 
 def upsample_out(kwargs, x):
-    sh, sw = pair(kwargs.get("scale_factor", 2))
+    sh, sw = as_pair(kwargs.get("scale_factor", 2))
     return (*x.shape[:2], x.shape[2] * sh, x.shape[3] * sw)
 
 
@@ -42,7 +38,7 @@ def conv_transpose(rng, spec, dtype):
     """spec: (N, C, H, W, F, kernel, stride, padding[, output_padding]); stride, padding or
     output_padding None (or output_padding missing) leaves it at its default (1, 0, 0)."""
     n, c, h, w, f, k, stride, pad, *op = spec
-    kh, kw = pair(k)
+    kh, kw = as_pair(k)
     kwargs = given(in_channels=c, out_channels=f, kernel_size=hp(k), stride=stride, padding=pad,
                    output_padding=op[0] if op else None)
     params = {"W": randn(rng, (c, f, kh, kw), dtype, 1 / np.sqrt(c * kh * kw)), "b": randn(rng, (f,), dtype)}
@@ -50,7 +46,7 @@ def conv_transpose(rng, spec, dtype):
 
 
 def conv_transpose_out(kwargs, x):
-    kh, kw = pair(kwargs["kernel_size"])
+    kh, kw = as_pair(kwargs["kernel_size"])
     s, p, op = kwargs.get("stride", 1), kwargs.get("padding", 0), kwargs.get("output_padding", 0)
     return (len(x), kwargs["out_channels"], (x.shape[2] - 1) * s - 2 * p + kh + op,
             (x.shape[3] - 1) * s - 2 * p + kw + op)
@@ -136,7 +132,6 @@ SAME_SHAPE = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softma
 
 
 def _int(layer, i, key, default=None, low=0):
-    from grader.items.models import WeightsError
     value = layer.get(key, default)
     if value is None or not float(value).is_integer() or value < low:
         raise WeightsError(f"layer {i} ({layer['type']}): {key} must be an integer >= {low}, got {value!r}")
@@ -147,7 +142,6 @@ def layer_sizes(arch, image=(3, 32, 32)):
     """(the model's per-image output shape, [values per image after each layer]) for one image of
     shape `image`, from the architecture alone (nothing is run); WeightsError for layers whose
     hyperparameters do not fit their input."""
-    from grader.items.models import WeightsError
     shape, sizes = tuple(image), []
     for i, layer in enumerate(arch):
         t = layer["type"]
@@ -214,7 +208,6 @@ class ReconstructionItem(AccuracyItem):
     what: str = "auto-encoder"
 
     def check_arch(self, arch):
-        from grader.items.models import WeightsError
         super().check_arch(arch)
         shape, sizes = layer_sizes(arch)
         if math.prod(shape) != PIXELS:
@@ -226,7 +219,6 @@ class ReconstructionItem(AccuracyItem):
                                "(without a bottleneck, copying the input is no achievement)")
 
     def test_set(self):
-        from grader.student.data import load_cifar10
         x, _ = load_cifar10("test")
         return (x[:self.images].astype(np.float32) * np.float32(1 / 255),)
 
@@ -236,7 +228,6 @@ class ReconstructionItem(AccuracyItem):
         return [Call("squared_error", spec, {"weights": weights, "x": data[0]})]
 
     def evaluate_outputs(self, outputs, meta, data):
-        from grader.items.models import WeightsError
         x = data[0]
         out = outputs[0] or {}
         sse, head = out.get("sse"), out.get("head")

@@ -3,8 +3,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.assignments.mlp import MLP_LAYERS
-from grader.items import AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, randn
+from grader.items import (CNN_LAYERS, AccuracyItem, BatchNormItem, LayerItem, Mutant, SpeedItem, as_pair, given, hp,
+                          randn)
 
 ORDER = 3  # the course's week
 DATA = ("cifar10",)
@@ -14,24 +14,7 @@ DATA = ("cifar10",)
 EARLIER = {"layers.py": "mlp/layers.py", "losses.py": "mlp/losses.py", "optim.py": "mlp/optim.py",
            "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py"}
 
-M = "grader.mutants:"
-CNN_LAYERS = MLP_LAYERS + ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d")
-
-
-def pair(k):
-    """(a, b) from a hyperparameter given as an int or a pair (a tuple, or a list as JSON carries it)."""
-    return tuple(k) if isinstance(k, (list, tuple)) else (k, k)
-
-
-def hp(k):
-    """A hyperparameter as the worker's JSON carries it (a pair becomes a list)."""
-    return list(k) if isinstance(k, tuple) else k
-
-
-def given(**kwargs):
-    """The keyword arguments whose value is not None: None in a case's spec leaves that argument
-    out, so the layer's own default applies."""
-    return {k: v for k, v in kwargs.items() if v is not None}
+M = "solutions/cnn/mutants.py:"
 
 
 def _out(size, k, stride, pad=0):
@@ -43,14 +26,14 @@ def conv(rng, spec, dtype):
     """spec: (N, C, H, W, F, kernel, stride, padding); stride or padding None leaves it at its
     default (1 and 0)."""
     n, c, h, w, f, k, stride, pad = spec
-    kh, kw = pair(k)
+    kh, kw = as_pair(k)
     kwargs = given(in_channels=c, out_channels=f, kernel_size=hp(k), stride=stride, padding=pad)
     params = {"W": randn(rng, (f, c, kh, kw), dtype, 1 / np.sqrt(c * kh * kw)), "b": randn(rng, (f,), dtype)}
     return kwargs, randn(rng, (n, c, h, w), dtype), params
 
 
 def conv_out(kwargs, x):
-    kh, kw = pair(kwargs["kernel_size"])
+    kh, kw = as_pair(kwargs["kernel_size"])
     s, p = kwargs.get("stride", 1), kwargs.get("padding", 0)
     return (len(x), kwargs["out_channels"], _out(x.shape[2], kh, s, p), _out(x.shape[3], kw, s, p))
 
@@ -71,8 +54,8 @@ def pool(rng, spec, dtype):
 
 
 def pool_out(kwargs, x):
-    kh, kw = pair(kwargs["kernel_size"])
-    sh, sw = pair(kwargs.get("stride") or kwargs["kernel_size"])
+    kh, kw = as_pair(kwargs["kernel_size"])
+    sh, sw = as_pair(kwargs.get("stride") or kwargs["kernel_size"])
     return (*x.shape[:2], _out(x.shape[2], kh, sh), _out(x.shape[3], kw, sw))
 
 

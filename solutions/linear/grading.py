@@ -4,83 +4,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader.items import checks as C
-from grader.reports.figures import Figure
-from grader.items import (F32, AccuracyItem, FunctionItem, Mutant, as_float32, compare, dig, dtypes,
-                          gradchecks, opts_for, pair, per_call, perturbation, purity_of, randn)
-from grader.sandbox.runner import Call
+from grader.items import AccuracyItem, Call, Figure, FunctionItem, Mutant, WeightsError, cifar10_classes, randn
 
 ORDER = 1  # the course's week
 DATA = ("cifar10",)
 
 M = "solutions/linear/mutants.py:"
 KINK = 1e-3  # |margin| of every SVM case with a gradient check: finite differences never cross a kink
-
-
-# --------------------------------------------------------------------------- the item class
-@dataclass(frozen=True)
-class CaseItem(FunctionItem):
-    """A plain function on named case families, against the reference.
-
-    `cases`: (tag, make, dtype, gradcheck) with `make(rng, dtype) -> (args: dict, kwargs)`; every
-    float64 family also runs as a float32 copy (tag `..., float32`), except in `float64_only`
-    items. A family with `gradcheck` gets a numerical gradient check of the first output with
-    respect to each input in `wrt`, compared with the output named at the same place in `grads`.
-    `scaled`: tags of families (inputs x1000) whose float32 copy only has to be finite. `seeded`:
-    the call gets `rng`, a generator seeded by the case. `note`: said when a value check fails.
-    Each output has its own value check, so a right loss with a wrong gradient earns part.
-    """
-    cases: tuple = ()
-    grads: tuple = ()
-    scaled: tuple = ()
-    seeded: bool = False
-    float64_only: bool = False
-    note: str = ""
-
-    def calls(self, rng):
-        made = []
-        for tag, make, dtype, check in self.cases:
-            args, kwargs = make(rng, dtype)
-            seed = int(rng.integers(1 << 30)) if self.seeded else None
-            made.append((tag, args, kwargs, seed, check and dtype == np.float64))
-        if not self.float64_only:
-            made += [(tag + F32, as_float32(args), kwargs, seed, False)
-                     for (tag, args, kwargs, seed, _), (_, _, dtype, _) in zip(list(made), self.cases)
-                     if dtype == np.float64]
-        calls = []
-        for tag, args, kwargs, seed, _ in made:
-            spec = {"module": self.module, "name": self.name, "args": list(args), "kwargs": kwargs, "tag": tag}
-            if seed is not None:
-                spec["seed"] = seed
-            calls.append(Call("function", spec, args))
-        for i, (_, _, _, _, check) in enumerate(list(made)):
-            if check and self.wrt:
-                spec = {k: v for k, v in calls[i].spec.items() if k != "tag"}
-                calls.append(perturbation("function_perturbed", spec, calls[i].inputs, list(self.wrt), rng, i))
-        return calls
-
-    def evaluate(self, calls, got, expected, alternatives):
-        cases = [i for i, c in enumerate(calls) if c.driver == "function"]
-        scaled = set(self.scaled)
-
-        def pairs(outputs):
-            return [pair(f"{name} [{calls[i].spec['tag']}]", got[i], expected[i], per_call(alternatives, i),
-                         path=path, **opts_for(calls[i].spec["tag"], scaled))
-                    for i in cases for name, path in outputs]
-
-        results = []
-        for name, path in self.paths():
-            result = compare(f"{name} matches the reference", pairs([(name, path)]))
-            if not result.passed and self.note and "likely bug:" not in result.message:
-                result = replace(result, message=f"{result.message} ({self.note})")
-            results.append(result)
-        if self.wrt and any(check and dtype == np.float64 for _, _, dtype, check in self.cases):
-            where = {k: path for k, path in zip(self.wrt, (dict(self.paths())[g] for g in self.grads))}
-            results.append(gradchecks(calls, got, lambda i: np.ones(()),
-                                      lambda i: {k: dig(got[i], where[k]) for k in self.wrt}))
-        results.append(dtypes("float32 in, float32 out", pairs(self.paths())))
-        results.append(C.gated(purity_of(calls, got, cases)))
-        return results
 
 
 # --------------------------------------------------------------------------- case makers
@@ -262,20 +192,19 @@ LOSS_OUTPUTS = dict(outputs=("loss", "dW"), wrt=("W",), grads=("dW",))
 
 
 def loss_item(item_id, points, name, cases, mutants=(), visibility="public", **kwargs):
-    return CaseItem(item_id, points, visibility=visibility, name=name, module="linear", cases=cases,
+    return FunctionItem(item_id, points, visibility=visibility, name=name, module="linear", cases=cases,
                     mutants=mutants, **{**LOSS_OUTPUTS, **kwargs})
 
 
 # --------------------------------------------------------------------------- trained classifiers
 def draw_templates(W, title, fig):
     """Ten 32x32 colour images, the column of W[:-1] of each class, each scaled to [0, 1]."""
-    from grader.student.data import CIFAR10_CLASSES
     t = np.asarray(W[:-1], dtype=np.float64).reshape(3, 32, 32, -1).transpose(3, 1, 2, 0)
     lo, hi = t.min(axis=(1, 2, 3), keepdims=True), t.max(axis=(1, 2, 3), keepdims=True)
     t = (t - lo) / np.maximum(hi - lo, 1e-12)
     for k, ax in enumerate(fig.subplots(2, 5).flat):
         ax.imshow(t[k], interpolation="nearest")
-        ax.set_title(CIFAR10_CLASSES[k])
+        ax.set_title(cifar10_classes()[k])
         ax.axis("off")
     fig.suptitle(title)
 
@@ -294,7 +223,6 @@ class LinearAccuracyItem(AccuracyItem):
     figure: str = ""
 
     def check_arch(self, arch):
-        from grader.items.models import WeightsError
         super().check_arch(arch)
         want = [{"type": "Flatten"}, {"type": "Linear", "in_features": 3072, "out_features": 10}]
         if arch != want:
@@ -302,7 +230,6 @@ class LinearAccuracyItem(AccuracyItem):
                                f"classifier on the 3072 pixels), not {json.dumps(arch)}")
 
     def calls_for(self, arch, weights, meta, data):
-        from grader.items.models import WeightsError
         W, b = weights.get("1.W"), weights.get("1.b")
         if W is None or b is None or W.shape != (3072, 10) or b.shape != (10,):
             raise WeightsError(f"expected arrays 1.W (3072, 10) and 1.b (10,), got "
@@ -325,29 +252,29 @@ class LinearAccuracyItem(AccuracyItem):
 
 # --------------------------------------------------------------------------- items
 ITEMS = [
-    CaseItem("linear.logistic.sigmoid", 4, name="sigmoid", module="logistic", outputs=("sigmoid(z)",),
+    FunctionItem("linear.logistic.sigmoid", 4, name="sigmoid", module="logistic", outputs=("sigmoid(z)",),
              cases=(("random", logits((4, 5)), F64, False), ("batch of 1", logits((1, 3)), F64, False),
                     ("large |z| (x1000), with 0, +-710, +-745.5, +-1000", logits((3, 6), 1000.0, True), F64, False),
                     ("float32", logits((3, 4)), F32_, False)),
              mutants=(Mutant("exp(z) / (1 + exp(z)) overflows to inf / inf for z > 709: use exp(-|z|)",
                              {"sigmoid": M + "sigmoid_exp_ratio"}),)),
-    CaseItem("linear.logistic.mse_loss", 8, name="logistic_mse_loss", module="logistic", cases=LOGISTIC,
+    FunctionItem("linear.logistic.mse_loss", 8, name="logistic_mse_loss", module="logistic", cases=LOGISTIC,
              outputs=("loss", "dw", "db"), wrt=("w", "b"), grads=("dw", "db"),
              mutants=(Mutant("the chain rule goes through the sigmoid: dz = 2 (p - y) p (1 - p) / N",
                              {"logistic_mse_loss": M + "mse_no_sigmoid_derivative"}),
                       Mutant("d/dp (p - y)^2 = 2 (p - y): the factor 2 is missing",
                              {"logistic_mse_loss": M + "mse_no_factor_two"}))),
-    CaseItem("linear.logistic.log_loss", 6, name="logistic_log_loss", module="logistic", cases=LOGISTIC,
+    FunctionItem("linear.logistic.log_loss", 6, name="logistic_log_loss", module="logistic", cases=LOGISTIC,
              outputs=("loss", "dw", "db"), wrt=("w", "b"), grads=("dw", "db"),
              mutants=(Mutant("for the log loss the sigmoid's derivative cancels: dz = (p - y) / N",
                              {"logistic_log_loss": M + "log_loss_sigmoid_derivative"}),)),
-    CaseItem("linear.logistic.log_loss.stable", 2, visibility="hidden", name="logistic_log_loss",
+    FunctionItem("linear.logistic.log_loss.stable", 2, visibility="hidden", name="logistic_log_loss",
              module="logistic", float64_only=True, outputs=("loss", "dw", "db"),
              cases=(("logits x1000 (some beyond +-750, every |z| >= 50)", saturated(6), F64, False),
                     ("logits x1000, batch of 1 (z >= 750, label 0)", saturated(1, d=3), F64, False)),
              mutants=(Mutant("log(sigmoid(z)) is -inf once sigmoid(z) rounds to 0 or 1: write the loss as "
                              "softplus(z) - y z", {"logistic_log_loss": M + "log_loss_unstable"}),)),
-    CaseItem("linear.logistic.gd_step", 4, name="gd_step", module="logistic", outputs=("w", "b"),
+    FunctionItem("linear.logistic.gd_step", 4, name="gd_step", module="logistic", outputs=("w", "b"),
              cases=(("lr=0.1", gd_case(5, 0.1), F64, False), ("one feature, lr=0.5", gd_case(1, 0.5), F64, False),
                     ("float32, lr=0.1", gd_case(4, 0.1), F32_, False)),
              mutants=(Mutant("gradient descent steps against the gradient: w - lr * dw",
@@ -378,13 +305,13 @@ ITEMS = [
         mutants=(Mutant("exp overflows for scores in the thousands: subtract each row's max score first",
                         {"softmax_loss": M + "softmax_no_max_subtraction"}),
                  Mutant(GLOBAL_MAX, {"softmax_loss": M + "softmax_global_max"}))),
-    CaseItem("linear.predict", 4, name="predict", module="linear", outputs=("predict(W, X)",),
+    FunctionItem("linear.predict", 4, name="predict", module="linear", outputs=("predict(W, X)",),
              cases=(("random", predict_case(8, 5, 4), F64, False),
                     ("tied best scores (the lowest class wins)", predict_case(6, 4, 5, ties=True), F64, False),
                     ("float32", predict_case(5, 3, 3), F32_, False)),
              mutants=(Mutant("ties go to the lowest class index (np.argmax), not the last",
                              {"predict": M + "predict_last_max"}),)),
-    CaseItem("linear.train_sgd", 8, name="train_sgd", module="linear", seeded=True, outputs=("W", "history"),
+    FunctionItem("linear.train_sgd", 8, name="train_sgd", module="linear", seeded=True, outputs=("W", "history"),
              cases=(("softmax, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6), F64, False),
                     ("svm, reg=0.1, 6 steps of batch 4", sgd_case(20, 5, 3, 0.1, 4, 6, loss="svm"), F64, False),
                     ("softmax, reg=0, 4 steps of batch 1", sgd_case(9, 4, 3, 0.0, 1, 4), F64, False),

@@ -1,17 +1,16 @@
 """The `mlp` assignment: layers, activations, losses, optimizers, initialisation, a trained MLP."""
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from grader.items import (F32, AccuracyItem, BatchNormItem, DropoutItem, InitItem, InitStudyItem, LayerItem,
-                          LossItem, Mutant, OptimizerItem, SequentialItem, as_float32, away_from_zero, randn)
+from grader.items import (MLP_LAYERS, AccuracyItem, BatchNormItem, DropoutItem, InitItem, InitStudyItem, LayerItem,
+                          LossItem, Mutant, OptimizerItem, SequentialItem, VariantsItem, away_from_zero, force_family,
+                          randn)
 
 ORDER = 2  # the course's week
 DATA = ("cifar10",)
 
-M = "grader.mutants:"
-K = "solutions/mlp/mutants.py:"  # the course's own known bugs
-MLP_LAYERS = ("Flatten", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softplus", "Dropout", "BatchNorm1d")
+M = "solutions/mlp/mutants.py:"  # the course's known bugs
 
 
 # --------------------------------------------------------------------------- numerical conditions by construction
@@ -54,16 +53,10 @@ class ForcedLayerItem(LayerItem):
     numerical condition they stand for holds by construction; their float32 copies follow."""
     force: tuple = ()  # (tag, fn)
 
-    def cases(self, rng):
+    def families(self, rng):
         force = dict(self.force)
-        out, fixed = [], {}
-        for tag, kwargs, x, params in super().cases(rng):
-            if tag in force:
-                x = fixed[tag] = force[tag](x).astype(x.dtype)
-            elif tag.endswith(F32) and tag[:-len(F32)] in fixed:
-                x = as_float32(fixed[tag[:-len(F32)]])
-            out.append((tag, kwargs, x, params))
-        return out
+        return [c._replace(inputs={**c.inputs, "x": force[c.tag](c.inputs["x"]).astype(c.inputs["x"].dtype)})
+                if c.tag in force else c for c in super().families(rng)]
 
 
 @dataclass(frozen=True)
@@ -74,17 +67,9 @@ class ForcedLossItem(LossItem):
 
     def calls(self, rng):
         calls = super().calls(rng)
-        edges = {f"scores x{s:g}" for s in self.edge}
-        index = {c.spec.get("tag"): i for i, c in enumerate(calls) if c.driver == "loss"}
-        for tag in edges:
-            i = index[tag]
-            scores, target = self.force(calls[i].inputs["scores"], calls[i].inputs["target"])
-            calls[i].inputs.update(scores=scores, target=target)
-            if tag + F32 in index:
-                calls[index[tag + F32]].inputs.update(as_float32(calls[i].inputs))
-            for c in calls:
-                if c.driver.endswith("_perturbed") and c.spec.get("case") == i:
-                    c.inputs.update(calls[i].inputs)
+        for tag in {f"scores x{s:g}" for s in self.edge}:
+            force_family(calls, "loss", tag,
+                         lambda inputs: dict(zip(("scores", "target"), self.force(inputs["scores"], inputs["target"]))))
         return calls
 
 
@@ -96,27 +81,6 @@ def bce_extremes(scores, target):
 
 
 # --------------------------------------------------------------------------- behaviour-selecting arguments
-@dataclass(frozen=True)
-class VariantsItem:
-    """Mixin: the item's cases once for its own fields, then once more for each `variants` entry
-    (tag suffix, {field: value}): another hyperparameter value (eps, weight_decay, margin, the
-    defaults), each case tagged ``<tag>, <suffix>``."""
-    variants: tuple = ()
-
-    def calls(self, rng):
-        calls = list(super().calls(rng))
-        for suffix, fields in self.variants:
-            more = super(VariantsItem, replace(self, variants=(), **fields)).calls(rng)
-            offset = len(calls)
-            for c in more:
-                if "tag" in c.spec:
-                    c.spec["tag"] = f"{c.spec['tag']}, {suffix}"
-                if c.driver.endswith("_perturbed"):
-                    c.spec["case"] += offset
-            calls += more
-        return calls
-
-
 @dataclass(frozen=True)
 class OptimizerVariants(VariantsItem, OptimizerItem):
     pass
@@ -272,7 +236,7 @@ ITEMS = [
                   mutants=(Mutant("the running variance must use the unbiased batch variance (N/(N-1))",
                                   {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}),
                            Mutant("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
-                                  {"BatchNorm1d": K + "BatchNormEpsOutsideSqrt"}))),
+                                  {"BatchNorm1d": M + "BatchNormEpsOutsideSqrt"}))),
     BatchNormEps("mlp.batchnorm.backward", 4, part="backward"),
     BatchNormEps("mlp.batchnorm.eval", 3, visibility="hidden", part="eval",
                   mutants=(Mutant("at evaluation time normalise with running_mean/running_var, not the batch's statistics",
@@ -280,7 +244,7 @@ ITEMS = [
                            Mutant("the running variance must use the unbiased batch variance (N/(N-1))",
                                   {"BatchNorm1d": M + "BatchNormBiasedRunningVar"}),
                            Mutant("eps goes inside the square root: (x - mean) / sqrt(var + eps)",
-                                  {"BatchNorm1d": K + "BatchNormEpsOutsideSqrt"}))),
+                                  {"BatchNorm1d": M + "BatchNormEpsOutsideSqrt"}))),
     InitItem("mlp.init.xavier_uniform", 1.5, name="xavier_uniform", distribution="uniform"),
     InitItem("mlp.init.he_normal", 1.5, name="he_normal", distribution="normal"),
     InitStudyItem("mlp.init.study", 3, init="xavier_uniform", stds=(0.01, 1.0)),

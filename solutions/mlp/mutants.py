@@ -1,8 +1,9 @@
-"""Known bugs of the `mlp` assignment that live with the course (the older ones are in
-`grader/mutants.py`): when a student's output matches one, the feedback names the bug.
-Instructor-only: never released."""
+"""Known bugs of the `mlp` assignment, as small variants of the reference: when a student's output
+matches one, the feedback names the bug. Instructor-only: never released."""
 from reference.backend import get_array_module
-from reference.layers import BatchNorm1d
+from reference.layers import BatchNorm1d, Sequential
+from reference.losses import HingeLoss
+from reference.optim import Adam, Momentum
 
 
 class BatchNormEpsOutsideSqrt(BatchNorm1d):
@@ -15,3 +16,46 @@ class BatchNormEpsOutsideSqrt(BatchNorm1d):
         mean = x.mean(axis=0) if train else state["running_mean"].astype(x.dtype)
         x_hat = (x - mean) / (xp.sqrt(var) + self.eps)
         return params["gamma"] * x_hat + params["beta"], cache
+
+
+class AdamNoBiasCorrection(Adam):
+    def update(self, p, g, bufs, t):
+        xp = get_array_module(p)
+        m = self.beta1 * bufs["m"] + (1 - self.beta1) * g
+        v = self.beta2 * bufs["v"] + (1 - self.beta2) * g * g
+        return p - self.lr * m / (xp.sqrt(v) + self.eps), {"m": m, "v": v}
+
+
+class MomentumWrongSign(Momentum):
+    def update(self, p, g, bufs, t):
+        v = self.momentum * bufs["v"] - g
+        return p - self.lr * v, {"v": v}
+
+
+class HingeCountsCorrectClass(HingeLoss):
+    def forward(self, scores, target):
+        loss, cache = super().forward(scores, target)
+        return loss + self.margin, cache
+
+
+class BatchNormEvalBatchStats(BatchNorm1d):
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        if train:
+            return super().forward(x, params, train=True, rng=rng, state=state)
+        return super().forward(x, params, train=True, rng=rng, state=None)
+
+
+class BatchNormBiasedRunningVar(BatchNorm1d):
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        y, cache = super().forward(x, params, train=train, rng=rng, state=state)
+        if train and state is not None:
+            n, m = x.shape[0], self.momentum
+            var = x.var(axis=0)
+            prev = (state["running_var"] - m * var * n / (n - 1)) / (1 - m)
+            state["running_var"] = (1 - m) * prev + m * var
+        return y, cache
+
+
+class SequentialDropsRng(Sequential):
+    def forward(self, x, params, *, train=False, rng=None, state=None):
+        return super().forward(x, params, train=train, rng=None, state=state)

@@ -1,11 +1,11 @@
 """The `rnn` assignment: embeddings, RNN/LSTM/GRU with BPTT, masked temporal loss, clipping,
 sampling, word2vec, and character language models graded in nats per character."""
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-from grader.items import (CASES, F32, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
-                          TextItem, as_float32, randn)
+from grader.items import (CASES, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
+                          TextItem, VariantsItem, force_family, randn)
 
 ORDER = 5  # the course's week
 DATA = ("names", "shakespeare")
@@ -16,7 +16,7 @@ TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespea
 EARLIER = {"layers.py": "mlp/layers.py", "losses.py": "mlp/losses.py", "optim.py": "mlp/optim.py",
            "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py"}
 
-M = "grader.mutants:"
+M = "solutions/rnn/mutants.py:"
 TEXT_LAYERS = ("Embedding", "RNN", "LSTM", "GRU", "TemporalLinear", "Dropout")
 V, EMB, HID = 7, 4, 3  # small sizes keep the gradient checks quick
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
@@ -164,16 +164,8 @@ class ForcedStepItem(StepItem):
     gates: int = 1
 
     def calls(self, rng):
-        calls = super().calls(rng)
-        tags = {c.spec.get("tag"): i for i, c in enumerate(calls) if c.driver == "step"}
-        i = tags[LARGE_STEP]
-        x = large_preactivation(calls[i].inputs["x"], calls[i].inputs["params"]["Wx"], self.gates, rng)
-        calls[i].inputs["x"] = x
-        calls[tags[LARGE_STEP + F32]].inputs["x"] = x.astype(np.float32)
-        for c in calls:
-            if c.driver.endswith("_perturbed") and c.spec.get("case") == i:
-                c.inputs["x"] = x
-        return calls
+        return force_family(super().calls(rng), "step", LARGE_STEP, lambda inputs: {
+            "x": large_preactivation(inputs["x"], inputs["params"]["Wx"], self.gates, rng)})
 
 
 LARGE_SEQ = "|pre-activation| > 710 (inputs x1000)"
@@ -183,50 +175,39 @@ LARGE_SEQ = "|pre-activation| > 710 (inputs x1000)"
 class ForcedSequenceItem(LayerItem):
     """A recurrent LayerItem whose `LARGE_SEQ` family has, at every time step, pre-activations
     beyond +-PRE in every gate block and none below SATURATED in size (`large_preactivation` on each
-    x[:, t])."""
+    x[:, t]); its float32 copy follows."""
     gates: int = 1
 
-    def cases(self, rng):
-        out, fixed = [], {}
-        for tag, kwargs, x, params in super().cases(rng):
-            if tag == LARGE_SEQ:
+    def families(self, rng):
+        out = []
+        for case in super().families(rng):
+            if case.tag == LARGE_SEQ:
+                x, params = case.inputs["x"], case.inputs["params"]
                 x = np.stack([large_preactivation(x[:, t], params["Wx"], self.gates, rng) for t in range(x.shape[1])],
                              axis=1).astype(x.dtype)
-                fixed[tag] = x
-            elif tag.endswith(F32) and tag[:-len(F32)] in fixed:
-                x = as_float32(fixed[tag[:-len(F32)]])
-            out.append((tag, kwargs, x, params))
+                case = case._replace(inputs={**case.inputs, "x": x})
+            out.append(case)
         return out
 
 
 @dataclass(frozen=True)
-class TemporalLossItem(LossItem):
+class TemporalLossItem(VariantsItem, LossItem):
     """The temporal loss: its `scores x<edge>` family rebuilt by `spread_rows` (each position a row),
     and each `variants` entry (tag suffix, {field: value}: another ignore_index) run as more cases."""
-    variants: tuple = ()
 
     def calls(self, rng):
         calls = super().calls(rng)
-        index = {c.spec.get("tag"): i for i, c in enumerate(calls) if c.driver == "loss"}
         for tag in (f"scores x{s:g}" for s in self.edge):
-            i = index[tag]
-            calls[i].inputs.update(zip(("scores", "target"),
-                                       spread_rows(calls[i].inputs["scores"], calls[i].inputs["target"])))
-            if tag + F32 in index:
-                calls[index[tag + F32]].inputs.update(as_float32(calls[i].inputs))
-            for c in calls:
-                if c.driver.endswith("_perturbed") and c.spec.get("case") == i:
-                    c.inputs.update(calls[i].inputs)
-        for suffix, fields in self.variants:
-            more = LossItem.calls(replace(self, variants=(), edge=(), special=(), **fields), rng)
-            offset = len(calls)
-            for c in more:
-                if "tag" in c.spec:
-                    c.spec["tag"] = f"{c.spec['tag']}, {suffix}"
-                if c.driver.endswith("_perturbed"):
-                    c.spec["case"] += offset
-            calls += more
+            force_family(calls, "loss", tag, lambda inputs: dict(zip(("scores", "target"),
+                                                                      spread_rows(inputs["scores"], inputs["target"]))))
         return calls
+
+
+def numbered(make):
+    """The families of a plain function's item from `make(rng, dtype, k)`: cases 0 and 1 in float64
+    (with a gradient check where the item has `wrt`), case 2 in float32."""
+    return tuple((tag, lambda rng, dtype, k=k: make(rng, dtype, k), dtype, k < 2) for k, (tag, dtype) in
+                 enumerate((("float64", np.float64), ("float64, second case", np.float64), ("float32", np.float32))))
 
 
 @dataclass(frozen=True)
@@ -280,11 +261,12 @@ ITEMS = [
               make=temporal_linear, shapes=TL_SHAPES, out_shape=lambda kw, x: (*x.shape[:2], kw["out_features"])),
     TemporalLossItem("rnn.loss.temporal_cross_entropy", 5, name="TemporalCrossEntropyLoss", module="rnn",
              make=masked_scores(), edge=(1000.0,),
-             variants=(("ignore_index=0 (class 0 is the padding)", {"make": masked_scores(0), "kwargs": {"ignore_index": 0}}),),
+             variants=(("ignore_index=0 (class 0 is the padding)", {"make": masked_scores(0), "kwargs": {"ignore_index": 0},
+                                                                    "edge": (), "special": ()}),),
              mutants=(Mutant("masked positions (target == ignore_index) must not count: leave them out of the loss and its mean",
                              {"TemporalCrossEntropyLoss": M + "TemporalCENoMask"}),)),
-    FunctionItem("rnn.clip_grad_norm", 4, name="clip_grad_norm", module="text", make=clip_case,
-                 outputs=("clipped", "total_norm"),
+    FunctionItem("rnn.clip_grad_norm", 4, name="clip_grad_norm", module="text", cases=numbered(clip_case),
+                 outputs=("clipped", "total_norm"), one_check=True,
                  mutants=(Mutant("clip by one global norm over all gradients, not each tensor by its own",
                                  {"clip_grad_norm": M + "clip_per_tensor"}),
                           Mutant("clipping skipped: when total_norm > max_norm scale every gradient by "
@@ -292,9 +274,11 @@ ITEMS = [
                           Mutant("clipping inverted: the factor is max_norm / total_norm, not total_norm / max_norm",
                                  {"clip_grad_norm": M + "clip_inverted"}))),
     Sampler("rnn.sample_next", 7),
-    FunctionItem("rnn.word2vec.sgns_loss", 6, name="sgns_loss", module="word2vec", make=sgns_case,
-                 outputs=("loss", "grads"), wrt=("params/W_in", "params/W_out")),
-    FunctionItem("rnn.word2vec.keep_probability", 3, name="keep_probability", module="word2vec", make=counts_case),
+    FunctionItem("rnn.word2vec.sgns_loss", 6, name="sgns_loss", module="word2vec", cases=numbered(sgns_case),
+                 outputs=("loss", "grads"), wrt=("params/W_in", "params/W_out"), grads=("grads/W_in", "grads/W_out"),
+                 one_check=True),
+    FunctionItem("rnn.word2vec.keep_probability", 3, name="keep_probability", module="word2vec", cases=numbered(counts_case),
+                 one_check=True),
     # max_flops: 10x the answer key's evaluation (36 and 276 GFLOP; docs/security.md): recurrent
     # layers are far slower per FLOP than the CNN whose cost sets the global bound
     TextItem("rnn.names.nll", 10, weights="names_weights.npz", corpus="names", floor=2.40, target=2.05,

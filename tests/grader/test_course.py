@@ -14,7 +14,7 @@ REGISTRY = '''
     """The `toy` assignment: one loss, added as files only."""
     import numpy as np
 
-    from grader.items.core import LossItem, Mutant, randn
+    from grader.items import LossItem, Mutant, randn
 
     ORDER = 1
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from grader import engine
-from grader.assignments.cnn import TIE_TAG, pair
-from grader.items.core import F32
+from grader.assignments.cnn import TIE_TAG
+from grader.items import F32
+from grader.items import as_pair as pair
 
 SALTS = [f"salt-{i}" for i in range(20)]
 ITEMS = {i.id: i for a in ("cnn", "autoencoder") for i in engine.items(a)}
@@ -83,7 +84,8 @@ PARTS = ("forward", "backward", "gradient check")
 
 def reached(item_id, predicate, part):
     item = ITEMS[item_id]
-    for tag, kwargs, x, _ in item.cases(engine.item_rng(item.id, "corners")):
+    for case in item.all_cases(engine.item_rng(item.id, "corners")):
+        tag, kwargs, x = case.tag, case.spec["kwargs"], case.inputs["x"]
         if part == "gradient check" and (tag.endswith(F32) or x.dtype != np.float64 or tag in item.no_gradcheck):
             continue
         if predicate(kwargs, geometry(kwargs, x)):
@@ -118,7 +120,8 @@ def test_tie_family_ties_by_construction(salt):
     the first-maximum rule decides), at every salt."""
     for item_id in ("cnn.maxpool.forward", "cnn.maxpool.backward"):
         item = ITEMS[item_id]
-        ties = [(kwargs, x) for tag, kwargs, x, _ in item.cases(engine.item_rng(item_id, salt)) if tag.startswith(TIE_TAG)]
+        ties = [(c.spec["kwargs"], c.inputs["x"]) for c in item.all_cases(engine.item_rng(item_id, salt))
+                if c.tag.startswith(TIE_TAG)]
         assert len(ties) == 2  # float64 and its float32 copy
         for kwargs, x in ties:
             kh, kw = pair(kwargs["kernel_size"])
@@ -132,7 +135,7 @@ def test_distinct_families_have_no_ties(salt):
     differences of the gradient check (steps far below 0.05) never cross a window's maximum."""
     for item_id in ("cnn.maxpool.backward", "cnn.avgpool.backward"):
         item = ITEMS[item_id]
-        for tag, _, x, _ in item.cases(engine.item_rng(item_id, salt)):
+        for tag, x in ((c.tag, c.inputs["x"]) for c in item.all_cases(engine.item_rng(item_id, salt))):
             if not tag.startswith(TIE_TAG):
                 v = np.sort(x.astype(np.float64).ravel())
                 assert np.diff(v).min() >= 0.05, tag

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from grader import engine
-from grader.items.core import TIMEOUT_FACTOR, Item, SpeedItem
-from grader.sandbox.runner import Call
+from grader.items import TIMEOUT_FACTOR, Call, Item, SpeedItem, TrustedItem
 
 _spec = importlib.util.spec_from_file_location(
     "submissions_harness", Path(__file__).resolve().parents[1] / "submissions" / "harness.py")
@@ -24,7 +23,7 @@ def test_correct_loop_based_code_keeps_full_marks(assignment, variant, tmp_path)
     """A correct implementation written with Python loops (what the contract allows where it asks
     for no speed) keeps every point of every item its module reaches (the initialisation study
     included: it runs no layer of the student's)."""
-    item_ids = [i.id for i in engine.items(assignment) if not getattr(i, "trusted", False)]
+    item_ids = [i.id for i in engine.items(assignment) if not isinstance(i, TrustedItem)]
     only = harness.dependent_items(item_ids, [variant.file], assignment)
     assert only
     report = engine.grade(assignment, harness.build(variant, tmp_path / variant.name, assignment), only=only)

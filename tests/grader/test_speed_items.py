@@ -8,7 +8,7 @@ items that must lose points (none: they are all correct), ``# speed:`` and
 (0 < score < max) or ``full``. The answer key must get full credit on both.
 
 Bands, not times: the verdicts are ratios of medians of interleaved runs against the reference
-(`grader.items.core.SpeedItem`), so the expected bands hold on a slow or busy machine, with margin:
+(`grader.items.SpeedItem`), so the expected bands hold on a slow or busy machine, with margin:
 on a 2-core machine also running a training job, the answer key times about 1x the reference
 (full credit at <= 2.5x), np.add.at col2im about 5x on backward (partial), pixel loops 13-31x
 (zero: none at >= 10x), and the textbook quadruple loop stops at the probe (zero).

@@ -15,7 +15,7 @@ must score exactly 0, not only lose points; ``# status:`` is the status every af
 have. ``# clause:`` names the contract clauses (``docs/clauses.md``) the bug breaks.
 
 Speed submissions (``speed/``) also state the credit they expect on the assignment's speed items
-(`grader.items.core.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
+(`grader.items.SpeedItem`), as one of ``zero`` (score 0), ``partial`` (0 < score < max) or
 ``full`` (score == max)::
 
     # speed: zero                        (every speed item)
@@ -188,7 +188,7 @@ def item_modules(item_id):
     found = next((module for prefix, module in ITEM_MODULES if item_id.startswith(prefix)), None)
     if found is None:
         from grader import engine
-        found = next(getattr(i, "module", "") for i in engine.items(item_id.split(".")[0]) if i.id == item_id)
+        found = next(i.module for i in engine.items(item_id.split(".")[0]) if i.id == item_id)
     return (found,) if isinstance(found, str) else tuple(found)
 
 
@@ -210,7 +210,7 @@ TIMING_RETRIES = 2  # extra gradings of a speed item whose timing verdict is not
 def timing_items(assignment):
     """The ids of the assignment's items whose score depends on a timing (`SpeedItem`)."""
     from grader import engine
-    from grader.items.core import SpeedItem
+    from grader.items import SpeedItem
     return [i.id for i in engine.items(assignment) if isinstance(i, SpeedItem)]
 
 
@@ -243,7 +243,8 @@ def seed_scores(assignment, root, salts, *, scope="affected", jobs=2):
     from collections import defaultdict
 
     from grader import engine
-    skip = set(timing_items(assignment)) | {i.id for i in engine.items(assignment) if getattr(i, "trusted", False)}
+    from grader.items import TrustedItem
+    skip = set(timing_items(assignment)) | {i.id for i in engine.items(assignment) if isinstance(i, TrustedItem)}
     item_ids = [i.id for i in engine.items(assignment) if i.id not in skip]
     root = Path(root)
     folders = {"__solution__": copy_solution(root / "__solution__", assignment)}
