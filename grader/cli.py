@@ -2,7 +2,6 @@
 import copy
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from grader import engine
 from grader import course
 from grader.student import data
 from grader.reports import figures
-from grader.reports import report
+from grader.reports import destinations, report
+from grader.reports.report import shown
 from grader.sandbox import runner
 from grader import secret
 from grader.student.submit import KIT_MANIFEST
@@ -119,18 +119,6 @@ def list_items(assignment):
         width = max(len(i.id) for i in its)
         for i in its:
             click.echo(f"  {i.id:<{width}} {i.points:>5g}  {i.visibility}")
-
-
-def _render(reports, fmt):
-    if fmt == "json":
-        return report.to_json(reports)
-    if fmt == "csv":
-        return report.to_csv(reports)
-    if fmt == "gradescope":
-        if len(reports) != 1:
-            raise click.UsageError("--format gradescope takes exactly one submission")
-        return report.to_gradescope(reports[0], execution_time=time.monotonic() - STARTED)
-    return report.table(reports)
 
 
 def _grade(assignment, paths, opts, jobs, only, *, salt_id="", outdir=None, resume=False, on_report=None):
@@ -242,63 +230,19 @@ def _check_items(assignment, opts, only):
             raise BadUsage(f"--item {o}: no {assignment} item has this id or prefix (see `dlgrade list {assignment}`)")
 
 
-GRADEBOOK = {"table": "grades.txt", "json": "grades.json", "csv": "grades.csv", "gradescope": "results.json"}
+def _usable(check, *args):
+    """An output destination checked before any work (`grader.reports.destinations`): exit 2."""
+    try:
+        check(*args)
+    except destinations.DestinationError as exc:
+        raise BadUsage(str(exc))
 
 
-def _outdir_mode(output, resume):
-    return bool(output) and (resume or output.endswith(("/", "\\")) or Path(output).is_dir()
-                             or not Path(output).suffix)
-
-
-def _check_output(output, resume):
-    if resume and not output:
-        raise BadUsage("--resume needs -o OUTDIR")
-    if not output:
-        return
-    if _outdir_mode(output, resume):
-        check_out_folder("-o", output)
-    else:
-        check_out_file("-o", output)
-
-
-def check_out_folder(option, value):
-    """An output folder: one that exists, or a new one in a folder that exists; writable. One
-    line and exit 2 otherwise, before any work."""
-    path = Path(value)
-    if path.exists() and not path.is_dir():
-        raise BadUsage(f"{option} {value}: not a folder")
-    if not path.exists() and not path.parent.is_dir():
-        raise BadUsage(f"{option} {value}: folder {path.parent} does not exist")
-    _check_writable(option, value, path if path.exists() else path.parent)
-
-
-def check_out_file(option, value):
-    """An output file in a folder that exists and is writable (one line and exit 2 otherwise)."""
-    path = Path(value)
-    if not path.parent.is_dir():
-        raise BadUsage(f"{option} {value}: folder {path.parent} does not exist")
-    if path.is_symlink():
-        raise BadUsage(f"{option} {value}: is a symbolic link")
-    if path.is_dir():
-        raise BadUsage(f"{option} {value}: is a folder")
-    _check_writable(option, value, path.parent)
-
-
-def _check_writable(option, value, folder):
-    try:  # a real write: permission bits say nothing for root, nor of a read-only mount
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise BadUsage(f"{option} {value}: cannot write in {folder} ({exc.strerror or exc})")
-
-
-def _out_path(option, value, suffix):
-    """--kit/--gradescope: a `suffix` file path, or a folder (that exists, or a new one in a
-    folder that exists) to put it in; checked before anything is built."""
-    if Path(value).suffix == suffix:
-        check_out_file(option, value)
-    else:
-        check_out_folder(option, value)
+def _render(reports, fmt):
+    try:
+        return report.render(reports, fmt, execution_time=time.monotonic() - STARTED)
+    except ValueError as exc:
+        raise click.UsageError(str(exc))
 
 
 def write_atomic(path: Path, text: str):
@@ -374,17 +318,17 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
     (its row says why; the others are graded) or a write failed; 2 a usage error, before
     any grading; 130 interrupted (Ctrl-C; -o OUTDIR keeps what finished: --resume).
     """
-    if fmt == "gradescope" and len(submissions) != 1 and not _outdir_mode(output, resume):
+    if fmt == "gradescope" and len(submissions) != 1 and not destinations.outdir_mode(output, resume):
         raise BadUsage("--format gradescope takes exactly one submission")
-    _check_output(output, resume)
+    _usable(destinations.check_output, output, resume)
     if feedback:
-        check_out_folder("--feedback", feedback)
+        _usable(destinations.check_out_folder, "--feedback", feedback)
     _check_device(device)
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
     opts = engine.Options(cases=engine.Oracle(), salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     _check_items(assignment, opts, only)
     paths = list(submissions)
-    outdir = Path(output) if _outdir_mode(output, resume) else None
+    outdir = Path(output) if destinations.outdir_mode(output, resume) else None
     sids = _class_ids(assignment, paths)
 
     def progress(k, r, so_far):  # the class view grows as submissions finish: their files, and grades.csv so far
@@ -395,9 +339,9 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
                               on_report=progress)
     if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
         _class_view(assignment, copy.deepcopy(reports), paths, outdir)
-        name = GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else GRADEBOOK["json"]
+        name = report.GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else report.GRADEBOOK["json"]
         if fmt != "csv":  # and the chosen format beside it
-            write_atomic(outdir / name, _render(reports, "json" if name == GRADEBOOK["json"] else fmt) + "\n")
+            write_atomic(outdir / name, _render(reports, "json" if name == report.GRADEBOOK["json"] else fmt) + "\n")
         click.echo(f"{len(reports) - skipped} graded, {skipped} already done (--resume): {outdir / name}", err=True)
     else:
         text = _render(reports, fmt)
@@ -434,12 +378,6 @@ def _class_ids(assignment, submissions):
     return classview.ids([engine.Report(assignment, str(p), []) for p in submissions])
 
 
-def shown(text) -> str:
-    """A name a submission chose, safe to print on a terminal: control characters (escape
-    sequences that move the cursor or rewrite earlier lines) as Python escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
-
-
 def _class_progress(report, sid, done, outdir):
     """One finished submission's files, and grades.csv over the submissions finished so far."""
     from grader.reports import classview
@@ -450,7 +388,8 @@ def _class_progress(report, sid, done, outdir):
 def _class_view(assignment, reports, submissions, outdir):
     """The class view (grader.reports.classview): kept apart from the grading itself."""
     from grader.reports import classview
-    curves = [classview.read_curves(s, assignment) for s in submissions]
+    weights = engine.weights_files(assignment)
+    curves = [classview.read_curves(s, weights) for s in submissions]
     problems = {}
     page = classview.write(copy.deepcopy(reports), outdir, curves, problems)
     for sid, why in sorted(problems.items()):
@@ -478,9 +417,9 @@ def release_cmd(assignment, check_only, kit, nb_course, gradescope, give_earlier
         raise BadUsage("--give-earlier needs --kit (assignments/ and nbgrader's source/ keep the stubs)")
     for option, value, suffix in (("--kit", kit, ".zip"), ("--gradescope", gradescope, ".zip")):
         if value:
-            _out_path(option, value, suffix)
+            _usable(destinations.check_out_path, option, value, suffix)
     if nb_course:
-        check_out_folder("--nbgrader", nb_course)
+        _usable(destinations.check_out_folder, "--nbgrader", nb_course)
     if gradescope:
         if not assignment:
             raise click.UsageError("--gradescope needs an ASSIGNMENT")

@@ -1,8 +1,9 @@
 """The grading engine: what the CLI, the student tool, reports and tests call.
 
 `grade(assignment, submission, ...)` runs every item of an assignment on one submission and
-returns a `grader.results.Report`; `grade_many` grades a class; `run_class` grades a class into
-an output folder, resuming an interrupted run.
+returns a `grader.results.Report`; `grade_many` grades a class; `class_run` takes a class in (each
+submission unpacked once) and grades it, into an output folder whose records resume an
+interrupted run.
 
 Modules: `registry` (assignments, items), `intake` (folders and zips to grader-owned copies),
 `grading` (Options, items on submissions), `public` (the public cases of a released kit: what
@@ -12,7 +13,8 @@ with its resume records).
 """
 from grader.engine.grading import Options, expected_source, grade, grade_item, grade_many, select_items, submission_salt
 from grader.engine.intake import (EMPTY, MAX_DEPTH, MAX_ZIP_BYTES, MAX_ZIP_MEMBERS, assignment_folder, content_hash,
-                                  data_files, gradable, missing_modules, snapshot, syntax_errors, unpack)
+                                  data_files, gradable, missing_modules, snapshot, syntax_errors, unpack,
+                                  weights_files)
 from grader.engine.public import PUBLIC_CASES, PublicCases, load_public_cases, save_public_cases
 from grader.engine.registry import assignments, item_rng, items
 from grader.engine.run import PENDING, RESULTS, ClassRun, class_run, write_atomic
@@ -31,7 +33,8 @@ def __getattr__(name):
 
 
 __all__ = ["EMPTY", "MAX_DEPTH", "MAX_ZIP_BYTES", "MAX_ZIP_MEMBERS", "NOT_GRADED", "PENDING", "PUBLIC_CASES", "RESULTS",
-           "ClassRun", "GradeError", "ItemResult", "Options", "PublicCases", "Report", "class_run", "write_atomic", "assignment_folder", "assignments", "content_hash",
-           "data_files", "expected_source", "grade", "grade_item", "grade_many", "gradable", "item_rng", "items",
-           "load_public_cases", "missing_modules", "save_public_cases", "select_items", "snapshot",
-           "submission_salt", "syntax_errors", "unpack", *ORACLE_NAMES]
+           "ClassRun", "GradeError", "ItemResult", "Options", "PublicCases", "Report", "assignment_folder",
+           "assignments", "class_run", "content_hash", "data_files", "expected_source", "grade", "grade_item",
+           "grade_many", "gradable", "item_rng", "items", "load_public_cases", "missing_modules",
+           "save_public_cases", "select_items", "snapshot", "submission_salt", "syntax_errors", "unpack",
+           "weights_files", "write_atomic", *ORACLE_NAMES]

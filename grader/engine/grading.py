@@ -19,6 +19,7 @@ from pathlib import Path
 from grader.engine.intake import content_hash, data_files, snapshot
 from grader.engine.public import PublicCases
 from grader.engine.registry import item_rng, items
+from grader.items import TrustedItem
 from grader.items.checks import WrongType, apply_gates
 from grader.items.models import WeightsError, load_weights
 from grader.results import NOT_GRADED, GradeError, ItemResult, Report, render_checks
@@ -58,14 +59,14 @@ def expected_source(opts: Options):
 
 def grade_item(item, submission: Path, opts: Options) -> ItemResult:
     result = _grade_item(item, submission, opts)
-    result.trained = bool(getattr(item, "trusted", False))
+    result.trained = isinstance(item, TrustedItem)
     return result
 
 
 def _grade_item(item, submission, opts):
     limits = Limits(timeout_s=opts.timeout or item.timeout)
     try:
-        if getattr(item, "trusted", False):
+        if isinstance(item, TrustedItem):
             checks = _grade_trusted(item, submission, opts, limits)
         else:
             checks = _grade_compared(item, submission, opts, limits)
@@ -189,7 +190,7 @@ def select_items(assignment, opts, only):
 
 def _missing(item, message):
     return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message,
-                      trained=bool(getattr(item, "trusted", False)))
+                      trained=isinstance(item, TrustedItem))
 
 
 class SharedExclusiveLock:
@@ -287,11 +288,11 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, names, prob
 
     def run(task):
         k, sub, item = task
-        with lock.hold(getattr(item, "exclusive", False)):
-            module = getattr(item, "module", "")
+        with lock.hold(item.exclusive):
+            module = item.module
             if sub is None:
                 result = _missing(item, NOT_GRADED)  # why: once, as the report's error
-            elif module and not getattr(item, "trusted", False) and not (sub / f"{module}.py").is_file():
+            elif module and not isinstance(item, TrustedItem) and not (sub / f"{module}.py").is_file():
                 result = _missing(item, f"{module}.py is missing from the submission")
             else:
                 result = grade_item(item, sub, dataclasses.replace(opts, salt=salts[k]))
@@ -310,7 +311,7 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, names, prob
     for k in range(len(copies)):
         if not selected and on_report:
             on_report(k, report(k))
-    order = sorted(range(len(tasks)), key=lambda t: getattr(tasks[t][2], "exclusive", False))
+    order = sorted(range(len(tasks)), key=lambda t: tasks[t][2].exclusive)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
         list(pool.map(run, [tasks[t] for t in order]))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from grader import course
 from grader.engine.registry import items
+from grader.items import TrustedItem
 from grader.results import GradeError
 from grader.sandbox.runner import SubmissionError, submission_files, write_files
 
@@ -29,10 +30,15 @@ def data_files(assignment):
     """The non-Python files of a submission some item reads (weights, data)."""
     names = set()
     for item in items(assignment):
-        names.update(getattr(item, "files", ()) or ())
-        if getattr(item, "weights", ""):
+        names.update(item.files)
+        if isinstance(item, TrustedItem) and item.weights:
             names.add(item.weights)
     return sorted(names)
+
+
+def weights_files(assignment) -> list:
+    """The weights files a submission's trained models are graded from, in item order."""
+    return [item.weights for item in items(assignment) if isinstance(item, TrustedItem) and item.weights]
 
 
 def snapshot(sub: Path, into: Path, assignment: str) -> Path:
@@ -75,9 +81,8 @@ def expected_files(assignment) -> set:
     data files and, where the course knows them, the `.py` files released to students."""
     names = set(data_files(assignment))
     for item in items(assignment):
-        module = getattr(item, "module", "")
-        if module and not getattr(item, "trusted", False):
-            names.add(f"{module}.py")
+        if item.module and not isinstance(item, TrustedItem):
+            names.add(f"{item.module}.py")
     key = (assignment, str(course.root()))
     if key not in _RELEASED:
         from grader.student.submit import manifest
@@ -223,7 +228,7 @@ def missing_modules(assignment, folder: Path, selected) -> dict:
     except SubmissionError:
         present = set()
     for item in selected:
-        module = getattr(item, "module", "")
-        if module and not getattr(item, "trusted", False) and f"{module}.py" not in present:
-            out[f"{module}.py"] = out.get(f"{module}.py", 0) + 1
+        name = f"{item.module}.py"
+        if item.module and not isinstance(item, TrustedItem) and name not in present:
+            out[name] = out.get(name, 0) + 1
     return out

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from grader.engine.registry import items
+from grader.items import TrustedItem
 from grader.results import GradeError
 from grader.sandbox import wire
 from grader.sandbox.drivers import indexed
@@ -52,7 +53,7 @@ def save_public_cases(assignment: str, folder: Path, salt: str = "public"):
     from grader.engine.oracle import reference_cases  # the instructor's side only
     meta, arrays = {}, {}
     for item in items(assignment):
-        if item.visibility != "public" or getattr(item, "trusted", False):
+        if item.visibility != "public" or isinstance(item, TrustedItem):
             continue
         calls, expected, alternatives = reference_cases(item, salt)
         meta[item.id] = {"calls": [{"driver": c.driver, "spec": c.spec} for c in calls],

@@ -21,7 +21,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from grader import engine
+from grader.engine.intake import MAX_DEPTH, MAX_ZIP_MEMBERS  # the limits intake reads a submission within
 from grader.student import curves
 from grader.reports import figures
 from grader.reports.feedback import COLOURS, draw_scores, feedback_text, folder_for
@@ -53,10 +53,10 @@ MAX_FOLDERS = 2000  # folders of a submission looked through for its learning cu
 
 def _find(folder: Path, name: str):
     """The shallowest regular file `name` in `folder` or the folders below it, at most
-    `engine.MAX_DEPTH` deep and `MAX_FOLDERS` visited, breadth first and without recursion, never
+    `MAX_DEPTH` deep and `MAX_FOLDERS` visited, breadth first and without recursion, never
     through a link, nor into dot-folders, `__MACOSX` or `__pycache__`; None if there is none."""
     level, seen = [folder], 0
-    for _ in range(engine.MAX_DEPTH + 1):
+    for _ in range(MAX_DEPTH + 1):
         for d in level:
             with contextlib.suppress(OSError):
                 if stat.S_ISREG(os.lstat(d / name).st_mode):
@@ -82,7 +82,7 @@ def _zip_member(path: Path, name: str) -> bytes:
     """The bytes of the shallowest member `name` of the zip `path` (at most `curves.MAX_BYTES`)."""
     with zipfile.ZipFile(path) as zf:
         members = zf.infolist()
-        if len(members) > engine.MAX_ZIP_MEMBERS:
+        if len(members) > MAX_ZIP_MEMBERS:
             raise curves.CurveError("too many files in the zip")
         found = sorted((m for m in members if not m.is_dir() and Path(m.filename).name == Path(name).name),
                        key=lambda m: (m.filename.count("/"), m.filename))
@@ -92,11 +92,12 @@ def _zip_member(path: Path, name: str) -> bytes:
             return f.read(curves.MAX_BYTES + 1)
 
 
-def read_curves(path, assignment) -> dict:
-    """{weights file: rows} for the learning curves in a submission (a folder or a .zip), read
+def read_curves(path, weights) -> dict:
+    """{weights file: rows} for the learning curves of the `weights` files (`engine.weights_files`)
+    in a submission (a folder or a .zip), read
     as data (`curves.load`: a regular file, bounded in size, depth and values); a missing or bad
     curve is skipped. The submission itself must be a folder or a regular file, not a link."""
-    names = [curves.path_for(i.weights) for i in engine.items(assignment) if getattr(i, "weights", "")]
+    names = [curves.path_for(w) for w in weights]
     path, out = Path(path), {}
     try:
         mode = os.lstat(path).st_mode

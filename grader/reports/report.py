@@ -75,6 +75,29 @@ def trained_models(report) -> list:
     return lines
 
 
+FORMATS = ("table", "json", "csv", "gradescope")
+GRADEBOOK = {"table": "grades.txt", "json": "grades.json", "csv": "grades.csv", "gradescope": "results.json"}
+
+
+def render(reports, fmt: str, *, execution_time: float = 0.0) -> str:
+    """The reports in one of `FORMATS` (gradescope: exactly one report, else ValueError)."""
+    if fmt == "json":
+        return to_json(reports)
+    if fmt == "csv":
+        return to_csv(reports)
+    if fmt == "gradescope":
+        if len(reports) != 1:
+            raise ValueError("--format gradescope takes exactly one submission")
+        return to_gradescope(reports[0], execution_time=execution_time)
+    return table(reports)
+
+
+def shown(text) -> str:
+    """A name a submission chose, safe to print on a terminal: control characters (escape
+    sequences that move the cursor or rewrite earlier lines) as Python escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def to_json(reports) -> str:
     data = [r.to_dict() for r in reports]
     return dumps(data[0] if len(data) == 1 else data, indent=2)

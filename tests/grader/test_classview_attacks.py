@@ -212,14 +212,16 @@ def deep(tmp_path):
 
 def test_the_class_views_walk_of_a_deep_folder_is_bounded(tmp_path, deep):
     """read_curves looks a bounded number of folders deep, without recursion."""
+    from grader.engine import weights_files
     from grader.reports.classview import read_curves
+    weights = weights_files("mlp")
     bad = _stub(tmp_path / "mallory")
     deepest = deep(bad)
     with open(os.path.join(deepest, CURVE), "w") as f:
         json.dump(HONEST_CURVE, f)
-    assert read_curves(bad, "mlp") == {}
+    assert read_curves(bad, weights) == {}
     (bad / "d" / CURVE).write_text(json.dumps(HONEST_CURVE))
-    assert len(read_curves(bad, "mlp")[CURVE]) == 5
+    assert len(read_curves(bad, weights)[CURVE]) == 5
 
 
 def test_a_folder_1100_levels_deep_is_graded_with_the_others(tmp_path, deep):
