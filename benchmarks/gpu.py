@@ -1,4 +1,4 @@
-"""GPU figures for the README: conv forward+backward on CuPy against PyTorch on the same GPU,
+"""GPU figures for docs/gpu.md: conv forward+backward on CuPy against PyTorch on the same GPU,
 and the time to train the answer-key CNN to its CIFAR-10 target on the GPU.
 
     python benchmarks/gpu.py                  # a CUDA GPU, CuPy and a CUDA build of torch

@@ -13,11 +13,10 @@ import hashlib
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.engine.intake import content_hash, data_files, snapshot
-from grader.engine.public import PublicCases
 from grader.engine.registry import item_rng, items
 from grader.items import TrustedItem
 from grader.items.checks import WrongType, apply_gates
@@ -41,12 +40,7 @@ class Options:
     sandbox: bool = True         # run workers inside bubblewrap (False: plain processes)
     prestart: bool = True        # one pre-started worker per submission forks a child per item
     pool: object = None          # set by grade_many: the runner.WorkerPool of this run
-    mode: InitVar[str] = None    # transitional: mode="check" with public=load_public_cases(...) means
-    public: InitVar[dict] = None  # cases=PublicCases(public); remove once no caller passes them
-
-    def __post_init__(self, mode, public):
-        if mode == "check":
-            self.cases = PublicCases(public or {})
+    download: bool = True        # False (`dlgrade check`): a missing dataset is an item's error, never a download
 
 
 def expected_source(opts: Options):
@@ -151,7 +145,7 @@ def _grade_trusted(item, submission, opts, limits):
     except WeightsError as exc:
         raise _Outcome("failed", str(exc))
     try:
-        data = item.test_set()
+        data = item.test_set(download=opts.download)
     except DataError as exc:
         if not source.missing_data_fails_item:  # the grader's environment, not the student: stop (grade_item)
             raise

@@ -85,7 +85,7 @@ def expected_files(assignment) -> set:
             names.add(f"{item.module}.py")
     key = (assignment, str(course.root()))
     if key not in _RELEASED:
-        from grader.student.submit import manifest
+        from grader.student.manifest import manifest
         try:
             _RELEASED[key] = {Path(f).name for f in manifest(assignment).get("files", ()) if "/" not in f}
         except (GradeError, OSError):  # a course installed without its answer keys: the declared names

@@ -6,7 +6,6 @@ Every item has an id, points, a visibility, a time floor and the plain attribute
 probing attributes. Items own points; checks (`grader.items.checks`) do not.
 """
 from dataclasses import dataclass
-from typing import ClassVar
 
 TIMEOUT_FACTOR = 50.0  # an item's limit: this many times the reference's time on its calls (`Item.time_limit`)
 
@@ -48,7 +47,6 @@ class ComparedItem(Item):
     parent; `evaluate` turns them into `CheckResult`s."""
     mutants: tuple = ()
     needs_reference: bool = True  # False for items checked by behaviour alone
-    trusted: ClassVar[bool] = False  # transitional: the engine moves to isinstance(item, TrustedItem)
 
     def calls(self, rng) -> list:
         """The worker calls (`grader.items.Call`) of one grading, drawn from `rng`."""
@@ -65,12 +63,14 @@ class TrustedItem(Item):
     refuses an architecture, `test_set()` loads the held-out data, `calls_for` builds the calls the
     reference layers run on it, `evaluate_outputs` turns their outputs into `CheckResult`s."""
     weights: str = ""
-    trusted: ClassVar[bool] = True  # transitional: the engine moves to isinstance(item, TrustedItem)
+    layers: tuple = ()  # the layer types the weights may name (`check_arch` refuses the others)
 
     def check_arch(self, arch):
         raise NotImplementedError
 
-    def test_set(self):
+    def test_set(self, *, download: bool = True):
+        """The held-out data; `download=False` (`dlgrade check`) raises `DataError` for a dataset
+        not on this machine instead of downloading it."""
         raise NotImplementedError
 
     def calls_for(self, arch, weights, meta, data) -> list:

@@ -55,7 +55,7 @@ class InitStudyItem(ComparedItem):
     for the reference's curve, on a draw from the contract's distribution (`contract_draw`). The
     contract fixes the distribution, not how `init` consumes `rng`, so each layer's activation std
     must be within `rtol` of the reference's (the mean within `rtol` times that std); `rtol` is set
-    from the spread between random draws (README: initialisation study). A correct initialiser
+    from the spread between random draws (docs/items.md, "Initialisation study"). A correct initialiser
     passes whatever the student's `Linear` and `Tanh` do. The `std * randn` networks of `stds`
     (the lecture's vanishing and saturating activations) are drawn in the figure, the reference's
     alone: nothing of the student's runs in them, so they are no check.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.items.base import TrustedItem
 from grader.sandbox.drivers import WeightsError  # noqa: F401  (defined with the drivers, which raise it on both sides)
 
 MAX_BYTES = 64 << 20
@@ -131,7 +132,8 @@ def layer_types() -> set:
     try:
         for name in course.discover():
             for item in course.load(name).ITEMS:
-                types.update(t for t in getattr(item, "layers", ()) if isinstance(t, str) and t.isidentifier())
+                if isinstance(item, TrustedItem):
+                    types.update(t for t in item.layers if isinstance(t, str) and t.isidentifier())
     except Exception:  # a broken registry is reported where it is used, not while reading weights
         pass
     return types

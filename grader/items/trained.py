@@ -10,11 +10,11 @@ from grader.items.checks import CheckResult
 from grader.sandbox.calls import Call
 
 
-def load_cifar10(split):
+def load_cifar10(split, *, download: bool = True):
     """CIFAR-10 images and labels of `split` (`grader.data.load_cifar10`), read on first use: for a
-    course's `TrustedItem.test_set`."""
+    course's `TrustedItem.test_set` (which passes its `download` on)."""
     from grader.data import load_cifar10 as load
-    return load(split)
+    return load(split, download=download)
 
 
 def cifar10_classes():
@@ -44,9 +44,9 @@ class AccuracyItem(TrustedItem):
                 raise WeightsError(f"{self.weights}: layer {i} is a {layer['type']}, which this assignment's model "
                                    f"may not use (allowed: {', '.join(self.layers)})")
 
-    def test_set(self):
+    def test_set(self, *, download: bool = True):
         from grader.student.data import cifar10_test_set
-        return cifar10_test_set()
+        return cifar10_test_set(download=download)
 
     def calls_for(self, arch, weights, meta, data):
         spec = {"arch": json.dumps(arch), "modules": list(self.modules), "max_flops": self.max_flops}
@@ -73,11 +73,11 @@ class TextItem(AccuracyItem):
     modules: tuple = ("rnn", "layers")
     chunk: int = 128
 
-    def test_set(self):
+    def test_set(self, *, download: bool = True):
         from grader.student.data import load_names, load_shakespeare
         if self.corpus == "names":
-            return load_names()["test"]
-        return load_shakespeare()["test"]
+            return load_names(download=download)["test"]
+        return load_shakespeare(download=download)["test"]
 
     def encode(self, vocab, text):
         """(inputs, targets) int arrays; names: '.name.' rows padded with targets -1."""

@@ -23,6 +23,7 @@ from grader import engine
 from grader import course
 from grader.student import data
 from grader.release.wheel import ZIP_DATE
+from grader.sandbox.course_drivers import FILE as DRIVERS_FILE
 
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("grader", "reference")
@@ -129,6 +130,15 @@ def _add(zf, name, data: bytes, mode=0o644):
     zf.writestr(info, data)
 
 
+def grading_files(root: Path) -> list:
+    """The course's grading files, never its answer keys: each assignment's registry, known bugs
+    and worker drivers, and the course's datasets file (what pyproject.toml's package data names)."""
+    names = course.INSTRUCTOR_FILES | {DRIVERS_FILE}
+    files = [p for p in sorted((root / "solutions").glob("*/*.py")) if p.name in names]
+    datasets = root / "solutions" / data.COURSE_FILE
+    return files + ([datasets] if datasets.is_file() else [])
+
+
 def build(assignment: str, root: Path, out: Path, salt: str = None) -> Path:
     """Write the autograder zip for `assignment` to `out` (a .zip path, or a folder to put it in)."""
     engine.items(assignment)  # an unknown assignment fails here
@@ -142,9 +152,8 @@ def build(assignment: str, root: Path, out: Path, salt: str = None) -> Path:
         _add(zf, "salt.txt", (salt or secrets.token_hex(16)).encode() + b"\n")
         for name in PROJECT_FILES:
             _add(zf, f"dlgrade/{name}", (root / name).read_bytes())
-        for path in sorted((root / "solutions").glob("*/*.py")):  # the registries and known bugs
-            if path.name in course.INSTRUCTOR_FILES:
-                _add(zf, f"dlgrade/{path.relative_to(root)}", path.read_bytes())
+        for path in grading_files(root):
+            _add(zf, f"dlgrade/{path.relative_to(root)}", path.read_bytes())
         for package in PACKAGES:
             for path in sorted((root / package).rglob("*.py")):
                 if "__pycache__" not in path.parts:

@@ -10,8 +10,8 @@ public cases, and the reports a student reads (table, feedback, figures). Never 
 instructor's `grader/release/`, the engine's reference oracle (`grader/engine/oracle.py`, the only
 engine module that imports `reference`), the class view (`grader/reports/classview.py`),
 `reference/`, `solutions/` and known-bug variants. The course's item registries and its own
-worker drivers (no answers in them) travel as `grader/assignments/<a>.py` and
-`grader/assignments/_drivers/<a>.py`, and the manifest `dlgrade submit` reads as
+worker drivers and datasets (no answers in them) travel as `grader/assignments/<a>.py`,
+`grader/assignments/_drivers/<a>.py` and `grader/assignments/_datasets.py`, and the manifest `dlgrade submit` reads as
 `grader/student_kit.json`. Tests build a kit and import every module of its wheel from the wheel
 alone (tests/grader/test_kit.py); docs/kits.md.
 
@@ -28,13 +28,16 @@ from pathlib import Path
 from grader import course
 from grader import engine
 from grader.sandbox.course_drivers import FILE as DRIVERS_FILE, PACKAGED as PACKAGED_DRIVERS
+from grader.student.data import COURSE_FILE as DATASETS_FILE, PACKAGED as PACKAGED_DATASETS
 from grader.student.manifest import ReleaseError, manifest_entry
 
 # Single modules of the packages that hold both sides (paths from the repository's root).
 STUDENT_MODULES = (
     # the shared core
-    "grader/__init__.py", "grader/cli.py", "grader/course.py", "grader/results.py", "grader/secret.py",
+    "grader/__init__.py", "grader/course.py", "grader/results.py", "grader/secret.py",
     "grader/assignments/__init__.py",
+    # the command line: what every command shares and the student's commands (never `instructor`)
+    "grader/cli/__init__.py", "grader/cli/__main__.py", "grader/cli/base.py", "grader/cli/student.py",
     # the import paths of the course's training scripts (facades over grader/student/)
     "grader/data.py", "grader/curves.py", "grader/training.py",
     # the engine's grading path: `check` grades the public items against the kit's stored cases;
@@ -115,6 +118,9 @@ def build_wheel(root: Path, out_dir: Path, manifest_data: dict) -> Path:
         files[f"grader/assignments/{name}.py"] = path.read_bytes()
     for name, path in course_drivers(root):  # the course's own worker drivers (no answers in them)
         files[f"grader/assignments/{PACKAGED_DRIVERS}/{name}.py"] = path.read_bytes()
+    datasets = Path(root) / "solutions" / DATASETS_FILE
+    if datasets.is_file():  # the course's datasets and their loaders (`grader.student.data`)
+        files[f"grader/assignments/{PACKAGED_DATASETS}"] = datasets.read_bytes()
     files["grader/student_kit.json"] = (json.dumps(manifest_data, indent=1, sort_keys=True) + "\n").encode()
     files[f"{info}/METADATA"] = "\n".join(
         ["Metadata-Version: 2.1", "Name: dlgrade-student", f"Version: {ver}",

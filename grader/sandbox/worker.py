@@ -13,7 +13,6 @@ parent validates and compares everything, and times the speed items itself.
 import importlib.abc
 import importlib.machinery
 import importlib.util
-import json
 import os
 import resource
 import signal
@@ -75,7 +74,7 @@ def _forbid_reading(roots):
     """An audit hook refusing to open files under `roots` (the grader, references, solutions).
 
     Audit hooks cannot be removed from Python code; like the import blocker they are a
-    deterrent, not a sandbox (see the README's limits)."""
+    deterrent, not a sandbox (docs/security.md, "The sandbox")."""
     roots = tuple(os.path.realpath(r) + os.sep for r in roots)
 
     def hook(event, args):

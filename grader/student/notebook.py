@@ -53,7 +53,6 @@ def score(item_id: str, folder: str = ".") -> float:
 
     from grader import engine
     from grader.items import TrustedItem
-    from grader.student import data
     assignment = item_id.split(".")[0]
     item = {i.id: i for i in engine.items(assignment)}.get(item_id)
     if item is None:
@@ -62,9 +61,8 @@ def score(item_id: str, folder: str = ".") -> float:
         warnings.simplefilter("ignore")
         if _reference_available():
             from grader import secret
-            opts = engine.Options(mode="grade", salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
+            opts = engine.Options(cases=engine.Oracle(), salt=secret.run_salt("grade")[0])  # as `dlgrade nbgrader autograde`
         else:
-            data.DOWNLOADS_ALLOWED = False
             try:
                 public = engine.load_public_cases(Path(folder))
             except engine.GradeError as exc:
@@ -73,7 +71,7 @@ def score(item_id: str, folder: str = ".") -> float:
             if item_id not in public and not isinstance(item, TrustedItem):
                 print(f"{item_id} is graded by your instructor")
                 return 0.0
-            opts = engine.Options(mode="check", public=public, sandbox=not _sandbox_problem())
+            opts = engine.Options(cases=engine.PublicCases(public), sandbox=not _sandbox_problem(), download=False)
         result = engine.grade_item(item, Path(folder), opts)
     print(item_text(copy.deepcopy(result)))
     return result.score

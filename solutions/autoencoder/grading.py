@@ -218,8 +218,8 @@ class ReconstructionItem(AccuracyItem):
                                f"auto-encoder must pass each image through a code of at most {self.code} values "
                                "(without a bottleneck, copying the input is no achievement)")
 
-    def test_set(self):
-        x, _ = load_cifar10("test")
+    def test_set(self, *, download: bool = True):
+        x, _ = load_cifar10("test", download=download)
         return (x[:self.images].astype(np.float32) * np.float32(1 / 255),)
 
     def calls_for(self, arch, weights, meta, data):

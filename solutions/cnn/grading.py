@@ -126,7 +126,7 @@ def pair_items(key, name, make, shapes, out_shape, fwd, bwd, **kwargs):
 # Speed items are hidden: they time against the reference, which students do not have.
 SPEED = dict(name="Conv2d", module="conv", make=conv, out_shape=conv_out, timeout=90,
              shape=(16, 16, 32, 32, 16, 3, 1, 1), probe_shape=(2, 4, 8, 8, 4, 3, 1, 1),
-             full_at=2.5, zero_at=10.0)  # figures: README, "Convolution speed"
+             full_at=2.5, zero_at=10.0)  # figures: docs/items.md, "Convolution speed"
 
 ITEMS = [
     *pair_items("conv", "Conv2d", conv, CONV_CASES, conv_out, 10, 15),

@@ -33,8 +33,10 @@ def test_accuracy_item_reads_the_test_set_once(needs_data, monkeypatch):
     """Grading many submissions: the test images are read, verified and preprocessed once."""
     item = next(i for i in engine.items("mlp") if i.id == "mlp.train.accuracy")
     first = item.test_set()
-    monkeypatch.setattr(data, "_read_npz", lambda keys: pytest.fail("read cifar10.npz again"))
-    monkeypatch.setattr(data, "cifar10_preprocess", lambda x: pytest.fail("preprocessed again"))
+    from grader.student import arraycache
+    datasets = data.course_module()  # the course's loaders (solutions/datasets.py)
+    monkeypatch.setattr(arraycache, "read_arrays", lambda spec, keys: pytest.fail("read cifar10.npz again"))
+    monkeypatch.setattr(datasets, "cifar10_preprocess", lambda x: pytest.fail("preprocessed again"))
     second = item.test_set()
     assert second[0] is first[0] and second[1] is first[1]
     arch, weights, meta = load_weights(ROOT / "solutions" / "mlp" / item.weights)

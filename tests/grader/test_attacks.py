@@ -340,8 +340,10 @@ def _describe(r):
         f"{i['id']} {i['status']}: {i['output'][:300]}" for i in r["items"])
 
 
-def test_at_least_40_attacks():
-    assert N_ATTACKS >= 40, N_ATTACKS
+def test_every_attack_and_canary_gets_its_own_report(batch):
+    """One report per submission, in the order given: no attack is lost, merged or skipped."""
+    assert [Path(r["submission"]).name for r in batch["reports"]] == [Path(f).name for _, _, f in batch["entries"]]
+    assert len(batch["entries"]) == 2 * N_ATTACKS + 1  # each attack, its canary, and the baseline
 
 
 @needs_sandbox

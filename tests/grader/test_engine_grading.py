@@ -85,13 +85,6 @@ def test_public_cases_cover_public_items_and_keep_one_salt(tmp_path):
     assert engine.submission_salt(engine.Options(salt="s"), KEY, "linear") not in ("s", "public")
 
 
-def test_options_mode_check_still_means_public_cases():
-    """Transitional: callers that still pass mode="check" get an explicit PublicCases."""
-    opts = engine.Options(mode="check", public={})
-    assert isinstance(opts.cases, engine.PublicCases)
-    assert engine.Options(mode="grade").cases is None
-
-
 @pytest.mark.parametrize("tamper, status", [(False, "passed"), (True, "failed")], ids=["stored", "tampered"])
 def test_expected_values_come_from_the_source(tamper, status):
     """The same answer key, compared with public cases taken from the reference: it passes; with

@@ -2,8 +2,8 @@
 
 Parametrised over the device's array module (tests/devices.py): the CPU stand-in for CuPy
 always (it takes the CuPy code paths and refuses what CuPy refuses, with NumPy arithmetic), real
-CuPy marked `gpu` and skipped without a GPU. What only a GPU shows is listed in the README
-("GPU").
+CuPy marked `gpu` and skipped without a GPU. What only a GPU shows is listed in docs/gpu.md
+("What only a GPU can show").
 """
 import json
 import math

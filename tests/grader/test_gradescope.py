@@ -96,12 +96,14 @@ def test_autograder_zip_layout(autograder_zip):
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         salt = zf.read("salt.txt").decode().strip()
-    assert {"setup.sh", "run_autograder", "salt.txt", "dlgrade/pyproject.toml", "dlgrade/grader/cli.py",
+    assert {"setup.sh", "run_autograder", "salt.txt", "dlgrade/pyproject.toml", "dlgrade/grader/cli/__init__.py",
             "dlgrade/reference/layers.py"} <= names
-    # from solutions/, only the item registries (and known-bug files): never an answer key or weights
+    # from solutions/, only the grading files (registries, known bugs, the course's own drivers and
+    # datasets): never an answer key or weights
     from_solutions = {n for n in names if n.startswith("dlgrade/solutions/")}
-    assert "dlgrade/solutions/mlp/grading.py" in from_solutions
-    assert {n.rsplit("/", 1)[1] for n in from_solutions} <= {"grading.py", "mutants.py"}
+    assert {"dlgrade/solutions/mlp/grading.py", "dlgrade/solutions/autoencoder/drivers.py",
+            "dlgrade/solutions/datasets.py"} <= from_solutions
+    assert {n.rsplit("/", 1)[1] for n in from_solutions} <= {"grading.py", "mutants.py", "drivers.py", "datasets.py"}
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert len(salt) == 32 and salt != "grade"
     subprocess.run(["bash", "-n", "-c", zipfile.ZipFile(autograder_zip).read("setup.sh").decode()], check=True)

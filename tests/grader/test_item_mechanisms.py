@@ -64,7 +64,7 @@ def test_grading_gives_an_item_the_limit_its_reference_time_sets(tmp_path, monke
     (tmp_path / "logistic.py").write_text(
         "import time\nimport numpy as np\n\ntime.sleep(2)  # once, as the module is imported\n\n"
         "def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\n")
-    opts = engine.Options(mode="grade", salt="limit-test", prestart=False)
+    opts = engine.Options(cases=engine.Oracle(), salt="limit-test", prestart=False)
     engine.reference_cases(item, opts.salt)  # the reference's time is recorded here, then set below
     monkeypatch.setitem(engine.REFERENCE_SECONDS, item.id, 0.0)
     assert engine.grade_item(item, tmp_path, opts).status == "timeout"

@@ -97,14 +97,16 @@ def _wheel_of(kit_zip) -> tuple:
 
 def _not_for_students(in_wheel: dict) -> list:
     """What a student's wheel must never hold: the instructor's release code, the engine's
-    reference oracle, the class view, known bugs, `reference/`, `solutions/`, and any file of
-    `solutions/` under another name (its registries, `grading.py`, and its own worker drivers,
-    `drivers.py`, travel on purpose as `grader/assignments/<a>.py` and `.../_drivers/<a>.py`)."""
+    reference oracle, the instructor's commands, the class view, known bugs, `reference/`,
+    `solutions/`, and any file of `solutions/` under another name (its registries, `grading.py`,
+    its own worker drivers, `drivers.py`, and its datasets, `datasets.py`, travel on purpose as
+    `grader/assignments/<a>.py`, `.../_drivers/<a>.py` and `.../_datasets.py`)."""
     bad = [n for n in in_wheel if n.startswith(("grader/release/", "reference/", "solutions/"))
-           or n in ("grader/engine/oracle.py", "grader/reports/classview.py", "grader/mutants.py")
+           or n in ("grader/engine/oracle.py", "grader/reports/classview.py", "grader/mutants.py",
+                    "grader/cli/instructor.py", "grader/reports/destinations.py")
            or n.endswith("mutants.py")]
     answers = {p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "solutions").rglob("*.py")
-               if p.name not in ("grading.py", "drivers.py") and "__pycache__" not in p.parts}
+               if p.name not in ("grading.py", "drivers.py", "datasets.py") and "__pycache__" not in p.parts}
     answers.update({p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "reference").rglob("*.py")
                     if p.stat().st_size > 200})
     bad += [f"{n} (= {answers[data]})" for n, data in in_wheel.items() if data in answers]
@@ -116,7 +118,7 @@ def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
     assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
     assert wheel_name.startswith("mlp/dlgrade_student-")
-    assert {"grader/cli.py", "grader/engine/__init__.py", "grader/engine/grading.py", "grader/student/data.py",
+    assert {"grader/cli/__init__.py", "grader/cli/student.py", "grader/engine/__init__.py", "grader/engine/grading.py", "grader/student/data.py",
             "grader/student/submit.py", "grader/student/manifest.py", "grader/student_kit.json",
             "grader/assignments/mlp.py"} <= set(in_wheel)
     assert not _not_for_students(in_wheel), _not_for_students(in_wheel)
@@ -135,6 +137,7 @@ def test_the_wheel_holds_only_the_named_modules(tmp_path, monkeypatch):
     expected |= {f"grader/assignments/{a}.py" for a, _ in course.registries(ROOT)} | {"grader/student_kit.json"}
     expected |= {f"grader/assignments/_drivers/{a}.py" for a, _ in wheel.course_drivers(ROOT)}
     assert "grader/assignments/_drivers/autoencoder.py" in expected  # the course's own drivers
+    expected |= {"grader/assignments/_datasets.py"}  # and its datasets
     assert {n for n in in_wheel if not n.startswith(wheel.DIST)} == expected
     assert not _not_for_students(in_wheel)
     monkeypatch.setattr(wheel, "STUDENT_MODULES", wheel.STUDENT_MODULES + ("grader/release/kit.py",))

@@ -3,12 +3,14 @@
 - every module imports on its own (in a fresh set of `grader` modules), in any order;
 - `grader/`'s import graph (every import, at module level or inside a function) has no cycle;
 - no file of `grader/` is longer than 450 lines;
+- the instructor's wheel (pyproject.toml) names every package of `grader/`;
 - items are told apart by their protocol (`ComparedItem`, `TrustedItem`), never by probing
   attributes with `getattr(item, ...)`.
 """
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +27,11 @@ MODULES = sorted(module_name(p) for p in PACKAGE.rglob("*.py") if "__pycache__" 
 
 
 def imports_of(path: Path) -> set:
-    """The `grader` modules a file imports (absolute or relative, anywhere in the file)."""
+    """The `grader` modules a file imports (absolute or relative, anywhere in the file).
+
+    `from package import submodule` counts as an import of the submodule only: Python imports a
+    package before its submodules whatever the importer, so that edge would be a cycle in every
+    package whose `__init__` re-exports its modules."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
@@ -37,8 +43,10 @@ def imports_of(path: Path) -> set:
             if node.level:
                 anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            found.add(base)
-            found |= {f"{base}.{a.name}" for a in node.names}
+            submodules = {f"{base}.{a.name}" for a in node.names} & set(MODULES)
+            found |= submodules
+            if len(submodules) < len(node.names):  # a name defined by `base` itself
+                found.add(base)
     return {m for m in found if m in MODULES and m != name}
 
 
@@ -111,3 +119,11 @@ def test_items_are_told_apart_by_protocol_not_by_probing():
     probes = [f"{p.relative_to(ROOT)}:{k}" for p in PACKAGE.rglob("*.py")
               for k, line in enumerate(p.read_text().splitlines(), 1) if "getattr(item" in line]
     assert not probes
+
+
+def test_the_installed_wheel_names_every_package():
+    """pyproject.toml lists its packages by name: a new subpackage of `grader/` must be added there,
+    or the wheel an instructor installs would lack it."""
+    named = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    packages = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert packages - named == set()

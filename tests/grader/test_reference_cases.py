@@ -12,12 +12,12 @@ def test_reference_runs_once_per_item_and_salt(monkeypatch):
     ran = []
     real = engine.expected_from_reference
     monkeypatch.setattr(oracle, "expected_from_reference", lambda item, calls: ran.append(item.id) or real(item, calls))
-    opts = engine.Options(mode="grade", salt="cache-test", sandbox=False)
+    opts = engine.Options(cases=engine.Oracle(), salt="cache-test", sandbox=False)
     for _ in range(2):
         report = engine.grade("mlp", ROOT / "solutions/mlp", opts=opts, only=["mlp.linear.forward"])
         assert report.score == report.max_score
     assert ran == ["mlp.linear.forward"]
-    engine.grade("mlp", ROOT / "solutions/mlp", opts=engine.Options(mode="grade", salt="other", sandbox=False),
+    engine.grade("mlp", ROOT / "solutions/mlp", opts=engine.Options(cases=engine.Oracle(), salt="other", sandbox=False),
               only=["mlp.linear.forward"])
     assert ran == ["mlp.linear.forward"] * 2
 

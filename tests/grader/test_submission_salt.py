@@ -18,13 +18,13 @@ def test_each_submission_gets_its_own_cases_and_a_regrade_the_same(tmp_path):
     key = ROOT / "solutions" / "linear"
     a, a_again = _copy(key, tmp_path / "a"), _copy(key, tmp_path / "a-again")
     b = _copy(key, tmp_path / "b", extra="\n# a comment: other bytes, same code\n")
-    grade = engine.Options(mode="grade", salt="secret:seed")
+    grade = engine.Options(cases=engine.Oracle(), salt="secret:seed")
     salts = [engine.submission_salt(grade, folder, "linear") for folder in (a, a_again, b)]
     assert salts[0] == salts[1] != salts[2]
     assert grade.salt not in salts
-    other_run = engine.Options(mode="grade", salt="secret:another-seed")
+    other_run = engine.Options(cases=engine.Oracle(), salt="secret:another-seed")
     assert engine.submission_salt(other_run, a, "linear") != salts[0]
-    check = engine.Options(mode="check", salt="public")
+    check = engine.Options(cases=engine.PublicCases({}), salt="public")
     assert engine.submission_salt(check, a, "linear") == "public"  # the stored public cases
 
 
@@ -34,7 +34,7 @@ def test_cases_differ_between_submissions_and_the_verdicts_do_not(tmp_path):
     a = _copy(key, tmp_path / "a")
     b = _copy(key, tmp_path / "b", extra="\n# other bytes\n")
     item = next(i for i in engine.items("linear") if i.visibility == "hidden" and hasattr(i, "calls"))
-    grade = engine.Options(mode="grade", salt="secret:seed")
+    grade = engine.Options(cases=engine.Oracle(), salt="secret:seed")
     inputs = [item.calls(engine.item_rng(item.id, engine.submission_salt(grade, f, "linear"))) for f in (a, b)]
     first = [v for c in inputs[0] for v in c.inputs.values() if hasattr(v, "shape")]
     second = [v for c in inputs[1] for v in c.inputs.values() if hasattr(v, "shape")]

@@ -11,7 +11,7 @@ from .conftest import ASSIGNMENTS, REPO, needs_data
 
 # The answer key's student files never ship; grading.py (the item registry) and mutants.py
 # (known bugs, for the grader's own checks) do.
-SHIPPED = {"grading.py", "mutants.py"}
+SHIPPED = {"grading.py", "mutants.py", "drivers.py"}  # the grading files: registry, known bugs, worker drivers
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,8 @@ def test_assignments_found():
 
 
 def test_wheel_has_the_engine_and_the_course(artifacts, wheel_names):
-    for name in ["grader/__init__.py", "grader/cli.py", "grader/assignments/__init__.py", "reference/__init__.py",
+    for name in ["grader/__init__.py", "grader/cli/instructor.py", "grader/assignments/__init__.py", "reference/__init__.py",
+                 "dlgrade_course/solutions/datasets.py", "dlgrade_course/solutions/autoencoder/drivers.py",
                  *(f"dlgrade_course/solutions/{a}/grading.py" for a in ASSIGNMENTS)]:
         assert name in wheel_names, f"{name} is not in the wheel"
     [entry] = [n for n in wheel_names if n.endswith(".dist-info/entry_points.txt")]
