@@ -34,7 +34,6 @@ nothing except the download progress bar (on stderr).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import pathlib
@@ -45,13 +44,11 @@ import threading
 import zlib
 
 from grader.student.fetching import (CACHE_ENV, DATA_ENV, BadArchive, DataError, Dataset, cache_dir,  # noqa: F401
-                                     check_bytes, data_env_file, digests, download_file, expected_member, fix_hint,
-                                     one_line, raw_problem)
+                                     check_bytes, data_env_file, digests, download_file, fix_hint,
+                                     one_line, raw_problem, read_members)
 
 COURSE_FILE = "datasets.py"   # solutions/datasets.py: the course's datasets and their loaders
 PACKAGED = "_datasets.py"     # grader/assignments/_datasets.py in a student kit's tool
-
-_CHUNK = 1 << 20
 
 
 class _Datasets(dict):
@@ -243,26 +240,12 @@ def extract_members(name: str, *, progress: bool = True, download: bool = True) 
     try:
         seen = set()
         try:
-            with tarfile.open(archive, "r:gz") as tf:
-                for info in tf:
-                    member = expected_member(ds, info)
-                    if member is None:
-                        continue
-                    if member in seen:
-                        raise BadArchive(f"duplicate member {info.name}")
-                    seen.add(member)
-                    src = tf.extractfile(info)
-                    md5, sha = hashlib.md5(), hashlib.sha256()
-                    with open(tmp_dir / member, "wb") as out:
-                        while chunk := src.read(_CHUNK):
-                            md5.update(chunk)
-                            sha.update(chunk)
-                            out.write(chunk)
-                    want_md5, want_sha = next((a, b) for m, a, b in ds.members if m == member)
-                    if md5.hexdigest() != want_md5 or sha.hexdigest() != want_sha:
-                        raise DataError(
-                            f"{name}: md5 mismatch for {member} in {archive} (got {md5.hexdigest()}, "
-                            f"expected {want_md5}); {fix_hint(ds, archive)}")
+            for member, md5, sha in read_members(ds, archive, tmp_dir):
+                seen.add(member)
+                want_md5, want_sha = next((a, b) for m, a, b in ds.members if m == member)
+                if (md5, sha) != (want_md5, want_sha):
+                    raise DataError(f"{name}: md5 mismatch for {member} in {archive} (got {md5}, "
+                                    f"expected {want_md5}); {fix_hint(ds, archive)}")
         except BadArchive as e:
             raise DataError(f"{name}: {archive} is not usable: {e}; {fix_hint(ds, archive)}") from None
         except (tarfile.TarError, EOFError, zlib.error, OSError) as e:

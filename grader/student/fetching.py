@@ -5,6 +5,7 @@ nothing here knows a dataset by name.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import http.client
@@ -105,23 +106,34 @@ def check_bytes(data: bytes, size: int | None, md5: str, sha256: str) -> str | N
     return None
 
 
-def archive_member_problem(ds: Dataset, archive: pathlib.Path) -> str | None:
-    """Check every expected member of a (re-packed) archive without extracting it."""
-    seen: dict[str, tuple[str, str]] = {}
-    try:
-        with tarfile.open(archive, "r:gz") as tf:
-            for info in tf:
-                member = expected_member(ds, info)
-                if member is None:
-                    continue
-                if member in seen:
-                    raise BadArchive(f"duplicate member {info.name}")
-                f = tf.extractfile(info)
-                md5, sha = hashlib.md5(), hashlib.sha256()
-                while chunk := f.read(_CHUNK):
+def read_members(ds: Dataset, archive: pathlib.Path, write_to: pathlib.Path | None = None):
+    """Stream each expected member of the tar.gz ``archive`` once, hashing it (and writing it as
+    ``write_to / member`` when given, a name built here, never the archive's): yields
+    ``(member, md5, sha256)``. A member found twice raises :class:`BadArchive`."""
+    seen = set()
+    with tarfile.open(archive, "r:gz") as tf:
+        for info in tf:
+            member = expected_member(ds, info)
+            if member is None:
+                continue
+            if member in seen:
+                raise BadArchive(f"duplicate member {info.name}")
+            seen.add(member)
+            src = tf.extractfile(info)
+            md5, sha = hashlib.md5(), hashlib.sha256()
+            with open(write_to / member, "wb") if write_to is not None else contextlib.nullcontext() as out:
+                while chunk := src.read(_CHUNK):
                     md5.update(chunk)
                     sha.update(chunk)
-                seen[member] = (md5.hexdigest(), sha.hexdigest())
+                    if out is not None:
+                        out.write(chunk)
+            yield member, md5.hexdigest(), sha.hexdigest()
+
+
+def archive_member_problem(ds: Dataset, archive: pathlib.Path) -> str | None:
+    """Check every expected member of a (re-packed) archive without extracting it."""
+    try:
+        seen = {member: (md5, sha) for member, md5, sha in read_members(ds, archive)}
     except BadArchive as e:
         return str(e)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
