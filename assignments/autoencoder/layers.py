@@ -6,61 +6,21 @@ Every layer follows one contract (see `Layer`): the object holds only hyperparam
 parameters travel as a dict, and `forward` returns `(y, cache)` where the cache is read only by
 the same layer's `backward`. Outputs and gradients have the dtype of the input `x` (float32 in,
 float32 out). Write vectorised code: no Python loops over samples or features.
+
+`backward(dy, cache) -> (dx, grads)` receives dy, the gradient of the loss with respect to the
+layer's output y, and returns the gradients of the loss with respect to x and to every
+parameter: deriving them from the forward definition is the exercise. Check them with a
+numerical gradient (`dlgrade check` runs one for every backward). The CPU/GPU helpers
+(`array_module`, ...) are given in `backend.py`.
 """
 import numpy as np
 
 try:  # imported as part of a package
     from . import init
+    from .backend import array_module, device_module, to_device, to_numpy  # noqa: F401 (given)
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
-
-
-def array_module(x):
-    """The array module of `x`: `cupy` for a CuPy array, else `numpy`. (Given code.)
-
-    Code written as `xp = array_module(x)` followed by `xp.zeros(...)`, `xp.asarray(...)` runs
-    unchanged on the GPU (`--device cuda`); NumPy functions such as `np.where` or `np.exp` also
-    work on CuPy arrays, but those that make a new array from nothing (`np.zeros`) or from
-    host data (`np.asarray`) make a NumPy one.
-    """
-    if type(x).__module__.split(".")[0] == "cupy":
-        import cupy
-        return cupy
-    return np
-
-
-def device_module(device):
-    """The array module of a device name: "cpu" -> numpy, "cuda" -> cupy. (Given code.)
-
-    Raises RuntimeError with a one-line reason when CuPy is missing or finds no GPU.
-    """
-    if device == "cpu":
-        return np
-    if device != "cuda":
-        raise ValueError(f"unknown device {device!r} (use 'cpu' or 'cuda')")
-    try:
-        import cupy
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # not installed, no driver, no GPU
-        raise RuntimeError(f"--device cuda needs CuPy and a CUDA device ({type(exc).__name__}: {exc})"
-                           .splitlines()[0]) from None
-    if count < 1:
-        raise RuntimeError("--device cuda needs a CUDA device: CuPy finds none")
-    return cupy
-
-
-def to_numpy(x):
-    """A NumPy array from a NumPy or CuPy array (a CuPy array is copied to the host). (Given code.)"""
-    return x.get() if type(x).__module__.split(".")[0] == "cupy" else np.asarray(x)
-
-
-def to_device(xp, tree):
-    """The arrays of a (nested) dict or list moved to the array module `xp`. (Given code.)"""
-    if isinstance(tree, dict):
-        return {k: to_device(xp, v) for k, v in tree.items()}
-    if isinstance(tree, list):
-        return [to_device(xp, v) for v in tree]
-    return to_numpy(tree) if xp is np else xp.asarray(tree)
+    from backend import array_module, device_module, to_device, to_numpy  # noqa: F401 (given)
 
 
 class Layer:
@@ -112,15 +72,16 @@ class Linear(Layer):
                 "b": np.zeros(self.out_features)}
 
     def forward(self, x, params, *, train=False, rng=None, state=None):
-        """y = x @ W + b. Cache what backward needs to form dx, dW and db."""
+        """y = x @ W + b. Cache what backward needs."""
         # YOUR CODE HERE
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy @ W.T, dW = x.T @ dy, db = sum of dy over the batch.
+        """Gradients of the loss with respect to x, W and b.
 
-        Shapes: dy (N, M) -> dx (N, D); grads {"W": (D, M), "b": (M,)}.
-        Hint: check each gradient has the shape of what it differentiates.
+        Shapes: dy (N, M) -> dx (N, D); grads {"W": (D, M), "b": (M,)}. dtype: that of dy.
+        Hint: each gradient has the shape of what it differentiates; b is shared by the whole
+        batch.
         """
         # YOUR CODE HERE
         raise NotImplementedError
@@ -139,7 +100,7 @@ class Sigmoid(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy * y * (1 - y)."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -155,7 +116,7 @@ class Tanh(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy * (1 - y**2)."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -172,7 +133,7 @@ class ReLU(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy where x > 0, else 0."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -191,7 +152,7 @@ class LeakyReLU(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy where x > 0, else negative_slope * dy."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -211,7 +172,10 @@ class ELU(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy where x > 0, else dy * alpha * exp(x) = dy * (y + alpha)."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}.
+
+        Hint: the cache may hold y instead of x if the derivative can be written with it.
+        """
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -231,7 +195,7 @@ class Softplus(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy * sigmoid(beta * x)."""
+        """dx, the gradient with respect to x. Shapes: dy (any) -> dx (same); grads {}."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -248,7 +212,11 @@ class Softmax(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = y * (dy - sum_j dy_j * y_j), a Jacobian-vector product per row."""
+        """dx, the gradient with respect to x. Shapes: dy (..., C) -> dx (..., C); grads {}.
+
+        Hint: every output y_i of a row depends on every input x_j of that row: dx is the
+        Jacobian (C x C per row) applied to dy, computed without forming the Jacobian.
+        """
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -265,7 +233,10 @@ class LogSoftmax(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy - softmax(x) * sum_j dy_j, with softmax(x) = exp(y)."""
+        """dx, the gradient with respect to x. Shapes: dy (..., C) -> dx (..., C); grads {}.
+
+        Hint: as for Softmax, each output of a row depends on every input of that row.
+        """
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -288,7 +259,10 @@ class Dropout(Layer):
         raise NotImplementedError
 
     def backward(self, dy, cache):
-        """dx = dy * mask * 1 / (1 - p) with the forward's mask (dx = dy at evaluation)."""
+        """dx for the forward that made the cache (the same mask and scale; evaluation too).
+
+        Shapes: dy (any) -> dx (same); grads {}.
+        """
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -302,8 +276,8 @@ class BatchNorm1d(Layer):
     statistics are replaced by `(1 - momentum) * running + momentum * batch` (with the unbiased
     variance, N / (N - 1) times the biased one, for `running_var`), as PyTorch does. At evaluation
     time the running statistics are used and left unchanged.
-    Hint: at train time mean and var depend on x, so dx has three terms; derive it on paper
-    from the computation graph, then simplify to a vectorised formula.
+    Hint: at train time mean and var are functions of x too; derive dx on paper from the
+    computation graph, then simplify it to a vectorised expression.
     """
 
     def __init__(self, *, num_features, eps=1e-5, momentum=0.1):
@@ -327,9 +301,8 @@ class BatchNorm1d(Layer):
     def backward(self, dy, cache):
         """Gradients for the forward that made the cache (batch statistics at train time).
 
-        Shapes: dy (N, D) -> dx (N, D); grads {"gamma": (D,), "beta": (D,)}.
-        Notes: with x_hat the normalised input and g = dy * gamma, at train time
-        dx = inv_std * (g - mean(g) - x_hat * mean(g * x_hat)), means over the batch.
+        Shapes: dy (N, D) -> dx (N, D); grads {"gamma": (D,), "beta": (D,)}. dtype: that of dy.
+        At evaluation time the running statistics are constants: no gradient flows through them.
         """
         # YOUR CODE HERE
         raise NotImplementedError

@@ -44,7 +44,6 @@ class MSELoss(Loss):
         raise NotImplementedError
 
     def backward(self, cache):
-        """dscores = 2 (s - t) / N."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -53,7 +52,7 @@ class MAELoss(Loss):
     """Mean absolute error: l_n = sum |s - t| over the sample's elements.
 
     Shapes: scores (N, ...), target (same) -> loss (); dscores (N, ...).
-    Hint: the gradient is sign(s - t) / N, taken as 0 where s == t.
+    Convention: at s == t, where |s - t| has no derivative, use 0 as its derivative.
     """
 
     def forward(self, scores, target):
@@ -70,7 +69,8 @@ class BCEWithLogitsLoss(Loss):
     l_n = sum max(s, 0) - s * t + log(1 + exp(-|s|)) over the sample's elements.
 
     Shapes: scores (N, ...) logits, target (same) in [0, 1] -> loss (); dscores (N, ...).
-    Hint: the fused form never overflows; its gradient is (sigmoid(s) - t) / N.
+    Hint: the fused form never overflows; differentiate the loss of the logits s directly
+    (the target t is a constant).
     """
 
     def forward(self, scores, target):
@@ -86,7 +86,7 @@ class CrossEntropyLoss(Loss):
     """Softmax cross-entropy, softmax fused: l_n = -log softmax(s_n)[y_n].
 
     Shapes: scores (N, C), labels (N,) integers in [0, C) -> loss (); dscores (N, C).
-    Hint: use the log-sum-exp trick; the gradient is (softmax(s) - one_hot(y)) / N.
+    Hint: use the log-sum-exp trick; differentiate the fused form, not softmax then log.
     """
 
     def forward(self, scores, target):
@@ -109,7 +109,6 @@ class NLLLoss(Loss):
         raise NotImplementedError
 
     def backward(self, cache):
-        """dscores is -1/N at each sample's label and 0 elsewhere."""
         # YOUR CODE HERE
         raise NotImplementedError
 
@@ -118,7 +117,7 @@ class HingeLoss(Loss):
     """Multiclass SVM loss: l_n = sum_{j != y_n} max(0, s_j - s_{y_n} + margin).
 
     Shapes: scores (N, C), labels (N,) -> loss (); dscores (N, C).
-    Hint: each active margin (> 0) adds +1 to its class and -1 to the true class, over N.
+    Convention: a margin of exactly 0 is inactive: it adds nothing to the loss nor to dscores.
     """
 
     def __init__(self, *, margin=1.0):
@@ -139,7 +138,7 @@ class KLDivLoss(Loss):
 
     Shapes: scores (N, C) log-probabilities log q, target (N, C) probabilities p -> loss ();
     dscores (N, C).
-    Hint: only log q is differentiated: dscores = -p / N.
+    Only log q (the scores) is differentiated; the target p is a constant.
     """
 
     def forward(self, scores, target):

@@ -7,7 +7,10 @@ s = x @ W[:-1] + W[-1]. Labels y (N,) are integers in [0, C).
 Both losses are the batch mean of per-sample losses plus L2 regularisation of the whole W
 (bias row included), with no 1/2 in front:
 
-    loss = (1/N) sum_n L_n + reg * sum(W * W),    dW = (data gradient) + 2 * reg * W
+    loss = (1/N) sum_n L_n + reg * sum(W * W)
+
+and each returns dW (D, C), the gradient of that whole loss (regularisation included) with
+respect to W.
 
 Write each loss twice: with explicit loops over samples and classes (`*_loops`, the textbook
 version: slow, easy to get right) and vectorised (no Python loop over samples or classes). Check
@@ -27,10 +30,9 @@ def svm_loss_loops(W, X, y, reg):
     """Multiclass SVM loss and gradient, with loops over samples and classes.
 
     Shapes: W (D, C), X (N, D), y (N,) int -> (loss (), dW (D, C)). dtype: that of W.
-    Notes: s = x_n @ W, L_n = sum_{j != y_n} max(0, s_j - s_{y_n} + 1). For each j != y_n
-    whose margin s_j - s_{y_n} + 1 is > 0 (strictly: a margin of exactly 0 adds nothing to the
-    loss nor to the gradient), dW[:, j] += x_n and dW[:, y_n] -= x_n. Then divide the data
-    loss and gradient by N and add reg * sum(W * W) and 2 * reg * W.
+    Notes: s = x_n @ W, L_n = sum_{j != y_n} max(0, s_j - s_{y_n} + 1). Convention at the
+    kink: a margin s_j - s_{y_n} + 1 of exactly 0 is inactive (it adds nothing to the loss nor
+    to the gradient); only margins > 0 count.
     """
     # YOUR CODE HERE
     raise NotImplementedError
@@ -40,8 +42,8 @@ def svm_loss(W, X, y, reg):
     """Multiclass SVM loss and gradient, vectorised (same contract as `svm_loss_loops`).
 
     Hint: the margins of all samples and classes at once are s - s[arange(N), y][:, None] + 1;
-    zero the correct classes' entries. The gradient of the scores is 1 where a margin is > 0 and,
-    in the correct class's column, minus the number of such margins of that sample.
+    zero the correct classes' entries. Then find the gradient of the loss with respect to the
+    scores s (N, C), and dW from it with one matrix product.
     """
     # YOUR CODE HERE
     raise NotImplementedError
@@ -52,8 +54,7 @@ def softmax_loss_loops(W, X, y, reg):
 
     Shapes: W (D, C), X (N, D), y (N,) int -> (loss (), dW (D, C)). dtype: that of W.
     Notes: s = x_n @ W, L_n = -log(exp(s_{y_n}) / sum_j exp(s_j)). Subtract max_j s_j first
-    (it changes nothing mathematically), so scores in the thousands give no overflow. With
-    p_j = softmax(s)_j: dW[:, j] += (p_j - [j == y_n]) x_n. Then / N and the regularisation.
+    (it changes nothing mathematically), so scores in the thousands give no overflow.
     """
     # YOUR CODE HERE
     raise NotImplementedError
@@ -62,8 +63,8 @@ def softmax_loss_loops(W, X, y, reg):
 def softmax_loss(W, X, y, reg):
     """Softmax loss and gradient, vectorised (same contract as `softmax_loss_loops`).
 
-    Hint: the gradient of the mean loss w.r.t. the scores is (P - Y) / N, with P the softmax
-    probabilities (N, C) and Y the one-hot labels.
+    Hint: find the gradient of the mean loss with respect to the scores (N, C) first, then dW
+    from it with one matrix product.
     """
     # YOUR CODE HERE
     raise NotImplementedError

@@ -25,8 +25,8 @@ def logistic_mse_loss(w, b, X, y):
 
     Shapes: w (D,), b () (a 0-d array), X (N, D), y (N,) of 0.0 and 1.0 -> (loss (), dw (D,),
     db ()): loss and db are scalars (0-d arrays or NumPy scalars). dtype: that of X.
-    Notes: p = sigmoid(X @ w + b); loss = (1/N) sum_n (p_n - y_n)^2 (no 1/2).
-    Chain rule: dloss/dp_n = 2 (p_n - y_n) / N, dp/dz = p (1 - p), dz/dw = x_n, dz/db = 1.
+    Notes: p = sigmoid(X @ w + b); loss = (1/N) sum_n (p_n - y_n)^2 (no 1/2). dw and db are
+    the gradients of that loss with respect to w and b: apply the chain rule through p and z.
     """
     # YOUR CODE HERE
     raise NotImplementedError
@@ -40,7 +40,7 @@ def logistic_log_loss(w, b, X, y):
     z = X @ w + b. Stable for any z (|z| of 1000 gives a finite loss): with
     softplus(z) = log(1 + exp(z)) = max(z, 0) + log(1 + exp(-|z|)), -log p = softplus(-z) and
     -log(1 - p) = softplus(z), so the per-sample loss is softplus(z) - y z.
-    Its gradient: dloss/dz_n = (p_n - y_n) / N (the sigmoid's derivative cancels).
+    dw and db are the gradients of that loss with respect to w and b.
     """
     # YOUR CODE HERE
     raise NotImplementedError

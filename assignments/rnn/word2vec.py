@@ -14,9 +14,8 @@ def sgns_loss(center, context, negatives, params):
     params {"W_in": (V, D), "W_out": (V, D)} -> (loss (), grads {"W_in": (V, D), "W_out": (V, D)}).
     dtype: that of the parameters. The gradients are dense (zero rows for unused words).
     Notes: loss = (1/B) sum_b -[log sigmoid(u_o . v_c) + sum_k log sigmoid(-u_k . v_c)];
-    -log sigmoid(s) = log(1 + exp(-s)) is `np.logaddexp(0, -s)`, stable for any s, and its
-    derivative is -sigmoid(-s). A word may appear several times in a batch: accumulate
-    (`np.add.at`).
+    -log sigmoid(s) = log(1 + exp(-s)) is `np.logaddexp(0, -s)`, stable for any s. A word may
+    appear several times in a batch: accumulate its gradient rows (`np.add.at`).
     """
     # YOUR CODE HERE
     raise NotImplementedError

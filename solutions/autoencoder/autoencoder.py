@@ -12,11 +12,13 @@ import numpy as np
 try:  # imported as part of a package
     from . import init
     from .conv import _pair
-    from .layers import Layer, array_module
+    from .backend import array_module
+    from .layers import Layer
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
+    from backend import array_module
     from conv import _pair
-    from layers import Layer, array_module
+    from layers import Layer
 
 
 # ----------------------------------------------------------------------------- upsampling
@@ -45,9 +47,9 @@ class Upsample2d(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """Every input pixel was copied into a whole block: dx sums dy over that block.
+        """dx, the gradient with respect to x.
 
-        Shapes: dy (N, C, H * SH, W * SW) -> dx (N, C, H, W); grads {}.
+        Shapes: dy (N, C, H * SH, W * SW) -> dx (N, C, H, W); grads {}. dtype: that of dy.
         """
         # BEGIN SOLUTION
         N, C, H, W = cache
@@ -61,7 +63,7 @@ class ConvTranspose2d(Layer):
     """2-D transposed convolution, as PyTorch's `conv_transpose2d`: every input pixel scatters a
     copy of the kernel, weighted by its value, into the output,
     y[n, f, i * stride - padding + u, j * stride - padding + v] += sum_c x[n, c, i, j] * W[c, f, u, v],
-    and every output gets b[f]. It is the gradient of Conv2d with respect to its input.
+    and every output gets b[f].
 
     Shapes: x (N, C, H, W) -> y (N, F, H', W') with H' = (H - 1) * stride - 2 * padding + KH +
     output_padding (W' alike); W (C, F, KH, KW): in_channels FIRST, as in PyTorch; b (F,).
@@ -115,13 +117,14 @@ class ConvTranspose2d(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """The forward's scatter read backwards: a strided convolution of dy with W.
+        """Gradients of the loss with respect to x, W and b.
 
         Shapes: dy (N, F, H', W') -> dx (N, C, H, W); grads {"W": (C, F, KH, KW), "b": (F,)}.
-        Hint: put dy back into a zero array of the full output size (undo the crop); the values
-        that input pixel (i, j) sent with kernel offset (u, v) sit at rows i * stride + u and
-        columns j * stride + v. A strided view gathers them all as dcols (F * KH * KW, N * H * W):
-        then dx = W.reshape(C, -1) @ dcols, dW = x2 @ dcols.T and db = sum of dy over (N, H', W').
+        Hint: write backward for the forward's steps in reverse order (the crop, the scatter of
+        each kernel offset, the matrix product); the output that input pixel (i, j) reached
+        with kernel offset (u, v) sits at row i * stride + u and column j * stride + v of the
+        full, uncropped output. No loop over samples or pixels: a loop over the KH * KW kernel
+        offsets is fine.
         """
         # BEGIN SOLUTION
         x2, W, (N, C, H, Wd) = cache

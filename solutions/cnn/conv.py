@@ -13,18 +13,20 @@ Arrays that hold a transposed layout in memory are still valid NCHW arrays: NumP
 by shape and strides, so a layer may return a transposed view instead of copying.
 
 On the GPU (`--device cuda`) x is a CuPy array: make new arrays with `xp = array_module(x)`
-(`xp.zeros`, `xp.ascontiguousarray`); `sliding_window_view`, `np.maximum` and `np.einsum` applied
-to CuPy arrays run CuPy's own versions.
+(given in `backend.py`: `xp.zeros`, `xp.ascontiguousarray`); `sliding_window_view`,
+`np.maximum` and `np.einsum` applied to CuPy arrays run CuPy's own versions.
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 try:  # imported as part of a package
     from . import init
-    from .layers import Layer, array_module
+    from .backend import array_module
+    from .layers import Layer
 except ImportError:  # imported as a top-level module, with this folder on sys.path
     import init
-    from layers import Layer, array_module
+    from backend import array_module
+    from layers import Layer
 
 
 def _pair(value):
@@ -43,8 +45,9 @@ class Conv2d(Layer):
     Shapes: x (N, C, H, W) -> y (N, F, H', W'); W (F, C, KH, KW); b (F,). dtype: that of x.
 
     Notes (im2col): gather every window into a matrix `cols` (C * KH * KW, N * H' * W'); then
-    y = W.reshape(F, -1) @ cols, dW = dy @ cols.T and dcols = W.T @ dy are matrix products, and
-    dx adds dcols back onto the windows it came from (col2im), one kernel offset at a time.
+    the forward is one matrix product, y = W.reshape(F, -1) @ cols, reshaped to (N, F, H', W').
+    Write backward for that product and for the gathering (a loop over the KH * KW kernel
+    offsets is fine there).
     """
 
     def __init__(self, *, in_channels, out_channels, kernel_size, stride=1, padding=0):
@@ -95,10 +98,11 @@ class Conv2d(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """dW = dy @ cols.T, db = sum of dy over (N, H', W'), dx = col2im(W.T @ dy).
+        """Gradients of the loss with respect to x, W and b.
 
         Shapes: dy (N, F, H', W') -> dx (N, C, H, W); grads {"W": (F, C, KH, KW), "b": (F,)}.
-        Hint: col2im must add, not assign: windows overlap when stride < kernel size.
+        Hint: when stride < kernel size, windows overlap: one input element is read by several
+        windows.
         """
         # BEGIN SOLUTION
         cols, Wm, (N, C, H, Wd), (KH, KW, Ho, Wo) = cache
@@ -124,8 +128,9 @@ class MaxPool2d(Layer):
 
     Shapes: x (N, C, H, W) -> y (N, C, H', W') with H' = (H - KH) // stride + 1. dtype: that of x.
 
-    Backward: each window's gradient goes to its FIRST maximum in row-major window order; where
-    windows overlap (stride < kernel_size), the gradients they send to one input add up.
+    Ties: a window's maximum is its FIRST maximal element in row-major window order (as
+    PyTorch); backward treats each output as a function of that one element. Windows may
+    overlap (stride < kernel_size).
     """
 
     def __init__(self, *, kernel_size, stride=None):
@@ -152,11 +157,11 @@ class MaxPool2d(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """Route dy to the first maximum of each window; overlapping windows accumulate.
+        """dx, the gradient with respect to x (ties as in the class docstring).
 
-        Shapes: dy (N, C, H', W') -> dx (N, C, H, W).
-        Hint: visit the window offsets in row-major order and remember which windows have
-        already sent their gradient.
+        Shapes: dy (N, C, H', W') -> dx (N, C, H, W); grads {}.
+        Hint: visit the window offsets in row-major order, and remember which windows have
+        already found their first maximum.
         """
         # BEGIN SOLUTION
         x, y, (KH, KW, sh, sw) = cache
@@ -208,9 +213,9 @@ class AvgPool2d(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """Each input of a window receives dy / (KH * KW); overlapping windows accumulate.
+        """dx, the gradient with respect to x.
 
-        Shapes: dy (N, C, H', W') -> dx (N, C, H, W).
+        Shapes: dy (N, C, H', W') -> dx (N, C, H, W); grads {}.
         """
         # BEGIN SOLUTION
         shape, (KH, KW, sh, sw) = cache
@@ -286,8 +291,7 @@ class BatchNorm2d(Layer):
         """Gradients for the forward that made the cache (batch statistics at train time).
 
         Shapes: dy (N, C, H, W) -> dx (N, C, H, W); grads {"gamma": (C,), "beta": (C,)}.
-        Notes: with M = N * H * W, dbeta = sum(dy), dgamma = sum(dy * x_hat) per channel, and at
-        train time dx = gamma * inv_std * (dy - dbeta / M - x_hat * dgamma / M).
+        Hint: BatchNorm1d's backward with the M = N * H * W values of a channel as its batch.
         """
         # BEGIN SOLUTION
         x_hat, inv_std, gamma, train = cache

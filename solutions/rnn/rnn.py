@@ -18,15 +18,18 @@ and `dh` are pairs `(h, c)`).
 
 Speed matters when you train: loop over time only, never over samples, and keep the work in
 large matrix products. The input projection x @ Wx of all T steps is one product before the
-loop, and dWx, dWh and dx are one product each after the backward loop.
+loop; in backward, whatever does not need the step-by-step recursion can likewise be one
+product after the loop.
 """
 import numpy as np
 
 try:  # imported as part of a package
-    from .layers import Layer, Linear, array_module
+    from .backend import array_module
+    from .layers import Layer, Linear
     from .losses import Loss
 except ImportError:  # imported as a top-level module, with this folder on sys.path
-    from layers import Layer, Linear, array_module
+    from backend import array_module
+    from layers import Layer, Linear
     from losses import Loss
 
 
@@ -64,10 +67,11 @@ class Embedding(Layer):
         # END SOLUTION
 
     def backward(self, dy, cache):
-        """dW[v] = sum of dy over the positions whose index is v; no gradient for the indices.
+        """The gradient with respect to W; the integer indices have none (dx is None).
 
-        Shapes: dy (N, T, D) -> (None, {"W": (V, D)}).
-        Hint: `dW[idx] += dy` does not accumulate repeated indices; `np.add.at` does.
+        Shapes: dy (N, T, D) -> (None, {"W": (V, D)}). dtype: that of dy.
+        Hint: an index may occur several times in a batch; `dW[idx] += ...` does not accumulate
+        repeated indices, `np.add.at` does.
         """
         # BEGIN SOLUTION
         idx, (V, D) = cache
@@ -107,10 +111,10 @@ class RNN(Layer):
         # END SOLUTION
 
     def step_backward(self, dh_next, cache):
-        """Gradients of one step: with da = dh_next * (1 - h_next^2), dx_t = da Wx^T,
-        dh = da Wh^T, dWx = x_t^T da, dWh = h^T da, db = sum of da over the batch.
+        """Gradients of one step with respect to x_t, h and the parameters, given dh_next.
 
-        Shapes: dh_next (N, H) -> dx_t (N, D), dh (N, H); grads {"Wx", "Wh", "b"}.
+        Shapes: dh_next (N, H) -> dx_t (N, D), dh (N, H);
+        grads {"Wx": (D, H), "Wh": (H, H), "b": (H,)}.
         """
         # BEGIN SOLUTION
         x_t, h, h_next, Wx, Wh = cache
@@ -147,8 +151,8 @@ class RNN(Layer):
         """Backpropagation through time.
 
         Shapes: dhs (N, T, H) -> dx (N, T, D); grads {"Wx": (D, H), "Wh": (H, H), "b": (H,)}.
-        Hint: walk t from T-1 down to 0 with dh = dhs[:, t] + (gradient from step t+1), keep
-        every step's da, and form dx, dWx, dWh and db after the loop with one product each.
+        Hint: walk t from T-1 down to 0; the hidden state h_t is used by the output (dhs[:, t])
+        and by step t+1.
         """
         # BEGIN SOLUTION
         x, h0, hs, Wx, Wh = cache
@@ -213,8 +217,7 @@ class LSTM(Layer):
 
         Shapes: dh' and dc' (N, H) -> dx_t (N, D), dh and dc (N, H);
         grads {"Wx": (D, 4H), "Wh": (H, 4H), "b": (4H,)}.
-        Notes: the cell state has two consumers, h' (through tanh) and the next step, so
-        dc' + dh' * o * (1 - tanh(c')^2) is its total gradient; sigmoid' = s (1 - s).
+        Notes: the cell state c' has two consumers, h' and the next step.
         """
         # BEGIN SOLUTION
         dh_next, dc_next = dh_next
@@ -335,9 +338,9 @@ class GRU(Layer):
 
         Shapes: dh_next (N, H) -> dx_t (N, D), dh (N, H);
         grads {"Wx": (D, 3H), "Wh": (H, 3H), "bx": (3H,), "bh": (3H,)}.
-        Notes: the n block differs between the two sides: d(x Wx_n + bx_n) = dn_pre but
-        d(h Wh_n + bh_n) = dn_pre * r; h reaches h_next directly (through z * h) and through
-        h Wh.
+        Notes: r multiplies (h Wh_n + bh_n) but not (x Wx_n + bx_n), so the n blocks of the
+        two sides get different gradients; h reaches h_next directly (through z * h) and
+        through h Wh.
         """
         # BEGIN SOLUTION
         x_t, h, r, z, n, hn, Wx, Wh = cache
@@ -463,7 +466,7 @@ class TemporalCrossEntropyLoss(Loss):
         # END SOLUTION
 
     def backward(self, cache):
-        """dscores = (softmax(s) - one_hot(y)) / (number of unmasked positions), 0 if masked."""
+        """dscores (N, T, V), the gradient of the loss; 0 at the masked positions."""
         # BEGIN SOLUTION
         log_probs, y, valid, count, shape = cache
         dscores = np.exp(log_probs)

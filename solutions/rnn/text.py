@@ -6,9 +6,9 @@ Both work on NumPy or CuPy arrays (NumPy calls that CuPy also offers; draws from
 import numpy as np
 
 try:  # imported as part of a package
-    from .layers import array_module
+    from .backend import array_module
 except ImportError:  # imported as a top-level module, with this folder on sys.path
-    from layers import array_module
+    from backend import array_module
 
 
 def clip_grad_norm(grads, max_norm):
