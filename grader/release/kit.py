@@ -6,22 +6,27 @@ for students (every command in its ```bash blocks runs as written from the unzip
 student tool as a wheel, `dlgrade_student-<version>-py3-none-any.whl`, built from the explicit
 list of what students receive (`grader.release.wheel`). It holds no `reference/`, no
 `solutions/`, no known-bug variants, no hidden expected values and, unless `give_earlier`, no
-earlier assignment's answer key (tests open the archive and check; docs/kits.md).
+earlier assignment's answer key (tests open the archive and check; docs/kits.md). An assignment
+with a lesson (`solutions/<a>/lesson.md`) also gets its companion notebook, `<assignment>.ipynb`
+(`grader.release.lesson.kit_notebook`), and `answers.md` for the lesson's inline questions.
 """
 import io
+import json
 import tempfile
 import zipfile
 from pathlib import Path
 
 from grader import course
 from grader import engine
+from grader.release import lesson as lessons
 from grader.release.contract import contract, earlier_lines, files_text
 from grader.release.stubs import build as build_stubs, notebook_modules
 from grader.release.wheel import build_wheel, manifest, zip_write
 from grader.student.manifest import earlier_files, train_commands
 
 
-def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool = False, root: Path = None) -> str:
+def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool = False, root: Path = None,
+           notebook: str = "") -> str:
     """The kit's README.md. Every line of its ```bash blocks is one command that runs as written
     in one shell started where the kit was unzipped; training (which needs the finished code,
     the data and minutes) is in a ```sh block of its own."""
@@ -73,6 +78,12 @@ def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool =
                 *train_commands(assignment), "```", "",
                 "Trained weights graded from this folder:",
                 *(f"- `{w['file']}` ({w['item']}, {w['points']:g} points)" for w in weights)]
+    if notebook:
+        out += ["", "## The lesson", "",
+                f"`{notebook}` walks through the assignment: the math of each function, a check right after you",
+                "write it, a numerical gradient check, experiments and figures made by your code, and questions",
+                "you answer in `answers.md` (handed in by `dlgrade submit`). Open it with Jupyter, in the same",
+                "environment:", "", "```sh", "pip install jupyterlab", f"jupyter lab {notebook}", "```"]
     out += ["", "Hand in `submission.zip` as your course says (for example upload it to Gradescope).", ""]
     return "\n".join(out)
 
@@ -91,8 +102,12 @@ def build_kit(assignment: str, root: Path, out: Path, *, give_earlier: bool = Fa
         wheel = build_wheel(root, stubs, man)
         (stubs / "CONTRACT.md").write_text(contract(assignment, root, give_earlier=give_earlier))
         todo = [f for f in notebook_modules(assignment, root) if f not in earlier_files(assignment, root)]
+        lesson = lessons.load(assignment, root)
+        notebook = f"{assignment}.ipynb" if lesson else ""
+        if lesson:
+            (stubs / notebook).write_text(json.dumps(lessons.kit_notebook(lesson), indent=1) + "\n")
         (stubs / "README.md").write_text(readme(assignment, wheel.name, man, todo, give_earlier=give_earlier,
-                                                root=root))
+                                                root=root, notebook=notebook))
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             for path in sorted(stubs.rglob("*")):

@@ -9,7 +9,10 @@ a student receives is defined once, on the student's side of the boundary. Nothi
 
 Released files. Every region between a line `# BEGIN SOLUTION` and a line `# END SOLUTION`
 becomes `raise NotImplementedError` at the region's indentation; only `.py` and `.md` files are
-released (`grading.py`, `mutants.py` and `drivers.py` never are).
+released (`grading.py`, `mutants.py` and `drivers.py` never are, nor the lesson, `lesson.md`, and
+the instructor's derivation notes, `derivations.md`). An assignment whose lesson asks inline
+questions gets `answers.md`, a template with one heading per question id (`answers_template`),
+which the student fills in and `dlgrade submit` hands in (the manifest's "answers").
 
 Files from an earlier assignment. A later assignment builds on the student's own earlier code:
 its registry declares those files, `EARLIER = {"layers.py": "mlp/layers.py", ...}` (file here:
@@ -26,6 +29,7 @@ a link that is not declared is an error.
 """
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from grader import course
@@ -38,7 +42,9 @@ BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
 RELEASED = {".py", ".md"}
 # In solutions/<a>/ and never released: the registry, the known bugs, the course's own worker
 # drivers (which the kit's tool carries: grader.release.wheel).
-NOT_RELEASED = INSTRUCTOR_FILES | {DRIVERS_FILE}
+NOT_RELEASED = INSTRUCTOR_FILES | {DRIVERS_FILE} | {"lesson.md", "derivations.md"}
+LESSON = "lesson.md"    # the assignment's lesson (grader.release.lesson): notebooks are made from it
+ANSWERS = "answers.md"  # the student's answers to the lesson's inline questions
 KIT_MANIFEST = Path(__file__).parents[1] / "student_kit.json"  # grader/student_kit.json in a kit's tool
 TRAIN = ("python train.py",)  # an assignment's training commands unless its registry's TRAIN says
 
@@ -74,7 +80,8 @@ def manifest_entry(assignment: str, root: Path) -> dict:
     return {"files": [str(p) for p in released(assignment, root) if p.suffix == ".py"],
             "weights": [{"file": i.weights, "item": i.id, "points": i.points}
                         for i in course.load(assignment).ITEMS if isinstance(i, TrustedItem) and i.weights],
-            "earlier": earlier_stubs(assignment, root), "train": list(train_commands(assignment))}
+            "earlier": earlier_stubs(assignment, root), "train": list(train_commands(assignment)),
+            "answers": [ANSWERS] if questions(assignment, root) else []}
 
 
 def strip_solutions(text: str, name: str = "<file>") -> str:
@@ -153,7 +160,58 @@ def earlier_files(assignment: str, root: Path) -> dict:
 def released(assignment: str, root: Path) -> list:
     """The files `release` writes for `assignment` (paths relative to its folder), public cases aside."""
     sol = Path(root) / "solutions" / assignment
-    return sorted(set(released_files(sol)) | {Path(rel) for rel in earlier_files(assignment, root)})
+    answers = {Path(ANSWERS)} if questions(assignment, root) else set()
+    return sorted(set(released_files(sol)) | {Path(rel) for rel in earlier_files(assignment, root)} | answers)
+
+
+QUESTION_LINE = re.compile(r"^\+\+\+ (\{.*\})\s*$")
+QUESTION_ID = re.compile(r"^[a-z0-9_]+\.q\.[a-z0-9_-]+$")
+
+
+def questions(assignment: str, root: Path) -> list:
+    """[(id, points, text)] of the inline questions of `assignment`'s lesson, in order: the markdown
+    cells whose MyST marker line is `+++ {"tags": ["question"], "question": "<a>.q.<name>", "points": P}`
+    (`grader.release.lesson` reads the same cells with Jupytext and checks they agree)."""
+    path = Path(root) / "solutions" / assignment / LESSON
+    if not path.is_file():
+        return []
+    out, current = [], None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        m = QUESTION_LINE.match(line)
+        if m or line.startswith("```{code-cell}") or line.startswith("+++"):
+            current = None
+        if not m:
+            if current is not None:
+                current[2].append(line)
+            continue
+        try:
+            meta = json.loads(m.group(1))
+        except ValueError:
+            raise ReleaseError(f"solutions/{assignment}/{LESSON}:{number}: cell metadata is not JSON") from None
+        if "question" not in (meta.get("tags") or []):
+            continue
+        qid, points = meta.get("question"), meta.get("points", 1)
+        if not (isinstance(qid, str) and QUESTION_ID.match(qid) and qid.startswith(assignment + ".q.")) \
+                or not isinstance(points, (int, float)) or points < 0:
+            raise ReleaseError(f"solutions/{assignment}/{LESSON}:{number}: a question needs \"question\": "
+                               f"\"{assignment}.q.<name>\" and \"points\" >= 0, not {m.group(1)}")
+        if any(q[0] == qid for q in out):
+            raise ReleaseError(f"solutions/{assignment}/{LESSON}:{number}: question {qid} asked twice")
+        current = [qid, points, []]
+        out.append(current)
+    return [(qid, points, "\n".join(lines).strip()) for qid, points, lines in out]
+
+
+def answers_template(assignment: str, root: Path) -> str:
+    """answers.md as released: one `## <question id>` heading per inline question, the question
+    quoted under it, room for the answer."""
+    out = [f"# `{assignment}`: your answers to the inline questions", "",
+           "Write each answer under its question's heading; keep the headings as they are (your instructor",
+           "reads and grades the answers by hand). `dlgrade submit` hands this file in.", ""]
+    for qid, points, text in questions(assignment, root):
+        out += [f"## {qid}", "", *("> " + line if line else ">" for line in text.splitlines()), "",
+                f"({points:g} points)" if points != 1 else "(1 point)", "", "Your answer:", "", ""]
+    return "\n".join(out)
 
 
 def earlier_header(earlier: str, name: str) -> str:
@@ -167,6 +225,8 @@ def released_text(assignment: str, root: Path, rel, *, give_earlier: bool = Fals
     `give_earlier`, as its working code, the markers removed)."""
     rel = Path(rel)
     sol = Path(root) / "solutions"
+    if str(rel) == ANSWERS and questions(assignment, root):
+        return answers_template(assignment, root)
     earlier = earlier_files(assignment, root).get(str(rel))
     if earlier is None:
         text = (sol / assignment / rel).read_text()

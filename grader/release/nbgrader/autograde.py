@@ -120,6 +120,8 @@ def _write_gradebook(course, coursedir, assignment, src, intakes, results, Grade
                     if item is not None:
                         grade.auto_score = item.score
                         grade.needs_manual_grade = bool(g.report.error)  # formgrader lists it for a look
+                    elif grade.manual_score is None:  # an inline question's answer: graded by hand
+                        grade.needs_manual_grade = True
             gb.db.commit()
             _write_outputs(course, assignment, src, x, g.report)
 

@@ -24,6 +24,7 @@ from grader import course
 from grader import engine
 from grader.items import TrustedItem
 from grader.release.contract import contract
+from grader.release.lesson import load as load_lesson, notebook, question_text
 from grader.release.stubs import notebook_modules
 from grader.release.wheel import build_wheel, manifest, wheel_name
 from grader.student.manifest import BEGIN, END, ReleaseError, earlier_files, earlier_header, released, released_text
@@ -111,38 +112,67 @@ try:
     from grader.student.notebook import score
 except ImportError:
     raise ImportError("the student tool is not installed in this kernel: run  %pip install {wheel}") from None"""
+LESSON_SETUP = "from grader.student.notebook import check, experiment\n%load_ext autoreload\n%autoreload 2"
+
+
+def _intro(assignment: str, root: Path, wheel: str, modules: list, hidden: list, weights: list, lesson=None) -> str:
+    datasets = course.data(assignment)
+    how = (f"Run the cells in order. Each implementation cell (`%%writefile -a`) adds one function to a "
+           f"module of this folder ({', '.join(f'`{m}`' for m in modules)}): fill in its "
+           f"`raise NotImplementedError()`; the check cell right after it grades that item on the file in a "
+           f"separate process (its last line is the points you earned). Answer each question in the cell "
+           f"below it: your instructor grades the answers by hand." if lesson else
+           f"Fill in every `raise NotImplementedError()` below, following `CONTRACT.md`. Run the cells in "
+           f"order: each `%%writefile` cell writes part of a module ({', '.join(f'`{m}`' for m in modules)}) "
+           f"into this folder, and each test cell grades one item on those files in a separate process "
+           f"(its last line is the points you earned).")
+    return (f"# The `{assignment}` assignment\n\n"
+            f"**Install the student tool first** (once, in the environment of this notebook's kernel): "
+            f"run this in a cell, then restart the kernel\n\n"
+            f"```\n%pip install {wheel}\n```\n\n"
+            f"(or `pip install {wheel}` in a terminal, in this folder). The wheel is in this folder."
+            + (f" The items that read data need it on your machine: `!dlgrade data fetch "
+               f"{' '.join(datasets)}` downloads and verifies it." if datasets else "")
+            + "\n\n" + how
+            + (f" {len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your "
+               f"instructor; their cells say so." if hidden else "")
+            + "".join(f"\n\nThis assignment builds on your own `{a}` work: copy your "
+                      f"{', '.join(f'`{n}`' for n in names)} into this folder, over the stubs, and hand "
+                      f"them in with this notebook." for a, names in _own_earlier(assignment, root).items())
+            + (f"\n\nTrained weights: run `python train.py` in this folder; submit "
+               f"{', '.join(f'`{i.weights}`' for i in weights)} with this notebook." if weights else ""))
+
+
+def _score_cell(item) -> dict:
+    source = f"score({item.id!r})"
+    if item.visibility == "hidden":
+        source = f"# hidden: graded by your instructor, with cases you do not see\n{source}"
+    return _cell("code", source, _meta(grade_id(item.id), grade=True, locked=True, points=item.points))
 
 
 def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
     """The nbgrader source notebook of `assignment` (with solutions), as a JSON-ready dict;
-    `wheel` is the file name of the student tool's wheel next to it."""
+    `wheel` is the file name of the student tool's wheel next to it. Made from the lesson,
+    `solutions/<a>/lesson.md`, where there is one (`lesson_cells`); else from the modules alone."""
     items = engine.items(assignment)
+    lesson = load_lesson(assignment, root)
     modules = notebook_modules(assignment, root)
     wheel = wheel or wheel_name()
     weights = [i for i in items if isinstance(i, TrustedItem) and i.weights]
-    datasets = course.data(assignment)
     hidden = [i for i in items if i.visibility == "hidden"]
-    cells = [_cell("markdown", (
-        f"# The `{assignment}` assignment\n\n"
-        f"**Install the student tool first** (once, in the environment of this notebook's kernel): "
-        f"run this in a cell, then restart the kernel\n\n"
-        f"```\n%pip install {wheel}\n```\n\n"
-        f"(or `pip install {wheel}` in a terminal, in this folder). The wheel is in this folder."
-        + (f" The items that read data need it on your machine: `!dlgrade data fetch "
-           f"{' '.join(datasets)}` downloads and verifies it." if datasets else "")
-        + f"\n\nFill in every `raise NotImplementedError()` below, following `CONTRACT.md`. Run the cells in "
-        f"order: each `%%writefile` cell writes part of a module ({', '.join(f'`{m}`' for m in modules)}) "
-        f"into this folder, and each test cell grades one item on those files in a separate process "
-        f"(its last line is the points you earned)."
-        + (f" {len(hidden)} hidden items ({sum(i.points for i in hidden):g} points) are graded by your "
-           f"instructor; their cells say so." if hidden else "")
-        + "".join(f"\n\nThis assignment builds on your own `{a}` work: copy your "
-                  f"{', '.join(f'`{n}`' for n in names)} into this folder, over the stubs, and hand "
-                  f"them in with this notebook." for a, names in _own_earlier(assignment, root).items())
-        + (f"\n\nTrained weights: run `python train.py` in this folder; submit "
-           f"{', '.join(f'`{i.weights}`' for i in weights)} with this notebook." if weights else "")),
-        _meta("intro", locked=True))]
-    cells.append(_cell("code", SETUP.format(wheel=wheel), _meta("setup", locked=True)))
+    cells = [_cell("markdown", _intro(assignment, root, wheel, modules, hidden, weights, lesson),
+                   _meta("intro", locked=True))]
+    cells.append(_cell("code", SETUP.format(wheel=wheel) + (f"\n{LESSON_SETUP}" if lesson else ""),
+                       _meta("setup", locked=True)))
+    cells += lesson_cells(lesson) if lesson else _module_cells(assignment, root, modules, items)
+    for cell in cells:  # nbformat 4.5 cell ids: stable across releases
+        cell["id"] = cell["metadata"].get("nbgrader", {}).get("grade_id") or cell.get("id")
+    return notebook(cells, assignment, modules=modules, earlier=sorted(earlier_files(assignment, root)))
+
+
+def _module_cells(assignment: str, root: Path, modules: list, items: list) -> list:
+    """Without a lesson: every module as `%%writefile` cells, then one test cell per item."""
+    cells = []
     sol = root / "solutions" / assignment
     for module in modules:
         text = (sol / module).read_text()
@@ -156,18 +186,45 @@ def source_notebook(assignment: str, root: Path, wheel: str = None) -> dict:
                 cells.append(_cell("code", magic + piece, _meta(gid, locked=True)))
     cells.append(_cell("markdown", "## Tests\n\nOne cell per graded item; run the cells above first.",
                        _meta("tests-title", locked=True)))
-    for item in items:
-        source = f"score({item.id!r})"
-        if item.visibility == "hidden":
-            source = f"# hidden: graded by your instructor, with cases you do not see\n{source}"
-        cells.append(_cell("code", source, _meta(grade_id(item.id), grade=True, locked=True, points=item.points)))
-    for cell in cells:  # nbformat 4.5 cell ids: stable across releases
-        cell["id"] = cell["metadata"]["nbgrader"]["grade_id"]
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                         "language_info": {"name": "python"},
-                         "dlgrade": {"assignment": assignment, "modules": modules,
-                                     "earlier": sorted(earlier_files(assignment, root))}}}
+    return cells + [_score_cell(item) for item in items]
+
+
+def lesson_cells(lesson) -> list:
+    """The lesson's cells for nbgrader: prose and experiments as they are; each implementation a
+    `%%writefile -a` solution cell holding only its definition (a module's imports and given code in
+    locked cells just before its first one); each check the item's autograded `score` cell; each
+    question locked, its answer a manually graded markdown cell (the model answer, which
+    `nbgrader generate_assignment` replaces with "YOUR ANSWER HERE")."""
+    items = {i.id: i for i in engine.items(lesson.assignment)}
+    placed = {(c.module, c.name) for c in lesson.cells if c.kind in ("implement", "given")}
+    started, cells, question = set(), [], None
+    for k, c in enumerate(lesson.cells):
+        if c.kind in ("implement", "given") and c.module not in started:
+            started.add(c.module)
+            stem = grade_id(c.module.removesuffix(".py"))
+            cells.append(_cell("code", f"%%writefile {c.module}\n{lesson.headers[c.module]}",
+                               _meta(f"{stem}-header", locked=True)))
+            for (module, name), d in lesson.definitions.items():
+                if module == c.module and (module, name) not in placed:
+                    cells.append(_cell("code", f"%%writefile -a {module}\n\n\n{d.text}",
+                                       _meta(f"{stem}-{name}", locked=True)))
+        if c.kind in ("markdown", "code"):
+            cells.append({**_cell(c.kind, c.source), "id": f"{c.kind}-{k}"})
+        elif c.kind in ("implement", "given"):
+            d = lesson.definitions[(c.module, c.name)]
+            gid = f"{grade_id(c.module.removesuffix('.py'))}-{c.name}"
+            text = f"%%writefile -a {c.module}\n\n\n" + (_nbgrader_markers(d.text) if d.solution else d.text)
+            cells.append(_cell("code", text, _meta(gid, solution=True) if d.solution else _meta(gid, locked=True)))
+        elif c.kind == "check":
+            cells.append(_score_cell(items[c.name]))
+        elif c.kind == "question":
+            question = c
+            cells.append(_cell("markdown", question_text(c, "*Answer in the cell below.*"),
+                               _meta(f"{grade_id(c.name)}-question", locked=True)))
+        elif c.kind == "answer":
+            cells.append(_cell("markdown", c.source or "YOUR ANSWER HERE",
+                               _meta(grade_id(question.name), grade=True, solution=True, points=question.points)))
+    return cells
 
 
 def release(assignment: str, root: Path, course_dir: Path) -> Path:

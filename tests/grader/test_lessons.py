@@ -1,0 +1,188 @@
+"""Lessons (grader/release/lesson.py): the kit's companion notebook and the nbgrader source notebook
+made from `solutions/<a>/lesson.md`, executed top to bottom on the answer key and on the stub."""
+import ast
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader import engine
+from grader.release import lesson as lessons
+from grader.release.nbgrader import source_notebook
+from grader.release.nbgrader.intake import WRITEFILE, extract_modules
+from grader.student.manifest import ReleaseError, answers_template, questions, released
+from tests.conftest import ROOT, dlgrade
+
+jupytext = pytest.importorskip("jupytext")
+WITH_LESSON = ["linear"]
+FIGURES = {"linear": 6}  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
+
+
+def _text(cell):
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+@pytest.mark.parametrize("assignment", WITH_LESSON)
+def test_the_kit_notebook_teaches(assignment):
+    lesson = lessons.load(assignment, ROOT)
+    nb = lessons.kit_notebook(lesson)
+    cells = nb["cells"]
+    assert sum(c["cell_type"] == "markdown" for c in cells) * 3 >= len(cells)
+    implemented = [c for c in lesson.cells if c.kind == "implement"]
+    assert implemented
+    text = "\n".join(_text(c) for c in cells)
+    for c in implemented:  # the forward math in LaTeX before each graded function
+        k = next(i for i, cell in enumerate(cells) if f"implement `{c.name}` in `{c.module}`" in _text(cell))
+        before = "\n".join(_text(x) for x in cells[max(0, k - 4):k] if x["cell_type"] == "markdown")
+        assert "$" in before, c.name
+        after = next(x for x in cells[k + 1:] if x["cell_type"] == "code")  # the check right after it
+        assert _text(after).startswith("check("), c.name
+    assert "%%writefile" not in text and "BEGIN SOLUTION" not in text
+    for cell in lesson.cells:  # the model answers stay with the instructor
+        if cell.kind == "answer":
+            assert cell.source[:60] not in text
+
+
+@pytest.mark.parametrize("assignment", WITH_LESSON)
+def test_the_nbgrader_notebook_writes_one_definition_per_cell(assignment, tmp_path):
+    nb = source_notebook(assignment, ROOT)
+    writes = [c for c in nb["cells"] if WRITEFILE.match(_text(c).partition("\n")[0])]
+    for cell in writes:
+        body = _text(cell).partition("\n")[2]
+        defs = [n for n in ast.parse(body).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        assert len(defs) <= 1 and (defs or "def " not in body), cell["id"]
+    items = {i.id: i for i in engine.items(assignment)}
+    graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code"]
+    assert sorted(c["source"].rsplit("score(", 1)[1][1:-2] for c in graded) == sorted(items)
+    for k, cell in enumerate(nb["cells"]):  # each solution cell is followed by its checks
+        if cell["metadata"].get("nbgrader", {}).get("solution") and cell["cell_type"] == "code":
+            assert "score(" in nb["cells"][k + 1]["source"], cell["id"]
+    manual = [c for c in nb["cells"] if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("grade")]
+    assert [c["id"] for c in manual] == [q.replace(".", "-") for q, _, _ in questions(assignment, ROOT)]
+    assert all(c["metadata"]["nbgrader"]["solution"] and c["metadata"]["nbgrader"]["points"] > 0 for c in manual)
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    files = extract_modules(path, nb["metadata"]["dlgrade"]["modules"])
+    for name, code in files.items():  # the same definitions as the answer key (order and docstring aside)
+        key = (ROOT / "solutions" / assignment / name).read_text()
+        mine = {n.name: ast.dump(n) for n in ast.parse(code.replace("### ", "# ")).body if hasattr(n, "name")}
+        theirs = {n.name: ast.dump(n) for n in ast.parse(key).body if hasattr(n, "name")}
+        assert mine == theirs, name
+
+
+@pytest.mark.parametrize("assignment", WITH_LESSON)
+def test_answers_template_and_release(assignment):
+    asked = questions(assignment, ROOT)
+    assert len(asked) >= 3
+    text = answers_template(assignment, ROOT)
+    assert [line[3:] for line in text.splitlines() if line.startswith("## ")] == [q for q, _, _ in asked]
+    names = {str(p) for p in released(assignment, ROOT)}
+    assert "answers.md" in names and "lesson.md" not in names and "derivations.md" not in names
+    assert (ROOT / "assignments" / assignment / "answers.md").read_text() == text
+
+
+def test_a_bad_lesson_is_one_line(tmp_path, monkeypatch):
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "solutions" / "linear", root / "solutions" / "linear")
+    lesson = root / "solutions" / "linear" / "lesson.md"
+    good = lesson.read_text()
+    bad = {"a check cell goes missing": good.replace('check("linear.logistic.gd_step")\n', "print(1)\n", 1),
+           "an unknown item": good.replace('check("linear.predict")', 'check("linear.nope")'),
+           "an unknown definition": good.replace("implement: linear.py:predict", "implement: linear.py:nope"),
+           "a question without its answer": good.replace('+++ {"tags": ["answer"]}', "+++", 1)}
+    patterns = {"a check cell goes missing": "no check cell between logistic.py:gd_step",
+                "an unknown item": "has no such item", "an unknown definition": "is not a definition",
+                "a question without its answer": "must be followed by a markdown cell tagged answer"}
+    for why, text in bad.items():
+        lesson.write_text(text)
+        with pytest.raises(ReleaseError, match=patterns[why]) as exc:
+            lessons.load("linear", root)
+        assert "\n" not in str(exc.value), why
+    lesson.write_text(good)
+    assert lessons.load("linear", root) is not None
+
+
+# ---------------------------------------------------------------- executed top to bottom
+def _execute(folder: Path, name: str) -> dict:
+    r = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", name,
+                        "--output", "executed.ipynb", "--ExecutePreprocessor.timeout=300"],
+                       cwd=folder, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads((folder / "executed.ipynb").read_text())
+
+
+def _outputs(nb):
+    errors, figures, checks = [], 0, {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        text = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream")
+        errors += [o["ename"] for o in cell["outputs"] if o["output_type"] == "error"]
+        errors += ["Traceback"] if "Traceback" in text else []
+        figures += sum("image/png" in o.get("data", {}) for o in cell["outputs"])
+        m = re.match(r"""check\(['"](.+)['"]\)""", _text(cell))
+        if m:
+            checks[m.group(1)] = text
+    return errors, figures, checks
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kit")
+    r = dlgrade("release", "linear", "--kit", out / "linear.zip")
+    assert r.returncode == 0, r.stderr
+    with zipfile.ZipFile(out / "linear.zip") as zf:
+        zf.extractall(out)
+        assert "linear/linear.ipynb" in zf.namelist() and "linear/answers.md" in zf.namelist()
+    return out / "linear"
+
+
+def test_on_the_stub_every_check_says_not_attempted(kit, needs_data, tmp_path):
+    folder = tmp_path / "linear"
+    shutil.copytree(kit, folder)
+    errors, figures, checks = _outputs(_execute(folder, "linear.ipynb"))
+    assert not errors
+    items = {i.id: i for i in engine.items("linear")}
+    assert sorted(checks) == sorted(items)
+    for item, text in checks.items():
+        if items[item].visibility == "hidden":
+            assert "graded by your instructor" in text, item
+        else:
+            assert text.startswith(f"{item}: not attempted, 0 / "), (item, text)
+
+
+def test_with_the_answer_key_it_runs_and_draws(kit, needs_data, tmp_path):
+    folder = tmp_path / "linear"
+    shutil.copytree(kit, folder)
+    for name in ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"):
+        shutil.copyfile(ROOT / "solutions/linear" / name, folder / name)
+    nb = _execute(folder, "linear.ipynb")
+    errors, figures, checks = _outputs(nb)
+    assert not errors
+    assert figures >= FIGURES["linear"]
+    items = {i.id: i for i in engine.items("linear")}
+    for item, text in checks.items():
+        if items[item].visibility == "public":
+            assert text.startswith(f"{item}: passed"), (item, text)
+    shown = "".join(_text(c) for c in nb["cells"])
+    assert "not attempted yet" not in json.dumps(nb["cells"])
+    assert "relative error" in shown
+
+
+def test_a_broken_function_fails_its_inline_check(kit, needs_data, tmp_path):
+    """The check cell right after an implementation names the bug (the notebook does not just run)."""
+    folder = tmp_path / "linear"
+    shutil.copytree(kit, folder)
+    key = (ROOT / "solutions/linear/logistic.py").read_text()
+    shutil.copyfile(ROOT / "solutions/linear/linear.py", folder / "linear.py")
+    (folder / "logistic.py").write_text(key.replace("return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db"))
+    errors, _, checks = _outputs(_execute(folder, "linear.ipynb"))
+    assert not errors
+    assert checks["linear.logistic.gd_step"].startswith("linear.logistic.gd_step: failed")
+    assert "against the gradient" in checks["linear.logistic.gd_step"]
+    assert checks["linear.logistic.sigmoid"].startswith("linear.logistic.sigmoid: passed")
