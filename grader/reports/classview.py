@@ -5,6 +5,7 @@
     OUTDIR/<id>/feedback.txt           for the student: hidden items show only which checks passed
     OUTDIR/<id>/scores.png             for the student: every item's points, by status
     OUTDIR/<id>/<figure>.png           for the student: the items' figures (`grader.reports.figures`)
+    OUTDIR/<id>/answers.md             the student's answers to the lesson's inline questions, to grade by hand
     OUTDIR/summary.html                score distribution, pass rate per item, learning curves
     OUTDIR/figures/*.png               the figures of summary.html
 
@@ -118,6 +119,37 @@ def read_curves(path, weights) -> dict:
     return out
 
 
+ANSWERS = "answers.md"
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_answers(path):
+    """The text of the student's answers.md in a submission (a folder or a .zip), read as data
+    like a learning curve (a regular file, bounded in size, never through a link); None when
+    there is none or it cannot be read."""
+    path = Path(path)
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISDIR(mode):
+            found = _find(path, ANSWERS)
+            if found is None or os.lstat(found).st_size > curves.MAX_BYTES:
+                return None
+            data = found.read_bytes()[:curves.MAX_BYTES]
+        elif stat.S_ISREG(mode) and zipfile.is_zipfile(path):
+            data = _zip_member(path, ANSWERS)
+        else:
+            return None
+    except Exception:  # noqa: BLE001  answers that cannot be read are left out, whatever went wrong
+        return None
+    return None if data is None else data.decode("utf-8", "replace")
+
+
 FIGURES = "\nFigures (beside this file):\n"
 
 
@@ -145,6 +177,9 @@ def write_submission(report, outdir, sid=None, problems=None):
     listing = "".join(f"  {line}\n" for line in drawn)
     text = feedback_text(copy.deepcopy(report)) + (f"{FIGURES}{listing}" if drawn else "")
     _atomic(folder / "feedback.txt", text + (f"\n{note}\n" if note else ""))
+    answers = read_answers(report.submission) if report.submission else None
+    if answers is not None:
+        _atomic(folder / ANSWERS, answers)
     if note and problems is not None:
         problems[sid] = note
     return folder
@@ -246,7 +281,7 @@ def plot_curves(name, by_submission, path):
             plt.close(fig)
 
 
-def summary_html(reports, figures, sids, problems=None) -> str:
+def summary_html(reports, figures, sids, problems=None, outdir=None) -> str:
     """A self-contained page (figures next to it) with a row per submission; a graded submission
     whose files could not all be written says why (`problems`: {id: why})."""
     rows, problems = [], problems or {}
@@ -256,6 +291,8 @@ def summary_html(reports, figures, sids, problems=None) -> str:
             state += f"; {html.escape(problems[sid])}"
         score = "" if r.error else f"{r.score:g}"
         link = f'<a href="{html.escape(sid)}/feedback.txt">feedback</a>'
+        if outdir is not None and _is_file(Path(outdir) / sid / ANSWERS):
+            link += f' <a href="{html.escape(sid)}/{ANSWERS}">answers (grade by hand)</a>'
         rows.append(f"<tr><td>{html.escape(sid)}</td><td>{html.escape(r.submission)}</td><td>{state}</td>"
                     f"<td class=n>{score}</td><td class=n>{r.max_score:g}</td><td>{link}</td></tr>")
     imgs = "\n".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}"></figure>' for f in figures)
@@ -323,7 +360,7 @@ def write_summary(reports, outdir, curves_by_submission=None, problems=None):
         png = f"figures/{Path(name).stem}.png"
         if _draw_curves(name, by_sub, outdir / png, problems):
             figures.append(png)
-    _atomic(outdir / "summary.html", summary_html(reports, figures, sids, problems))
+    _atomic(outdir / "summary.html", summary_html(reports, figures, sids, problems, outdir))
     return outdir / "summary.html"
 
 

@@ -186,3 +186,24 @@ def test_a_broken_function_fails_its_inline_check(kit, needs_data, tmp_path):
     assert checks["linear.logistic.gd_step"].startswith("linear.logistic.gd_step: failed")
     assert "against the gradient" in checks["linear.logistic.gd_step"]
     assert checks["linear.logistic.sigmoid"].startswith("linear.logistic.sigmoid: passed")
+
+
+def test_the_class_view_lists_each_students_answers(tmp_path):
+    """answers.md from each submission (folder or zip) beside its feedback, linked from summary.html;
+    never scored (it is not an item)."""
+    from grader.reports import classview
+    alice, bob = tmp_path / "alice", tmp_path / "bob.zip"
+    alice.mkdir()
+    (alice / "answers.md").write_text("## linear.q.xor\n\nA line cannot <b>separate</b> XOR.\n")
+    with zipfile.ZipFile(bob, "w") as zf:
+        zf.writestr("linear/answers.md", "## linear.q.xor\n\nNo idea.\n")
+    carol = tmp_path / "carol"
+    carol.mkdir()
+    reports = [engine.Report("linear", str(p), []) for p in (alice, bob, carol)]
+    page = classview.write(reports, tmp_path / "out")
+    assert (tmp_path / "out/alice/answers.md").read_text().endswith("A line cannot <b>separate</b> XOR.\n")
+    assert "No idea." in (tmp_path / "out/bob/answers.md").read_text()
+    assert not (tmp_path / "out/carol/answers.md").exists()
+    html = page.read_text()
+    assert 'href="alice/answers.md"' in html and 'href="bob/answers.md"' in html and "carol/answers.md" not in html
+    assert classview.read_answers(tmp_path / "nowhere") is None
