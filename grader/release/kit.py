@@ -29,7 +29,8 @@ def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool =
            notebook: str = "") -> str:
     """The kit's README.md. Every line of its ```bash blocks is one command that runs as written
     in one shell started where the kit was unzipped; training (which needs the finished code,
-    the data and minutes) is in a ```sh block of its own."""
+    the data and minutes) is in a ```sh block of its own; opening the lesson's notebook (which needs
+    Jupyter, not part of the kit) in a ```shell block."""
     its = engine.items(assignment)
     public = [i for i in its if i.visibility == "public"]
     hidden = [i for i in its if i.visibility == "hidden"]
@@ -83,7 +84,7 @@ def readme(assignment: str, wheel: str, man: dict, todo, *, give_earlier: bool =
                 f"`{notebook}` walks through the assignment: the math of each function, a check right after you",
                 "write it, a numerical gradient check, experiments and figures made by your code, and questions",
                 "you answer in `answers.md` (handed in by `dlgrade submit`). Open it with Jupyter, in the same",
-                "environment:", "", "```sh", "pip install jupyterlab", f"jupyter lab {notebook}", "```"]
+                "environment:", "", "```shell", "pip install jupyterlab", f"jupyter lab {notebook}", "```"]
     out += ["", "Hand in `submission.zip` as your course says (for example upload it to Gradescope).", ""]
     return "\n".join(out)
 
