@@ -16,8 +16,9 @@ role, given by their metadata or their source:
   locked cells just before its first definition in the notebook.
 - a code cell of `check("<item id>")` lines: one check cell per item, which runs that item's public
   cases inline (`grader.student.notebook.check`); in nbgrader, the item's autograded cell. Each
-  implementation is followed by at least one check cell before the next one; an item the lesson
-  never checks gets a check cell at the end.
+  implementation is followed by at least one check cell before the next one (a base class may be
+  followed directly by a class derived from it: its items check both); an item the lesson never
+  checks gets a check cell at the end.
 - a markdown cell with `+++ {"tags": ["question"], "question": "<a>.q.<name>", "points": P}`: an
   inline question, followed by a markdown cell tagged `answer` holding the model answer (for
   graders: never in the kit; in nbgrader, the manually graded answer cell). Kit students answer in
@@ -169,6 +170,12 @@ def load(assignment: str, root: Path):
     return lesson
 
 
+def _bases(d: Definition) -> set:
+    """The names of the classes `d` derives from (none for a function)."""
+    node = ast.parse(d.text).body[0]
+    return {b.id for b in getattr(node, "bases", []) if isinstance(b, ast.Name)}
+
+
 def _validate(lesson: Lesson, rel: str, asked: list):
     implemented = [(c.module, c.name) for c in lesson.cells if c.kind == "implement"]
     placed = implemented + [(c.module, c.name) for c in lesson.cells if c.kind == "given"]
@@ -183,7 +190,8 @@ def _validate(lesson: Lesson, rel: str, asked: list):
     pending = None
     for cell in lesson.cells + [Cell("implement", name="")]:
         if cell.kind == "implement":
-            if pending:
+            d = lesson.definitions.get((cell.module, cell.name))
+            if pending and not (d and pending.partition(":")[2] in _bases(d)):  # a base is checked with its subclass
                 raise ReleaseError(f"{rel}: no check cell between {pending} and the next implementation")
             pending = f"{cell.module}:{cell.name}" if cell.name else None
         elif cell.kind == "check":
