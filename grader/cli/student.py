@@ -72,13 +72,21 @@ def run_check(assignment, folder, only, timeout, device="cpu"):
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per item (overrides the defaults).")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="cuda: your functions get CuPy arrays (needs CuPy and a GPU).")
-def check(assignment, path, only, timeout, device):
+@click.option("--all-hints", is_flag=True,
+              help="Show every hint level now (by default a failing item says more each time it fails again).")
+def check(assignment, path, only, timeout, device, all_hints):
     """Check your work: run the public items on PATH (default: this folder when it is an
-    assignment folder, else assignments/ASSIGNMENT). Never downloads anything."""
+    assignment folder, else assignments/ASSIGNMENT). Never downloads anything. A failing item
+    shows the failing element, then, when it fails again, the pattern of the error, then the
+    known bug it matches (docs/students.md, "Hints")."""
+    from grader.student import hints
     check_device(device)
     assignment, folder = student_folder(assignment, path)
     r = run_check(assignment, folder, only, timeout, device)
-    click.echo(report.table([r]))
+    shown, note = hints.progress(folder, r, all_hints=all_hints)
+    click.echo(report.table([shown]))
+    if note:
+        click.echo(f"note: {note}", err=True)
     from grader.student.submit import earlier_stubs
     for line in earlier_stubs(assignment, folder):
         click.echo(f"note: {line}")

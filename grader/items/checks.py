@@ -3,7 +3,7 @@
 A failure message names the array, the worst element (index, got, expected, relative error)
 and, where the pattern of the error tells, the likely bug.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,9 +22,14 @@ class CheckResult:
     credit: float = None  # partial credit in [0, 1]; None means 1 if passed else 0
     gated: bool = False   # only meaningful once the values are right (purity, dtype, consistency)
     figures: tuple = ()   # `grader.reports.figures.Figure`s for the student's feedback
+    # The message by hint level, for `dlgrade check`'s progressive hints (`grader.student.hints`):
+    # ((1, the failing element), (2, the pattern of the error), (3, the known bug)), the levels
+    # that have something to say; () when the whole message is level 1. `message` says them all.
+    hints: tuple = ()
 
     def __post_init__(self):  # plain Python values (a check may compute a NumPy bool): JSON-ready
         object.__setattr__(self, "passed", bool(self.passed))
+        object.__setattr__(self, "hints", tuple((int(level), str(text)) for level, text in self.hints))
         if self.credit is not None:
             object.__setattr__(self, "credit", float(self.credit))
 
@@ -46,7 +51,18 @@ def apply_gates(results):
 
 def gated(result):
     """`result` marked as gated (see `apply_gates`)."""
-    return CheckResult(result.name, result.passed, result.message, result.credit, gated=True, figures=result.figures)
+    return replace(result, gated=True)
+
+
+def levels(element, pattern="", bug=""):
+    """`CheckResult.hints` of a failure: the failing element, the pattern of the error, the known bug."""
+    return tuple((level, text) for level, text in ((1, element), (2, pattern), (3, bug)) if text)
+
+
+def noted(result, note):
+    """`result` with `note` after its message and after its level-1 hint text."""
+    return replace(result, message=f"{result.message} {note}",
+                   hints=tuple((lvl, f"{text} {note}" if lvl == 1 else text) for lvl, text in result.hints))
 
 
 @dataclass(frozen=True)
@@ -68,16 +84,32 @@ def tolerance(dtype):
     return TOLERANCE.get(np.dtype(dtype), TOLERANCE[np.dtype("float32")])
 
 
-def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hints=True, terms=None):
-    """Why `got` differs from `expected`, or None when they agree.
+def mismatch(name, got, expected, *, hints=True, **opts):
+    """Why `got` differs from `expected`, or None when they agree (`explain`); `hints` adds the
+    pattern of the error, when one is known."""
+    message, pattern, full = explain(name, got, expected, **opts)
+    return full if hints else message
+
+
+def explain(name, got, expected, *, rtol=None, atol=None, check_dtype=True, terms=None):
+    """(why `got` differs from `expected`, the pattern of the error or "", both in one message),
+    or (None, "", None) when they agree.
 
     Checks presence, type, shape, dtype, finiteness and values, in that order. A non-finite value
     agrees only with the same non-finite value at the same position (inf with inf of its sign,
-    NaN with NaN): an expected inf is not a wildcard. `hints` adds the likely cause when the
-    pattern of the error tells one (`pattern_hint`); `terms` ({name: array of expected's shape})
+    NaN with NaN): an expected inf is not a wildcard. The pattern is the likely cause when the
+    shape of the error tells one (`pattern_hint`); `terms` ({name: array of expected's shape})
     are arrays that may enter the expected value as an additive term (the W of a regularised
     gradient), so a factor on the rest can be named.
     """
+    out = _why(name, got, expected, rtol, atol, check_dtype, terms)
+    if out is None or isinstance(out, str):
+        return out, "", out
+    return out
+
+
+def _why(name, got, expected, rtol, atol, check_dtype, terms):
+    """`explain`'s message: None, a string, or (message, pattern, both) when a pattern is named."""
     if got is None:
         return f"{name}: missing from what your code returned"
     if isinstance(got, WrongType):
@@ -86,7 +118,7 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hin
     if got.shape != expected.shape:
         msg = f"{name}: shape {got.shape}, expected {expected.shape}"
         if got.ndim == 2 and got.shape == expected.shape[::-1]:
-            msg += " (looks transposed)"
+            return msg, "looks transposed", msg + " (looks transposed)"
         return msg
     if check_dtype and got.dtype != expected.dtype:
         return (f"{name}: dtype {got.dtype}, expected {expected.dtype} "
@@ -118,8 +150,8 @@ def mismatch(name, got, expected, *, rtol=None, atol=None, check_dtype=True, hin
     error = f"abs. error {err[i]:.2g}" if e[i] == 0 else f"rel. error {err[i] / abs(e[i]):.2g}"
     msg = (f"{name}: {int(bad.sum())} of {e.size} entries differ; worst at index {fmt_index(i)}: "
            f"got {fmt_num(g[i])}, expected {fmt_num(e[i])} ({error})")
-    hint = pattern_hint(g, e, rtol, terms) if hints and finite.all() else ""
-    return msg + (f"; {hint}" if hint else "")
+    hint = pattern_hint(g, e, rtol, terms) if finite.all() else ""
+    return (msg, hint, f"{msg}; {hint}") if hint else msg
 
 
 def non_finite_mismatch(name, g, e):

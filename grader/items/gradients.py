@@ -55,12 +55,13 @@ def gradcheck(call, pert, dy, analytic, tag=""):
         what = f"{label_}{where} (your backward vs. finite differences of your forward)"
         # rounding in the forward's values, amplified by 1/h: large outputs (logits x1000) need it
         noise = 64 * np.finfo(np.float64).eps * float(np.abs(rows[np.isfinite(rows)]).max(initial=0)) * float(np.abs(dy).sum()) / (2 * H)
-        msg = C.mismatch(what, grad, full, rtol=C.GRADCHECK_TOL[0], atol=max(C.GRADCHECK_TOL[1], noise),
-                         check_dtype=False)
+        brief, pattern, msg = C.explain(what, grad, full, rtol=C.GRADCHECK_TOL[0],
+                                        atol=max(C.GRADCHECK_TOL[1], noise), check_dtype=False)
         if msg:
             moved = np.abs(grad.reshape(-1)[index]).max(initial=0)
             if moved > 0 and np.abs(numeric).max(initial=0) <= 1e-6 * moved:
                 msg = (f"{label_}{where}: your forward does not depend on {key.split('/')[-1]} (its output did not "
                        f"change when {key.split('/')[-1]} moved), but your backward returns a nonzero {label_}")
-            return CheckResult(name, False, msg)
+                return CheckResult(name, False, msg)
+            return CheckResult(name, False, msg, hints=C.levels(brief, pattern))
     return CheckResult(name, True)

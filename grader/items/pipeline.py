@@ -162,7 +162,7 @@ class FunctionItem(CaseItem):
             result = compare(f"{name} matches the reference",
                              self.pairs(calls, got, expected, alternatives, cases, [(name, path)]))
             if not result.passed and self.note and "likely bug:" not in result.message:
-                result = replace(result, message=f"{result.message} ({self.note})")
+                result = C.noted(result, f"({self.note})")
             results.append(result)
         return results
 

@@ -34,15 +34,17 @@ def compare(check, pairs):
     a known bug is named when the student's output matches that bug's output on that pair
     (non-finite entries at the same places with the same values, finite ones within tolerance),
     however small the error against the reference; else the generic pattern hint. Values only:
-    dtypes are the `dtypes` check's business."""
+    dtypes are the `dtypes` check's business. The result's `hints` hold the failing element, the
+    pattern (also when a known bug is named instead) and the known bug apart."""
     for name, got, expected, opts, alts in pairs:
         opts = {"check_dtype": False, **opts}
-        msg = C.mismatch(name, got, expected, **opts, hints=False)
+        msg, pattern, full = C.explain(name, got, expected, **opts)
         if msg:
             for hint, alt in alts:
                 if alt is not None and matches_bug(name, got, alt, opts):
-                    return CheckResult(check, False, f"{msg}; likely bug: {hint}")
-            return CheckResult(check, False, C.mismatch(name, got, expected, **opts))
+                    return CheckResult(check, False, f"{msg}; likely bug: {hint}",
+                                       hints=C.levels(msg, pattern, f"likely bug: {hint}"))
+            return CheckResult(check, False, full, hints=C.levels(msg, pattern))
     return CheckResult(check, True)
 
 

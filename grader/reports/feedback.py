@@ -15,12 +15,13 @@ COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "erro
 
 def student_view(report):
     """The report as a student may see it: hidden items show which checks passed, nothing more
-    (their checks keep names and verdicts, without messages)."""
+    (their checks keep names and verdicts, without messages or hints)."""
     tests = {t["name"]: t["output"] for t in json.loads(to_gradescope(report))["tests"]}
     for item in report.items:
         item.output = tests[item.id]
         if item.visibility == "hidden":
-            item.checks = [dataclasses.replace(c, message=GATED_MESSAGE if not_run(c) else "", figures=())
+            item.checks = [dataclasses.replace(c, message=GATED_MESSAGE if not_run(c) else "", figures=(),
+                                               hints=())
                            for c in item.checks]
     return report
 
