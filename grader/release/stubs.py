@@ -66,10 +66,15 @@ def differences(assignment: str, root: Path) -> list:
         return _compare(fresh, target)
 
 
+# What running the student's commands in an assignment folder leaves there, never release output:
+# Python's caches, `dlgrade check`'s figures and its hint levels (grader.student.hints).
+WORKING_STATE = ("__pycache__", "feedback", ".dlgrade")
+
+
 def _compare(fresh: Path, current: Path) -> list:
     names = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
     have = {p.relative_to(current) for p in current.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+            if p.is_file() and not set(p.relative_to(current).parts) & set(WORKING_STATE)}
     diffs = [f"missing: {p}" for p in sorted(names - have)] + [f"stale: {p}" for p in sorted(have - names)]
     for rel in sorted(names & have):
         if rel.suffix == ".npz":

@@ -62,6 +62,21 @@ def test_release_check_detects_drift(tmp_path):
     assert result.returncode == 1 and "differs: layers.py" in result.stdout
 
 
+def test_release_check_ignores_the_students_working_state_only(tmp_path):
+    """What `dlgrade check` leaves in an assignment folder (hint levels, figures) is not drift; any
+    other file is."""
+    course = _copy_course(tmp_path)
+    folder = course / "assignments/linear"
+    (folder / ".dlgrade").mkdir()
+    (folder / ".dlgrade/attempts.json").write_text("{}")
+    (folder / "feedback").mkdir()
+    (folder / "feedback/scores.png").write_bytes(b"png")
+    assert dlgrade("--course", course, "release", "linear", "--check").returncode == 0
+    (folder / "notes.txt").write_text("mine")
+    result = dlgrade("--course", course, "release", "linear", "--check")
+    assert result.returncode == 1 and "stale: notes.txt" in result.stdout
+
+
 def _copy_course(tmp_path):
     import shutil
     for name in ("solutions", "assignments"):
