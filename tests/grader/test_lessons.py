@@ -19,8 +19,20 @@ from grader.student.manifest import ReleaseError, answers_template, questions, r
 from tests.conftest import ROOT, dlgrade
 
 jupytext = pytest.importorskip("jupytext")
-WITH_LESSON = ["linear"]
-FIGURES = {"linear": 6}  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
+WITH_LESSON = ["linear", "cnn"]
+FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
+           "cnn": 7}     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
+# What a student who did the work has in the kit's folder: the answer key's files over the stubs
+# (an earlier assignment's files included) and the trained weights the accuracy items read.
+KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
+             "cnn": ("conv.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py", "mlp_model.py",
+                     "cnn_weights.npz", "cnn_curve.json")}
+# A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
+# phrase of its feedback, an item that still passes).
+BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",
+                     "linear.logistic.gd_step", "against the gradient", "linear.logistic.sigmoid"),
+          "cnn": ("conv.py", "        y *= 1.0 / (KH * KW)\n", "", "cnn.avgpool.forward",
+                  "a missing or extra constant factor", "cnn.maxpool.forward")}
 
 
 def _text(cell):
@@ -131,23 +143,26 @@ def _outputs(nb):
     return errors, figures, checks
 
 
-@pytest.fixture(scope="module")
-def kit(tmp_path_factory):
+@pytest.fixture(scope="module", params=WITH_LESSON)
+def kit(request, tmp_path_factory):
+    """The unpacked kit of one assignment with a lesson (its folder is named after it)."""
+    a = request.param
     out = tmp_path_factory.mktemp("kit")
-    r = dlgrade("release", "linear", "--kit", out / "linear.zip")
+    r = dlgrade("release", a, "--kit", out / f"{a}.zip")
     assert r.returncode == 0, r.stderr
-    with zipfile.ZipFile(out / "linear.zip") as zf:
+    with zipfile.ZipFile(out / f"{a}.zip") as zf:
         zf.extractall(out)
-        assert "linear/linear.ipynb" in zf.namelist() and "linear/answers.md" in zf.namelist()
-    return out / "linear"
+        assert f"{a}/{a}.ipynb" in zf.namelist() and f"{a}/answers.md" in zf.namelist()
+    return out / a
 
 
 def test_on_the_stub_every_check_says_not_attempted(kit, needs_data, tmp_path):
-    folder = tmp_path / "linear"
+    a = kit.name
+    folder = tmp_path / a
     shutil.copytree(kit, folder)
-    errors, figures, checks = _outputs(_execute(folder, "linear.ipynb"))
+    errors, figures, checks = _outputs(_execute(folder, f"{a}.ipynb"))
     assert not errors
-    items = {i.id: i for i in engine.items("linear")}
+    items = {i.id: i for i in engine.items(a)}
     assert sorted(checks) == sorted(items)
     for item, text in checks.items():
         if items[item].visibility == "hidden":
@@ -157,15 +172,17 @@ def test_on_the_stub_every_check_says_not_attempted(kit, needs_data, tmp_path):
 
 
 def test_with_the_answer_key_it_runs_and_draws(kit, needs_data, tmp_path):
-    folder = tmp_path / "linear"
+    a = kit.name
+    folder = tmp_path / a
     shutil.copytree(kit, folder)
-    for name in ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"):
-        shutil.copyfile(ROOT / "solutions/linear" / name, folder / name)
-    nb = _execute(folder, "linear.ipynb")
+    for name in KEY_FILES[a]:
+        (folder / name).unlink(missing_ok=True)
+        shutil.copyfile(ROOT / "solutions" / a / name, folder / name)  # follows the links to earlier files
+    nb = _execute(folder, f"{a}.ipynb")
     errors, figures, checks = _outputs(nb)
     assert not errors
-    assert figures >= FIGURES["linear"]
-    items = {i.id: i for i in engine.items("linear")}
+    assert figures >= FIGURES[a]
+    items = {i.id: i for i in engine.items(a)}
     for item, text in checks.items():
         if items[item].visibility == "public":
             assert text.startswith(f"{item}: passed"), (item, text)
@@ -176,16 +193,22 @@ def test_with_the_answer_key_it_runs_and_draws(kit, needs_data, tmp_path):
 
 def test_a_broken_function_fails_its_inline_check(kit, needs_data, tmp_path):
     """The check cell right after an implementation names the bug (the notebook does not just run)."""
-    folder = tmp_path / "linear"
+    a = kit.name
+    folder = tmp_path / a
     shutil.copytree(kit, folder)
-    key = (ROOT / "solutions/linear/logistic.py").read_text()
-    shutil.copyfile(ROOT / "solutions/linear/linear.py", folder / "linear.py")
-    (folder / "logistic.py").write_text(key.replace("return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db"))
-    errors, _, checks = _outputs(_execute(folder, "linear.ipynb"))
+    for name in KEY_FILES[a]:
+        if name.endswith(".py"):
+            (folder / name).unlink(missing_ok=True)
+            shutil.copyfile(ROOT / "solutions" / a / name, folder / name)
+    name, right, wrong, failing, phrase, passing = BROKEN[a]
+    key = (folder / name).read_text()
+    assert key.count(right) == 1
+    (folder / name).write_text(key.replace(right, wrong))
+    errors, _, checks = _outputs(_execute(folder, f"{a}.ipynb"))
     assert not errors
-    assert checks["linear.logistic.gd_step"].startswith("linear.logistic.gd_step: failed")
-    assert "against the gradient" in checks["linear.logistic.gd_step"]
-    assert checks["linear.logistic.sigmoid"].startswith("linear.logistic.sigmoid: passed")
+    assert checks[failing].startswith(f"{failing}: failed")
+    assert phrase in checks[failing]
+    assert checks[passing].startswith(f"{passing}: passed")
 
 
 def test_the_class_view_lists_each_students_answers(tmp_path):
