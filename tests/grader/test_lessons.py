@@ -19,24 +19,34 @@ from grader.student.manifest import ReleaseError, answers_template, questions, r
 from tests.conftest import ROOT, dlgrade
 
 jupytext = pytest.importorskip("jupytext")
-WITH_LESSON = ["linear", "cnn"]
+WITH_LESSON = ["linear", "mlp", "cnn"]
 FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
-           "cnn": 7}     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
+           "mlp": 5,     # activations and slopes, init-study histograms, std per layer, optimizer paths, training curves
+           "cnn": 6}     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
 # What a student who did the work has in the kit's folder: the answer key's files over the stubs
 # (an earlier assignment's files included) and the trained weights the accuracy items read.
 KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
+             "mlp": ("layers.py", "losses.py", "optim.py", "init.py", "mlp_weights.npz"),
              "cnn": ("conv.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py", "mlp_model.py",
                      "cnn_weights.npz", "cnn_curve.json")}
 # A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
 # phrase of its feedback, an item that still passes).
 BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",
                      "linear.logistic.gd_step", "against the gradient", "linear.logistic.sigmoid"),
+          "mlp": ("optim.py", "m_hat = new_m[k] / (1 - b1 ** t)\n            v_hat = new_v[k] / (1 - b2 ** t)",
+                  "m_hat = new_m[k]\n            v_hat = new_v[k]", "mlp.optim.adam", "without bias correction",
+                  "mlp.optim.momentum"),
           "cnn": ("conv.py", "        y *= 1.0 / (KH * KW)\n", "", "cnn.avgpool.forward",
                   "a missing or extra constant factor", "cnn.maxpool.forward")}
 
 
 def _text(cell):
     return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def _class(cell) -> ast.ClassDef:
+    """The class a `%%writefile -a` cell defines."""
+    return next(n for n in ast.parse(_text(cell).partition("\n")[2]).body if isinstance(n, ast.ClassDef))
 
 
 @pytest.mark.parametrize("assignment", WITH_LESSON)
@@ -71,9 +81,13 @@ def test_the_nbgrader_notebook_writes_one_definition_per_cell(assignment, tmp_pa
     items = {i.id: i for i in engine.items(assignment)}
     graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade") and c["cell_type"] == "code"]
     assert sorted(c["source"].rsplit("score(", 1)[1][1:-2] for c in graded) == sorted(items)
-    for k, cell in enumerate(nb["cells"]):  # each solution cell is followed by its checks
-        if cell["metadata"].get("nbgrader", {}).get("solution") and cell["cell_type"] == "code":
-            assert "score(" in nb["cells"][k + 1]["source"], cell["id"]
+    solution = [k for k, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("solution")
+                and c["cell_type"] == "code"]
+    for k in solution:  # each solution cell is followed by its checks (a base class: by a class derived from it)
+        if "score(" not in nb["cells"][k + 1]["source"]:
+            after = next(j for j in solution if j > k)
+            assert all(x["cell_type"] == "markdown" for x in nb["cells"][k + 1:after]), nb["cells"][k]["id"]
+            assert _class(nb["cells"][k]).name in [b.id for b in _class(nb["cells"][after]).bases], nb["cells"][k]["id"]
     manual = [c for c in nb["cells"] if c["cell_type"] == "markdown" and c["metadata"].get("nbgrader", {}).get("grade")]
     assert [c["id"] for c in manual] == [q.replace(".", "-") for q, _, _ in questions(assignment, ROOT)]
     assert all(c["metadata"]["nbgrader"]["solution"] and c["metadata"]["nbgrader"]["points"] > 0 for c in manual)
@@ -117,6 +131,22 @@ def test_a_bad_lesson_is_one_line(tmp_path, monkeypatch):
         assert "\n" not in str(exc.value), why
     lesson.write_text(good)
     assert lessons.load("linear", root) is not None
+
+
+def test_a_base_class_is_checked_with_the_class_derived_from_it(tmp_path):
+    """mlp's Optimizer (weight decay, a solution region no item grades alone) is followed directly
+    by SGD, which derives from it; the other way round is refused."""
+    root = tmp_path / "course"
+    shutil.copytree(ROOT / "solutions" / "mlp", root / "solutions" / "mlp")
+    lesson = root / "solutions" / "mlp" / "lesson.md"
+    good = lesson.read_text()
+    assert lessons.load("mlp", root) is not None
+    swapped = good.replace("implement: optim.py:Optimizer", "implement: optim.py:@").replace(
+        "implement: optim.py:SGD", "implement: optim.py:Optimizer").replace("implement: optim.py:@", "implement: optim.py:SGD")
+    lesson.write_text(swapped)
+    with pytest.raises(ReleaseError, match="no check cell between optim.py:SGD and the next implementation") as exc:
+        lessons.load("mlp", root)
+    assert "\n" not in str(exc.value)
 
 
 # ---------------------------------------------------------------- executed top to bottom
@@ -189,6 +219,11 @@ def test_with_the_answer_key_it_runs_and_draws(kit, needs_data, tmp_path):
     shown = "".join(_text(c) for c in nb["cells"])
     assert "not attempted yet" not in json.dumps(nb["cells"])
     assert "relative error" in shown
+    if a == "mlp":  # every numerical gradient check the lesson prints is passed by the answer key
+        printed = "".join("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code"
+                          and ("gradient_error" in _text(c) or "rel_error(" in _text(c)) for o in c["outputs"])
+        found = [float(e) for e in re.findall(r"\d\.\de[-+]\d\d", printed)]
+        assert len(found) >= 25 and max(found) < 1e-6, found
 
 
 def test_a_broken_function_fails_its_inline_check(kit, needs_data, tmp_path):
