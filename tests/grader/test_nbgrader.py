@@ -40,19 +40,19 @@ def _write(tmp_path, nb):
 
 def test_notebook_cells_carry_nbgrader_v3_metadata():
     nb = source_notebook("mlp", ROOT)
-    metas = [c["metadata"]["nbgrader"] for c in nb["cells"]]
+    metas = [c["metadata"]["nbgrader"] for c in nb["cells"] if "nbgrader" in c["metadata"]]  # not the lesson's prose
     assert all(m["schema_version"] == 3 for m in metas)
     ids = [m["grade_id"] for m in metas]
     assert len(set(ids)) == len(ids)
     from grader import engine
-    tests = {m["grade_id"]: m for m in metas if m["grade"]}
+    tests = {m["grade_id"]: m for m in metas if m["grade"] and not m["solution"]}  # not the answer cells
     assert set(tests) == {grade_id(i.id) for i in engine.items("mlp")}
     for item in engine.items("mlp"):
-        cell = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == grade_id(item.id))
+        cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id(item.id))
         assert tests[grade_id(item.id)]["points"] == item.points and tests[grade_id(item.id)]["locked"]
         assert cell["source"].endswith(f"score({item.id!r})")
         assert cell["source"].startswith("# hidden") == (item.visibility == "hidden")
-    solutions = [c for c in nb["cells"] if c["metadata"]["nbgrader"]["solution"]]
+    solutions = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("solution") and c["cell_type"] == "code"]
     assert solutions and all("### BEGIN SOLUTION" in c["source"] for c in solutions)
 
 
@@ -200,8 +200,12 @@ def _answered(source: dict, release: dict) -> dict:
     return nb
 
 
-def _insert_before_tests(nb, k, source):
-    at = next(n for n, c in enumerate(nb["cells"]) if c["id"] == "tests-title")
+def _insert_after_definition(nb, k, source):
+    """A bug patching a class (`Linear.backward = ...`), right after the cell that writes that class
+    (the lesson's notebook checks each class right after it)."""
+    module = re.search(r"^# file: (\S+)", source, re.M).group(1)
+    name = re.search(r"^(\w+)\.\w+ = ", source, re.M).group(1)
+    at = 1 + next(n for n, c in enumerate(nb["cells"]) if c["id"] == f"{module.removesuffix('.py')}-{name}")
     nb["cells"].insert(at, {"cell_type": "code", "execution_count": None, "id": f"extra{k}", "metadata": {},
                             "outputs": [], "source": source})
 
@@ -251,7 +255,7 @@ def test_nbgrader_both_ways(tmp_path, needs_data):
     bob = _answered(source, json.loads(text))
     for k, bug in enumerate(("linear_dW_transposed.py", "adam_ignores_weight_decay.py")):
         module = re.search(r"^# file: (\S+)", (BUGS / bug).read_text(), re.M).group(1)
-        _insert_before_tests(bob, k, f"%%writefile -a {module}\n\n" + (BUGS / bug).read_text())
+        _insert_after_definition(bob, k, f"%%writefile -a {module}\n\n" + (BUGS / bug).read_text())
     _cell(bob, TAMPERED)["source"] = "1.0  # full marks"
     for student, nb in (("alice", alice), ("bob", bob)):
         (course / "submitted" / student / "mlp").mkdir(parents=True)

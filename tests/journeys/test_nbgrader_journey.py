@@ -48,7 +48,7 @@ def test_nbgrader_course_from_the_wheel(nbgrader_venv, run, scratch):
 
     alice, bob = _answered(source, release), _answered(source, release)
     module = re.search(r"^# file: (\S+)", BUG.read_text(), re.M).group(1)
-    at = next(n for n, c in enumerate(bob["cells"]) if c["id"] == "tests-title")
+    at = 1 + next(n for n, c in enumerate(bob["cells"]) if c["id"] == "layers-Linear")  # the lesson's Linear cell
     bob["cells"].insert(at, {"cell_type": "code", "execution_count": None, "id": "bug", "metadata": {},
                              "outputs": [], "source": f"%%writefile -a {module}\n\n" + BUG.read_text()})
     for student, nb in (("alice", alice), ("bob", bob)):
