@@ -116,7 +116,8 @@ def _not_for_students(in_wheel: dict) -> list:
 def test_kit_holds_stubs_cases_contract_readme_and_wheel(mlp_kit):
     names, wheel_name, in_wheel = _wheel_of(mlp_kit)
     stubs = {f"mlp/{p.name}" for p in (ROOT / "assignments/mlp").iterdir() if p.is_file()}
-    assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name}
+    lesson = {"mlp/mlp.ipynb"} if (ROOT / "solutions/mlp/lesson.md").is_file() else set()  # its companion notebook
+    assert names == stubs | {"mlp/README.md", "mlp/CONTRACT.md", wheel_name} | lesson
     assert wheel_name.startswith("mlp/dlgrade_student-")
     assert {"grader/cli/__init__.py", "grader/cli/student.py", "grader/engine/__init__.py", "grader/engine/grading.py", "grader/student/data.py",
             "grader/student/submit.py", "grader/student/manifest.py", "grader/student_kit.json",
@@ -313,8 +314,8 @@ def test_kit_installs_in_a_fresh_venv_checks_trains_and_submits(mlp_kit, tmp_pat
     r = _run(["dlgrade", "submit"], kit, env)
     assert r.returncode == 0, r.stdout + r.stderr
     with zipfile.ZipFile(kit / "submission.zip") as zf:
-        assert sorted(zf.namelist()) == ["init.py", "layers.py", "losses.py", "mlp_weights.npz", "model.py",
-                                         "optim.py", "train.py"]
+        assert sorted(zf.namelist()) == ["answers.md", "backend.py", "init.py", "layers.py", "losses.py",
+                                         "mlp_weights.npz", "model.py", "optim.py", "train.py"]
     graded = dlgrade("grade", "mlp", kit / "submission.zip", "--format", "json")
     assert graded.returncode == 0, graded.stderr
     report = json.loads(graded.stdout)
@@ -365,7 +366,8 @@ def test_submit_without_weights_warns_and_packs_the_code(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "warning: mlp_weights.npz is missing: mlp.train.accuracy (11 points) will score 0" in r.stderr
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
-        assert sorted(zf.namelist()) == ["init.py", "layers.py", "losses.py", "model.py", "optim.py", "train.py"]
+        assert sorted(zf.namelist()) == ["answers.md", "backend.py", "init.py", "layers.py", "losses.py", "model.py",
+                                         "optim.py", "train.py"]  # the code, the given backend, the inline answers
 
 
 # --------------------------------------------------------------------------- per-assignment documents
