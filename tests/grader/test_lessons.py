@@ -19,16 +19,21 @@ from grader.student.manifest import ReleaseError, answers_template, questions, r
 from tests.conftest import ROOT, dlgrade
 
 jupytext = pytest.importorskip("jupytext")
-WITH_LESSON = ["linear", "mlp", "cnn"]
+WITH_LESSON = ["linear", "mlp", "cnn", "autoencoder"]
 FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
            "mlp": 5,     # activations and slopes, init-study histograms, std per layer, optimizer paths, training curves
-           "cnn": 6}     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
+           "cnn": 6,     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
+           "autoencoder": 7}  # FC reconstructions, upsampled thumbnails, spikes scattered, both models' reconstructions,
+                              # train.py's curves, codes projected to 2-D, a walk between two codes
 # What a student who did the work has in the kit's folder: the answer key's files over the stubs
 # (an earlier assignment's files included) and the trained weights the accuracy items read.
 KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
              "mlp": ("layers.py", "losses.py", "optim.py", "init.py", "mlp_weights.npz"),
              "cnn": ("conv.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py", "mlp_model.py",
-                     "cnn_weights.npz", "cnn_curve.json")}
+                     "cnn_weights.npz", "cnn_curve.json"),
+             "autoencoder": ("autoencoder.py", "conv.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py",
+                             "mlp_model.py", "fc_ae_weights.npz", "conv_ae_weights.npz", "fc_ae_curve.json",
+                             "conv_ae_curve.json")}
 # A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
 # phrase of its feedback, an item that still passes).
 BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",
@@ -37,7 +42,10 @@ BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w
                   "m_hat = new_m[k]\n            v_hat = new_v[k]", "mlp.optim.adam", "without bias correction",
                   "mlp.optim.momentum"),
           "cnn": ("conv.py", "        y *= 1.0 / (KH * KW)\n", "", "cnn.avgpool.forward",
-                  "a missing or extra constant factor", "cnn.maxpool.forward")}
+                  "a missing or extra constant factor", "cnn.maxpool.forward"),
+          "autoencoder": ("autoencoder.py", "return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5)), {}",
+                          "return dy[:, :, ::sh, ::sw], {}", "autoencoder.upsample.backward",
+                          "one entry of each block", "autoencoder.upsample.forward")}
 
 
 def _text(cell):
@@ -68,6 +76,7 @@ def test_the_kit_notebook_teaches(assignment):
     for cell in lesson.cells:  # the model answers stay with the instructor
         if cell.kind == "answer":
             assert cell.source[:60] not in text
+            assert not re.search(r"^#", cell.source, re.M), "a section swallowed by an answer: end it with +++"
 
 
 @pytest.mark.parametrize("assignment", WITH_LESSON)
