@@ -139,6 +139,9 @@ def load(assignment: str, root: Path):
         elif nb_cell.cell_type == "markdown" and "answer" in tags:
             if not cells or cells[-1].kind != "question":
                 raise ReleaseError(f"{at}: an answer cell must follow a question cell")
+            if any(line.startswith("#") for line in source.splitlines()):  # MyST: it runs to the next `+++`
+                raise ReleaseError(f"{at}: the answer to {cells[-1].name} runs on into the lesson (a heading): "
+                                   f"end it with a `+++` line")
             cells.append(Cell("answer", source))
         elif nb_cell.cell_type == "code" and roles:
             m = WHERE.match(str(meta[roles[0]]))

@@ -19,12 +19,14 @@ from grader.student.manifest import ReleaseError, answers_template, questions, r
 from tests.conftest import ROOT, dlgrade
 
 jupytext = pytest.importorskip("jupytext")
-WITH_LESSON = ["linear", "mlp", "cnn", "autoencoder"]
+WITH_LESSON = ["linear", "mlp", "cnn", "autoencoder", "rnn"]
 FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
            "mlp": 5,     # activations and slopes, init-study histograms, std per layer, optimizer paths, training curves
            "cnn": 6,     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
-           "autoencoder": 7}  # FC reconstructions, upsampled thumbnails, spikes scattered, both models' reconstructions,
+           "autoencoder": 7,  # FC reconstructions, upsampled thumbnails, spikes scattered, both models' reconstructions,
                               # train.py's curves, codes projected to 2-D, a walk between two codes
+           "rnn": 6}     # gradient through time (RNN, LSTM), sampler frequencies, train.py's curves, output vectors,
+                         # word vectors
 # What a student who did the work has in the kit's folder: the answer key's files over the stubs
 # (an earlier assignment's files included) and the trained weights the accuracy items read.
 KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
@@ -33,7 +35,10 @@ KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_
                      "cnn_weights.npz", "cnn_curve.json"),
              "autoencoder": ("autoencoder.py", "conv.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py",
                              "mlp_model.py", "fc_ae_weights.npz", "conv_ae_weights.npz", "fc_ae_curve.json",
-                             "conv_ae_curve.json")}
+                             "conv_ae_curve.json"),
+             "rnn": ("rnn.py", "text.py", "word2vec.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py",
+                     "mlp_model.py", "names_weights.npz", "shakespeare_weights.npz", "names_curve.json",
+                     "shakespeare_curve.json")}
 # A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
 # phrase of its feedback, an item that still passes).
 BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",
@@ -45,7 +50,10 @@ BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w
                   "a missing or extra constant factor", "cnn.maxpool.forward"),
           "autoencoder": ("autoencoder.py", "return dy.reshape(N, C, H, sh, W, sw).sum(axis=(3, 5)), {}",
                           "return dy[:, :, ::sh, ::sw], {}", "autoencoder.upsample.backward",
-                          "one entry of each block", "autoencoder.upsample.forward")}
+                          "one entry of each block", "autoencoder.upsample.forward"),
+          "rnn": ("rnn.py", "            dh = dh + dhs[:, t]\n            h = hs[:, t]\n",  # BPTT forgets step t+1
+                  "            dh = dhs[:, t]\n            h = hs[:, t]\n", "rnn.rnn.backward",
+                  "the gradient from step t+1 is not accumulated", "rnn.rnn.forward")}
 
 
 def _text(cell):
@@ -129,10 +137,12 @@ def test_a_bad_lesson_is_one_line(tmp_path, monkeypatch):
     bad = {"a check cell goes missing": good.replace('check("linear.logistic.gd_step")\n', "print(1)\n", 1),
            "an unknown item": good.replace('check("linear.predict")', 'check("linear.nope")'),
            "an unknown definition": good.replace("implement: linear.py:predict", "implement: linear.py:nope"),
-           "a question without its answer": good.replace('+++ {"tags": ["answer"]}', "+++", 1)}
+           "a question without its answer": good.replace('+++ {"tags": ["answer"]}', "+++", 1),
+           "an answer running on": good.replace("+++\n\n## 2. Ten classes", "## 2. Ten classes", 1)}
     patterns = {"a check cell goes missing": "no check cell between logistic.py:gd_step",
                 "an unknown item": "has no such item", "an unknown definition": "is not a definition",
-                "a question without its answer": "must be followed by a markdown cell tagged answer"}
+                "a question without its answer": "must be followed by a markdown cell tagged answer",
+                "an answer running on": "runs on into the lesson"}
     for why, text in bad.items():
         lesson.write_text(text)
         with pytest.raises(ReleaseError, match=patterns[why]) as exc:
