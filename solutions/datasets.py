@@ -18,6 +18,13 @@ Splits (all deterministic):
   permutation order.
 * Shakespeare: contiguous character ranges, ``train`` = ``text[:n*8//10]``,
   ``val`` = ``text[n*8//10:n*9//10]``, ``test`` = ``text[n*9//10:]``.
+* IMDB: the official ``train`` and ``test`` splits (25000 reviews each, no validation split:
+  take one from ``train``). Within a split, the 12500 ``neg`` reviews (label 0) by id
+  (``neg/0_3.txt``, ``neg/1_1.txt``, ...), then the 12500 ``pos`` reviews (label 1) by id: review
+  ``i`` is ``neg`` id ``i`` for ``i < 12500``, else ``pos`` id ``i - 12500``. Only the labelled
+  reviews are read; the texts are the files' UTF-8 text, unchanged (``<br />`` kept). The decoded
+  arrays are cached as ``imdb.npz`` (one uint8 buffer of UTF-8 bytes and int64 offsets per split),
+  built from an archive whose reviews matched the content digest, verified like ``cifar10.npz``.
 
 Every loader takes ``download=False`` to refuse a download (`dlgrade check`).
 """
@@ -27,7 +34,8 @@ import pathlib
 import numpy as np
 
 from grader.student.arraycache import MEMO_LOCK, ArrayFile, load_numpy_pickle, verified_arrays, write_arrays
-from grader.student.data import DATASETS as REGISTERED, DataError, Dataset, extract_members, one_line, read_text
+from grader.student.data import (DATASETS as REGISTERED, DataError, Dataset, extract_members, one_line,
+                                 read_archive, read_text)
 
 CIFAR10 = Dataset(
         name="cifar10",
@@ -56,8 +64,23 @@ CIFAR10 = Dataset(
         member_dir="cifar-10-batches-py",
         description="CIFAR-10 (Krizhevsky 2009), python version",
     )
+IMDB = Dataset(
+        name="imdb",
+        urls=("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
+        filename="aclImdb_v1.tar.gz",
+        # size and sha256 as Hugging Face's `imdb` dataset lists them; md5 as torchtext lists it.
+        size=84125825,
+        md5="7c2ac02c03563afcf9b574c7e56c153a",
+        sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+        local_filenames=("aclImdb_labelled.tar.gz",),  # ../shared/data's re-packed labelled part
+        member_pattern=r"aclImdb/(train|test)/(pos|neg)/[0-9]+_[0-9]+\.txt",
+        member_count=50000,
+        content_sha256="cc143339df6a1f848b662a2bdc9f158f636028e69234e58742f821c6b2ab3444",
+        description="IMDB Large Movie Review Dataset v1.0 (Maas et al. 2011), 50,000 labelled reviews",
+    )
 DATASETS = (
     CIFAR10,
+    IMDB,
     Dataset(
         name="names",
         urls=("https://raw.githubusercontent.com/karpathy/makemore/master/names.txt",),
@@ -221,3 +244,72 @@ def load_shakespeare(*, download: bool = True) -> dict[str, str]:
     a, b = n * 8 // 10, n * 9 // 10
     return {"train": text[:a], "val": text[a:b], "test": text[b:]}
 
+
+
+# --------------------------------------------------------------------------- IMDB
+_IMDB_N = 25000  # reviews per split, half neg, half pos
+# Of the arrays decoded from the reviews that matched IMDB.content_sha256 (as _CIFAR_ARRAY_SHA256):
+# key -> (shape, sha256); text_* uint8, offsets_* and y_* int64.
+_IMDB_ARRAYS = {
+    "text_train": ((33132823,), "adb4d9156083e5775c19e35f96b746f60d1716683b9e6911284fc3e2c7c2157b"),
+    "offsets_train": ((_IMDB_N + 1,), "dc676d79380333a1646fb7047a293da92e1189eb7ef2afac922dd30a562e7100"),
+    "y_train": ((_IMDB_N,), "82ab65b9803953c4fd8be401ab3328d10bae787b1256f8a8f09b96d514bf3435"),
+    "text_test": ((32350685,), "75055f6305824731d1116d3ad0e8b8b18c7e2e50bddaf2786d3d4ed5ea0c19a8"),
+    "offsets_test": ((_IMDB_N + 1,), "43db0d6ca1700e43f30e4ecf4eaa4e60e334734724bd5eb388b6bc53bf5cdec2"),
+    "y_test": ((_IMDB_N,), "82ab65b9803953c4fd8be401ab3328d10bae787b1256f8a8f09b96d514bf3435"),
+}
+_IMDB_TEXTS: dict = {}  # split -> (the verified buffer, the texts decoded from it)
+
+
+def _imdb_arrays():
+    """The cache file of the decoded reviews, keyed by the content digest they matched."""
+    return ArrayFile(filename="imdb.npz", version=1, sources=(f"imdb:{IMDB.content_sha256}",),
+                     arrays={k: (shape, np.uint8 if k.startswith("text") else np.int64, sha)
+                             for k, (shape, sha) in _IMDB_ARRAYS.items()})
+
+
+def _imdb_decode(members: dict[str, bytes]) -> dict[str, np.ndarray]:
+    """The verified members as arrays: per split, the reviews in the documented order (neg by
+    id, then pos by id) concatenated as one uint8 buffer, int64 offsets (review ``i`` is
+    ``text[offsets[i]:offsets[i + 1]]``) and int64 labels."""
+    out = {}
+    for split in ("train", "test"):
+        order = []
+        for label, folder in ((0, "neg"), (1, "pos")):
+            prefix = f"aclImdb/{split}/{folder}/"
+            ids = sorted((int(m[len(prefix):].split("_")[0]), m) for m in members if m.startswith(prefix))
+            order += [(label, m) for _, m in ids]
+        sizes = np.array([len(members[m]) for _, m in order], dtype=np.int64)
+        out[f"text_{split}"] = np.frombuffer(b"".join(members[m] for _, m in order), dtype=np.uint8)
+        out[f"offsets_{split}"] = np.concatenate([np.zeros(1, np.int64), np.cumsum(sizes)])
+        out[f"y_{split}"] = np.array([label for label, _ in order], dtype=np.int64)
+    return out
+
+
+def load_imdb(split: str, *, download: bool = True) -> tuple[tuple[str, ...], np.ndarray]:
+    """IMDB reviews of ``split`` (``"train"`` or ``"test"``, 25000 each): ``(texts, y)``, the
+    reviews as str (UTF-8, unchanged: ``<br />`` kept) and int64 labels ``(N,)`` (1 = pos,
+    0 = neg), read-only; order: the 12500 neg reviews by id, then the 12500 pos reviews by id.
+
+    The first call decodes the labelled reviews of the archive (checked against the content
+    digest) into ``imdb.npz`` in the cache; later calls read that file, verified once per
+    process, and reuse the decoded texts.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    keys = (f"text_{split}", f"offsets_{split}", f"y_{split}")
+    with MEMO_LOCK:
+        arrays = verified_arrays(_imdb_arrays(), keys)
+        if arrays is None:
+            write_arrays(_imdb_arrays(), _imdb_decode(read_archive("imdb", download=download)), "imdb")
+            arrays = verified_arrays(_imdb_arrays(), keys)
+            if arrays is None:  # pragma: no cover - only if the cache is being clobbered
+                raise DataError(f"imdb: cannot read {_imdb_arrays().path} just written; "
+                                f"delete it and retry")
+        text, offsets, y = arrays
+        hit = _IMDB_TEXTS.get(split)
+        if hit is None or hit[0] is not text:
+            raw, bounds = text.tobytes(), offsets.tolist()
+            hit = _IMDB_TEXTS[split] = (text, tuple(raw[a:b].decode("utf-8")
+                                                     for a, b in zip(bounds[:-1], bounds[1:])))
+    return hit[1], y

@@ -99,6 +99,7 @@ def write_arrays(spec: ArrayFile, arrays: dict, name: str) -> pathlib.Path:
     arrays = {**arrays, "sources": np.array(spec.sources), "version": np.array(spec.version)}
     out = spec.path
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # a loader that extracts nothing first
         fd, tmp_name = tempfile.mkstemp(prefix=f".{pathlib.Path(spec.filename).stem}.", suffix=".npz.part",
                                         dir=out.parent)
     except OSError as e:

@@ -3,8 +3,8 @@
 A course declares its datasets in one file, ``solutions/datasets.py`` (:data:`COURSE_FILE`):
 ``DATASETS``, a sequence of :class:`Dataset` (name, official URLs, file name, size, md5,
 sha256; for an archive, the members that are read), and the loaders its training scripts and
-items call (``load_cifar10``, ``load_names``, ...), built on :func:`read_text`,
-:func:`extract_members` and :mod:`grader.student.arraycache`. A new dataset needs no edit of
+items call (``load_cifar10``, ``load_names``, ``load_imdb``, ...), built on :func:`read_text`,
+:func:`extract_members`, :func:`read_archive` and :mod:`grader.student.arraycache`. A new dataset needs no edit of
 ``grader/`` (docs/data.md). A student kit's tool carries that file as
 ``grader/assignments/_datasets.py``. The loaders are importable from here and from the stable
 facade :mod:`grader.data` (``from grader.data import load_cifar10``).
@@ -13,8 +13,10 @@ Where the raw files come from, in this order:
 
 1. ``$DLGRADE_DATA`` (:data:`DATA_ENV`): a folder that already holds the raw files
    (``cifar-10-python.tar.gz``, ``names.txt``, ``tinyshakespeare.txt``), e.g. CI's
-   ``../shared/data``. It is only read, never written. A file found there is verified and
-   used; a file that fails verification is an error (it is never silently replaced).
+   ``../shared/data``; a dataset may name other file names for a re-packed copy there
+   (``Dataset.local_filenames``: IMDB's ``aclImdb_labelled.tar.gz``). It is only read, never
+   written. A file found there is verified and used; a file that fails verification is an
+   error (it is never silently replaced).
 2. The cache, ``$DLGRADE_CACHE`` (:data:`CACHE_ENV`), by default ``$XDG_CACHE_HOME/dlgrade``
    or ``~/.cache/dlgrade``.
 3. A download from the dataset's official URL into the cache (a temporary file, verified,
@@ -27,7 +29,10 @@ md5, sha256) on every :func:`read_text`, and every member of an archive is check
 official md5 and sha256 as it is extracted (:func:`extract_members`). An archive is accepted if
 its own md5 is the official one, or if all the members inside it have their official checksums
 (re-packed copies, such as the one in ``../shared/data``, differ only in tar headers and gzip
-stream).
+stream). An archive of many small files (IMDB's 50,000 reviews) is declared by a content digest
+instead of per-member checksums: :func:`read_archive` reads only the members whose names match
+the dataset's pattern, into memory, and checks their count and digest (a member read twice, or
+not a regular file, is refused); any archive holding exactly those members passes.
 
 :func:`fetch`, :func:`verify` and :func:`path` back the ``dlgrade data`` commands; they print
 nothing except the download progress bar (on stderr).
@@ -44,8 +49,8 @@ import threading
 import zlib
 
 from grader.student.fetching import (CACHE_ENV, DATA_ENV, BadArchive, DataError, Dataset, cache_dir,  # noqa: F401
-                                     check_bytes, data_env_file, digests, download_file, fix_hint,
-                                     one_line, raw_problem, read_members)
+                                     check_bytes, data_env_file, digests, download_file,
+                                     fix_hint, one_line, raw_problem, read_members, verified_content)
 
 COURSE_FILE = "datasets.py"   # solutions/datasets.py: the course's datasets and their loaders
 PACKAGED = "_datasets.py"     # grader/assignments/_datasets.py in a student kit's tool
@@ -212,6 +217,24 @@ def read_text(name: str, *, download: bool = True) -> str:
 
 # --------------------------------------------------------------------------- archives
 
+def read_archive(name: str, *, progress: bool = True, download: bool = True) -> dict[str, bytes]:
+    """The members of archive dataset ``name`` declared by a content digest (``member_pattern``,
+    ``member_count``, ``content_sha256``): ``{member name: bytes}``, checked as they are read
+    (no other member is read, nothing is extracted to disk). A damaged cached archive is
+    downloaded again once; a bad ``$DLGRADE_DATA`` copy is a :class:`DataError`.
+    ``download=False``: a dataset that is not on this machine is a :class:`DataError`."""
+    ds = _dataset(name)
+    p = _locate(name, progress=progress, check=False, download=download)
+    got = verified_content(ds, p)
+    if isinstance(got, str) and p.parent == cache_dir():
+        # A damaged cached archive: download it again once (the download is verified).
+        p = _locate(name, progress=progress, force=True, download=download)
+        got = verified_content(ds, p)
+    if isinstance(got, str):
+        where = f" ({DATA_ENV})" if p == data_env_file(ds) else ""
+        raise DataError(f"{name}: {p}{where} is corrupt: {got}; {fix_hint(ds, p)}")
+    return got
+
 
 def members_dir(name: str) -> pathlib.Path:
     """Where :func:`extract_members` puts an archive's members (``cache/<member_dir>``)."""
@@ -267,11 +290,18 @@ def verify(name: str) -> list[tuple[str, bool]]:
     """Checksum results ``[(file, ok), ...]`` of the files the loaders actually read.
 
     cifar10: each extracted member (data_batch_1..5, test_batch, batches.meta) against its
-    official md5 (and sha256), extracting from the local archive first if needed; names and
+    official md5 (and sha256), extracting from the local archive first if needed; an archive
+    declared by a content digest (imdb): the digest of the members read from it; names and
     shakespeare: the raw text file (size, md5, sha256). Nothing is downloaded: a dataset that
     is not present raises :class:`DataError`.
     """
     ds = _dataset(name)
+    if ds.content_sha256:
+        p = path(name)
+        if not p.is_file():
+            raise DataError(_missing_message(ds))
+        return [(f"{p.name}: {ds.member_count} members, content digest",
+                 isinstance(verified_content(ds, p), dict))]
     if ds.members:
         target = members_dir(name)
         if not all((target / m).is_file() for m, _, _ in ds.members):
@@ -294,6 +324,6 @@ def verify(name: str) -> list[tuple[str, bool]]:
 
 def _missing_message(ds: Dataset) -> str:
     return (f"{ds.name}: {ds.filename} not found in the cache {cache_dir()}; run "
-            f"`dlgrade data fetch {ds.name}`, or set {DATA_ENV} to a folder holding {ds.filename}")
+            f"`dlgrade data fetch {ds.name}`, or set {DATA_ENV} to a folder holding {ds.file_names}")
 
 

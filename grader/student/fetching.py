@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import pathlib
+import re
 import sys
 import tarfile
 import tempfile
@@ -35,6 +36,15 @@ class Dataset:
 
     ``members`` (an archive only) lists ``(file name, md5, sha256)`` of the files inside the
     archive that are read; they live under ``member_dir`` in the archive.
+
+    An archive of many small files is declared instead by a content digest: ``member_pattern``
+    (a regular expression that the names of the members read match in full), ``member_count``
+    and ``content_sha256``, the sha256 over those members sorted by name, each fed as
+    ``name + b"\\0" + bytes + b"\\0"`` (:func:`content_digest`): any archive holding exactly these
+    members passes, whatever else it holds and however it is packed.
+
+    ``local_filenames``: other names under which ``$DLGRADE_DATA`` may hold the file (a re-packed
+    copy), looked for after ``filename``.
     """
 
     name: str
@@ -46,10 +56,19 @@ class Dataset:
     members: tuple[tuple[str, str, str], ...] = ()
     member_dir: str = ""
     description: str = ""
+    local_filenames: tuple[str, ...] = ()
+    member_pattern: str = ""
+    member_count: int = 0
+    content_sha256: str = ""
 
     @property
     def url(self) -> str:
         return self.urls[0]
+
+    @property
+    def file_names(self) -> str:
+        """The file names ``$DLGRADE_DATA`` may hold it under, for messages."""
+        return " or ".join((self.filename, *self.local_filenames))
 
     @property
     def member_md5(self) -> dict[str, str]:
@@ -70,10 +89,16 @@ def cache_dir() -> pathlib.Path:
 
 
 def data_env_file(ds: Dataset) -> pathlib.Path | None:
+    """The dataset's file in ``$DLGRADE_DATA``: the first of ``filename``, ``*local_filenames``
+    that exists there, else ``filename`` there (absent); None when the variable is not set."""
     env = os.environ.get(DATA_ENV)
     if not env:
         return None
-    return pathlib.Path(env).expanduser() / ds.filename
+    folder = pathlib.Path(env).expanduser()
+    for name in (ds.filename, *ds.local_filenames):
+        if (folder / name).is_file():
+            return folder / name
+    return folder / ds.filename
 
 
 def fix_hint(ds: Dataset, p: pathlib.Path) -> str:
@@ -154,6 +179,12 @@ def raw_problem(ds: Dataset, p: pathlib.Path) -> str | None:
         return f"cannot be read ({one_line(e)})"
     if size == ds.size and md5 == ds.md5 and sha == ds.sha256:
         return None
+    if ds.content_sha256:
+        # Not the official archive file; accept it if the members read are the official ones.
+        problem = verified_content(ds, p)
+        if not isinstance(problem, str):
+            return None
+        return f"md5 {md5} is not the official {ds.md5} and {problem}"
     if ds.members:
         # Not the official archive file; accept it if all members are the official bytes.
         problem = archive_member_problem(ds, p)
@@ -165,6 +196,57 @@ def raw_problem(ds: Dataset, p: pathlib.Path) -> str | None:
     if md5 != ds.md5:
         return f"md5 {md5} (expected {ds.md5})"
     return "sha256 mismatch"
+
+
+def read_content(ds: Dataset, archive: pathlib.Path) -> dict[str, bytes]:
+    """The members of the tar.gz ``archive`` whose names match ``ds.member_pattern``, read once:
+    ``{name: bytes}``. A matching member found twice, or that is not a regular file, raises
+    :class:`BadArchive`; checking the count and the digest is :func:`content_mismatch`."""
+    pattern = re.compile(ds.member_pattern)
+    out: dict[str, bytes] = {}
+    with tarfile.open(archive, "r:gz") as tf:
+        for info in tf:
+            if not pattern.fullmatch(info.name):
+                continue
+            if info.name in out:
+                raise BadArchive(f"duplicate member {info.name}")
+            if not info.isfile():
+                raise BadArchive(f"member {info.name} is not a regular file")
+            out[info.name] = tf.extractfile(info).read()
+    return out
+
+
+def content_digest(members: dict[str, bytes]) -> str:
+    """sha256 over the members sorted by name, each fed as ``name + b"\\0" + bytes + b"\\0"``."""
+    h = hashlib.sha256()
+    for name in sorted(members):
+        h.update(name.encode("utf-8") + b"\0")
+        h.update(members[name])
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def content_mismatch(ds: Dataset, members: dict[str, bytes]) -> str | None:
+    """None if ``members`` (:func:`read_content`) are the official ones, else a short reason."""
+    if len(members) != ds.member_count:
+        return (f"it holds {len(members)} members matching {ds.member_pattern} "
+                f"(expected {ds.member_count})")
+    if content_digest(members) != ds.content_sha256:
+        return (f"the content digest of its {len(members)} members is not the official "
+                f"{ds.content_sha256[:12]}... (a member's bytes or name differ)")
+    return None
+
+
+def verified_content(ds: Dataset, archive: pathlib.Path) -> dict[str, bytes] | str:
+    """An archive declared by a content digest, read and checked: its members
+    (:func:`read_content`) if they are the official ones, else a short reason it is refused."""
+    try:
+        members = read_content(ds, archive)
+    except BadArchive as e:
+        return str(e)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        return f"not a readable tar.gz archive ({one_line(e)})"
+    return content_mismatch(ds, members) or members
 
 
 def one_line(e: BaseException) -> str:
@@ -187,7 +269,7 @@ class _NoBar:
 def download_file(ds: Dataset, dest: pathlib.Path, progress: bool, download: bool = True) -> None:
     if not download:
         raise DataError(f"{ds.name} is not on this machine: run `dlgrade data fetch {ds.name}` "
-                        f"(or set {DATA_ENV} to a folder holding {ds.filename})")
+                        f"(or set {DATA_ENV} to a folder holding {ds.file_names})")
     errors = []
     for url in ds.urls:
         try:
@@ -199,7 +281,7 @@ def download_file(ds: Dataset, dest: pathlib.Path, progress: bool, download: boo
 
 
 def _download_one(ds: Dataset, url: str, dest: pathlib.Path, progress: bool) -> None:
-    offline_hint = f"check the network, or set {DATA_ENV} to a folder holding {ds.filename}"
+    offline_hint = f"check the network, or set {DATA_ENV} to a folder holding {ds.file_names}"
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{ds.filename}.", suffix=".part", dir=dest.parent)
@@ -227,7 +309,7 @@ def _download_one(ds: Dataset, url: str, dest: pathlib.Path, progress: bool) -> 
         problem = raw_problem(ds, tmp)
         if problem is not None:
             raise DataError(f"{ds.name}: download from {url} failed verification: {problem}; "
-                            f"try again, or set {DATA_ENV} to a folder holding {ds.filename}")
+                            f"try again, or set {DATA_ENV} to a folder holding {ds.file_names}")
         os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
