@@ -229,7 +229,7 @@ def content_digest(members: dict[str, bytes]) -> str:
 def content_mismatch(ds: Dataset, members: dict[str, bytes]) -> str | None:
     """None if ``members`` (:func:`read_content`) are the official ones, else a short reason."""
     if len(members) != ds.member_count:
-        return (f"it holds {len(members)} members matching {ds.member_pattern} "
+        return (f"it has {len(members)} members matching {ds.name}'s member pattern "
                 f"(expected {ds.member_count})")
     if content_digest(members) != ds.content_sha256:
         return (f"the content digest of its {len(members)} members is not the official "
