@@ -159,7 +159,7 @@ def data_path(name):
 @data_cmd.command("verify")
 @_dataset
 def data_verify(name):
-    """Check the md5 of every file of NAME that is read."""
+    """Check the checksums of every file of NAME that is read."""
     try:
         results = data.verify(name)
     except data.DataError as exc:

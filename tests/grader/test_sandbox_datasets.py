@@ -72,9 +72,11 @@ def test_dlgrade_data_fetch_knows_the_courses_dataset(course):
     assert proc.stdout.strip() == str(course / "cache" / "tiny.txt")
 
 
-def test_the_repositorys_course_declares_its_three_datasets(monkeypatch):
+def test_the_repositorys_course_declares_its_four_datasets(monkeypatch):
     monkeypatch.delenv("DLGRADE_COURSE", raising=False)
     assert data.course_file() == ROOT / "solutions" / "datasets.py"
-    assert sorted(data.DATASETS) == ["cifar10", "names", "shakespeare"]
-    machinery = "".join((ROOT / "grader" / "student" / name).read_text() for name in ("data.py", "fetching.py"))
-    assert "kriz" not in machinery and "makemore" not in machinery  # no dataset is declared in grader/
+    assert sorted(data.DATASETS) == ["cifar10", "imdb", "names", "shakespeare"]
+    machinery = "".join((ROOT / "grader" / "student" / name).read_text()
+                        for name in ("data.py", "fetching.py", "arraycache.py"))
+    for source in ("kriz", "makemore", "stanford"):  # no dataset is declared in grader/
+        assert source not in machinery
