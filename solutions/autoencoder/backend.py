@@ -1,1 +1,1 @@
-../mlp/backend.py
+../linear/backend.py

@@ -13,7 +13,7 @@ DATA = ("cifar10",)
 # their stubs, the student copies in their own; `dlgrade release A --kit OUT --give-earlier` gives
 # the answer key's working code instead.
 EARLIER = {"layers.py": "mlp/layers.py", "losses.py": "mlp/losses.py", "optim.py": "mlp/optim.py",
-           "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py", "backend.py": "mlp/backend.py",
+           "init.py": "mlp/init.py", "mlp_model.py": "mlp/model.py", "backend.py": "linear/backend.py",
            "conv.py": "cnn/conv.py"}
 
 K = "solutions/autoencoder/mutants.py:"

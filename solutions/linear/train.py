@@ -35,6 +35,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(HERE)))  # the repository roo
 from grader import curves, training  # noqa: E402
 from grader.data import CIFAR10_CLASSES, cifar10_preprocess, load_cifar10  # noqa: E402
 
+from backend import device_module, to_numpy  # noqa: E402  (given: the CPU/GPU helpers)
 from linear import append_bias, predict, train_sgd  # noqa: E402
 
 DEFAULTS = {"softmax": {"lr": 5e-3, "reg": 1e-2}, "svm": {"lr": 1e-3, "reg": 1e-2}}
@@ -54,29 +55,6 @@ def parse_args(argv=None):
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="cuda: train on the GPU with CuPy")
     p.add_argument("--out-dir", default=HERE)
     return p.parse_args(argv)
-
-
-def device_module(device):
-    """The array module of a device name: "cpu" -> numpy, "cuda" -> cupy.
-
-    Raises RuntimeError with a one-line reason when CuPy is missing or finds no GPU.
-    """
-    if device == "cpu":
-        return np
-    try:
-        import cupy
-        count = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # not installed, no driver, no GPU
-        raise RuntimeError(f"--device cuda needs CuPy and a CUDA device ({type(exc).__name__}: {exc})"
-                           .splitlines()[0]) from None
-    if count < 1:
-        raise RuntimeError("--device cuda needs a CUDA device: CuPy finds none")
-    return cupy
-
-
-def to_numpy(x):
-    """A NumPy array from a NumPy or CuPy array (a CuPy array is copied to the host)."""
-    return x.get() if type(x).__module__.split(".")[0] == "cupy" else np.asarray(x)
 
 
 def prepare(x_u8):

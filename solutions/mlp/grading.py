@@ -9,6 +9,7 @@ from grader.items import (MLP_LAYERS, AccuracyItem, BatchNormItem, DropoutItem, 
 
 ORDER = 2  # the course's week
 DATA = ("cifar10",)
+EARLIER = {"backend.py": "linear/backend.py"}  # given code: the CPU/GPU helpers
 
 M = "solutions/mlp/mutants.py:"  # the course's known bugs
 

@@ -112,8 +112,9 @@ def test_feedback_notebook_shows_each_items_result_under_its_cell(tmp_path):
 
 def test_a_later_assignment_ships_the_earlier_stubs_not_the_answer_key(tmp_path):
     """rnn builds on the student's own mlp files: its nbgrader folder has mlp's stubs (never the
-    answer key), plain autograde keeps the student's copies, and the notebook does not ask for them."""
-    from grader.student.manifest import earlier_files, released_text
+    answer key), plain autograde keeps the student's copies (never given code, which it restores),
+    and the notebook does not ask for them."""
+    from grader.student.manifest import earlier_files, earlier_header, released_text
     r = dlgrade("release", "rnn", "--nbgrader", tmp_path)
     assert r.returncode == 0, r.stderr
     earlier = earlier_files("rnn", ROOT)
@@ -126,7 +127,9 @@ def test_a_later_assignment_ships_the_earlier_stubs_not_the_answer_key(tmp_path)
     assert "your own `mlp` work: copy your" in intro and "`layers.py`" in intro
     config = {}
     exec((tmp_path / "nbgrader_config.py").read_text(), {"get_config": lambda: config.setdefault("c", _Config())})
-    assert sorted(config["c"].Autograde.exclude_overwriting["rnn"]) == sorted(earlier)
+    own = [n for n, (a, f) in earlier.items() if released_text("rnn", ROOT, n).startswith(earlier_header(a, f))]
+    assert "layers.py" in own and "backend.py" not in own  # given code (backend.py) comes from source/, unchanged
+    assert sorted(config["c"].Autograde.exclude_overwriting["rnn"]) == sorted(own)
 
 
 class _Config(dict):

@@ -245,7 +245,8 @@ def test_answer_key_scores_full_marks(autograder, tmp_path):
     results, stdout, seconds = run_until_speed_settles(
         autograder, set(), zip_file=answer_key_zip(autograder.assignment, tmp_path))
     total = sum(t["max_score"] for t in results["tests"])
-    assert results["tests"] and lost(results) == set(), describe(results, lost(results))
+    assert results["tests"], f"no test graded: {results.get('output', '')[-2000:]}\n{stdout[-2000:]}"
+    assert lost(results) == set(), describe(results, lost(results))
     assert results["score"] == pytest.approx(total) and {t["status"] for t in results["tests"]} == {"passed"}
     assert results["extra_data"]["sandbox"] in ("bubblewrap", "uid") and "sandbox: " in stdout
     print(f"{autograder.assignment}: setup.sh {autograder.setup_seconds:.1f} s, answer key {seconds:.1f} s")

@@ -251,7 +251,9 @@ def release(assignment: str, root: Path, course_dir: Path) -> Path:
     nb.write_text(json.dumps(source_notebook(assignment, root, wheel.name), indent=1) + "\n")
     config = course_dir / "nbgrader_config.py"
     if not config.exists():
-        keep = {a: sorted(earlier_files(a, root)) for a in engine.assignments()}
+        # the earlier files the student copies in; given code (e.g. backend.py) comes from source/
+        keep = {a: sorted(str(rel) for files in _own_earlier(a, root).values() for rel in files)
+                for a in engine.assignments()}
         config.write_text(CONFIG.format(course_id=course_dir.name, root=str(course_dir),
                                         keep={a: f for a, f in keep.items() if f}))
     return nb
