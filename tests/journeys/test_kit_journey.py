@@ -7,7 +7,9 @@ Every command of the README's ```bash/```sh blocks runs as written, in the unzip
 `cd DIR` changes the folder; `python3 -m venv .venv` and `. .venv/bin/activate` are only checked
 to parse (the shared student venv stands in for them); `python train.py ...` (other than
 `--help`) runs after the answer key's code is in, and passes once it has printed its first
-progress line (then it is killed). Then: `dlgrade check` on the stub exits 0 with every item
+progress line (then it is killed); `jupyter lab NOTEBOOK` (interactive) becomes a headless
+`jupyter nbconvert --execute` of the lesson's notebook on the stub, which must run without an
+error cell, its checks saying "not attempted". Then: `dlgrade check` on the stub exits 0 with every item
 not attempted; with the answer key's files copied in (only the files the kit has) every public
 item passes but the trained-model items (no weights: not attempted); `dlgrade submit` writes
 submission.zip; the instructor's `dlgrade grade A submission.zip` (the wheel's venv) gives the
@@ -142,7 +144,7 @@ def test_kit_journey(assignment, kits, student, run, dlgrade, env):
     assert lines, "the kit's README shows no shell command"
 
     # 1. the README, as written (training deferred until the code is finished)
-    cwd, trains = root, []
+    cwd, trains, lessons = root, [], []
     for line in lines:
         for part in [p.strip() for p in line.split("&&")]:
             words = parses(part)
@@ -154,13 +156,27 @@ def test_kit_journey(assignment, kits, student, run, dlgrade, env):
                 continue  # the shared student venv stands in for the kit's own
             elif words[0] in ("python", "python3") and words[1:2] == ["train.py"] and "--help" not in words:
                 trains.append((part, cwd))
+            elif words[:2] == ["jupyter", "lab"]:  # interactive: the notebook runs headless instead
+                lessons.append((words[2], cwd))
             else:
-                if words[:2] == ["pip", "install"] and student["installed"]:
+                wheel = words[:2] == ["pip", "install"] and any(w.endswith(".whl") for w in words)
+                if wheel and student["installed"]:
                     part += " --force-reinstall --no-deps"
                 run("bash", "-c", part, cwd=cwd, env=senv)
-                student["installed"] |= words[:2] == ["pip", "install"]
+                student["installed"] |= wheel
     assert student["installed"], "the README installs no wheel"
     assert cwd == folder, f"the README's commands end in {cwd}, not the kit's folder"
+
+    # the lesson's notebook, as the README opens it, on the stub: it runs in the student's venv
+    # (the wheel alone) without an error, and each check says "not attempted"
+    for notebook, where in lessons:
+        run("jupyter", "nbconvert", "--to", "notebook", "--execute", notebook, "--output", "executed.ipynb",
+            "--ExecutePreprocessor.timeout=300", cwd=where, env=senv)
+        cells = json.loads((where / "executed.ipynb").read_text())["cells"]
+        outputs = [o for c in cells if c["cell_type"] == "code" for o in c["outputs"]]
+        assert not [o for o in outputs if o["output_type"] == "error"], notebook
+        assert "not attempted" in "".join("".join(o.get("text", "")) for o in outputs)
+        (where / "executed.ipynb").unlink()
 
     # 2. the stub: every item not attempted, exit 0
     stub = run("dlgrade", "check", cwd=folder, env=senv).stdout
