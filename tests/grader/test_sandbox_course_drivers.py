@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from grader import course
+from grader import course, engine
 from grader.sandbox import course_drivers
 from grader.sandbox.drivers import DRIVERS, plan_call
 from grader.sandbox.runner import Call, Limits, WorkerPool, run_worker, sandbox_problem
@@ -124,7 +124,7 @@ def test_a_kits_packaged_drivers_are_found(tmp_path, monkeypatch):
     assert result.status == "ok" and np.array_equal(result.outputs[0]["y"], np.arange(4.0) + 2)
 
 
-def test_the_autoencoders_squared_error_is_a_course_driver_with_its_plan(monkeypatch):
+def test_the_autoencoders_squared_error_is_a_course_driver_with_its_plan(monkeypatch, tmp_path):
     """Moved out of the engine: defined by solutions/autoencoder/drivers.py, costed by its @planner,
     and computed in a worker on an answer key's layers as NumPy computes it."""
     monkeypatch.delenv("DLGRADE_COURSE", raising=False)
@@ -136,7 +136,8 @@ def test_the_autoencoders_squared_error_is_a_course_driver_with_its_plan(monkeyp
     spec, inputs = {"arch": json.dumps(arch), "keep": 2}, {"weights": weights, "x": x}
     assert int(plan_call("squared_error", spec, inputs)) == 5
     assert course_drivers.ORIGIN["squared_error"] == ROOT / "solutions" / "autoencoder" / "drivers.py"
-    result = run_worker(ROOT / "solutions" / "mlp", [Call("squared_error", spec, inputs)],
+    key = engine.snapshot(ROOT / "solutions" / "mlp", tmp_path / "mlp", "mlp")  # its links followed, as grading does
+    result = run_worker(key, [Call("squared_error", spec, inputs)],
                         Limits(timeout_s=30), sandbox=False)
     assert result.status == "ok", result.message
     expected = (((x @ weights["0.W"]).astype(np.float64) - x) ** 2).sum(axis=1)
