@@ -3,7 +3,7 @@ matches one, the feedback names the bug. Instructor-only: never released."""
 from reference.backend import get_array_module
 from reference.layers import BatchNorm1d, Sequential
 from reference.losses import HingeLoss
-from reference.optim import Adam, Momentum
+from reference.optim import Adam, Momentum, RMSProp
 
 
 class BatchNormEpsOutsideSqrt(BatchNorm1d):
@@ -59,3 +59,12 @@ class BatchNormBiasedRunningVar(BatchNorm1d):
 class SequentialDropsRng(Sequential):
     def forward(self, x, params, *, train=False, rng=None, state=None):
         return super().forward(x, params, train=train, rng=None, state=state)
+
+
+class RMSPropNoLeak(RMSProp):
+    """RMSProp adding g^2 at full weight: s = alpha * s + g^2 (one wrong constant)."""
+
+    def update(self, p, g, bufs, t):
+        xp = get_array_module(p)
+        s = self.alpha * bufs["s"] + g * g
+        return p - self.lr * g / (xp.sqrt(s) + self.eps), {"s": s}

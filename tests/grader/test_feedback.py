@@ -99,7 +99,7 @@ def test_init_study_figure_plots_every_network_and_grades_the_initialiser_alone(
     with open(bad_init / "init.py", "a") as f:
         f.write("\n_xu = xavier_uniform\nxavier_uniform = lambda fan_in, fan_out, **kw: _xu(fan_in, fan_out, **kw)[:, :-1]\n")
     reports = engine.grade_many("mlp", [folder, broken, bad_init], only=["mlp.init.study"])
-    assert [r.items[0].score for r in reports] == [3.0, 3.0, 0.0], reports[1].items[0].output
+    assert [r.items[0].score for r in reports] == [2.0, 2.0, 0.0], reports[1].items[0].output
     assert "layer 1: your xavier_uniform(500, 500) returned shape (500, 499) and dtype float64, expected a float " \
            "array of shape (500, 500)" in reports[2].items[0].output, reports[2].items[0].output
     for k, report in enumerate(reports):

@@ -1,6 +1,6 @@
 """Adadelta uses (sqrt(u) + eps) / (sqrt(s) + eps) instead of sqrt(u + eps) / sqrt(s + eps)."""
 # file: optim.py
-# affects: mlp.optim.adadelta
+# affects: mlp.optim.adadelta, mlp.optim.race
 # clause: eps-placement
 
 

@@ -1,6 +1,6 @@
 """AdaGrad divides by sqrt(s + eps) instead of sqrt(s) + eps."""
 # file: optim.py
-# affects: mlp.optim.adagrad
+# affects: mlp.optim.adagrad, mlp.optim.race
 # clause: eps-placement
 
 

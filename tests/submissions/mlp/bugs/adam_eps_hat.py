@@ -1,6 +1,6 @@
 """Adam in the paper's "efficient" form, lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) and p -= lr_t * m / (sqrt(v) + eps): epsilon sits outside the bias correction, not where the contract (PyTorch) puts it."""
 # file: optim.py
-# affects: mlp.optim.adam, mlp.optim.adam.weight_decay
+# affects: mlp.optim.adam, mlp.optim.adam.weight_decay, mlp.optim.race
 # clause: eps-placement
 
 

@@ -1,6 +1,6 @@
 """Adam.step without bias correction: uses m and v instead of m / (1 - b1^t) and v / (1 - b2^t)."""
 # file: optim.py
-# affects: mlp.optim.adam, mlp.optim.adam.weight_decay
+# affects: mlp.optim.adam, mlp.optim.adam.weight_decay, mlp.optim.race
 
 
 def _init_state(self, params):

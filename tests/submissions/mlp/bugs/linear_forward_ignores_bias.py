@@ -1,6 +1,6 @@
 """Linear.forward forgets the bias (y = x @ W); backward is the correct one, so its gradient check says the forward does not depend on b."""
 # file: layers.py
-# affects: mlp.linear.forward, mlp.linear.backward
+# affects: mlp.linear.forward, mlp.linear.backward, mlp.xor
 # clause: layer-formulas
 
 _linear_forward = Linear.forward

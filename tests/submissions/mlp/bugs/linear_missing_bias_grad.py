@@ -1,6 +1,6 @@
 """Linear.backward forgets the bias: grads has no "b" entry."""
 # file: layers.py
-# affects: mlp.linear.backward
+# affects: mlp.linear.backward, mlp.xor
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):

@@ -1,6 +1,6 @@
 """Linear.backward returns a zero bias gradient (db = 0) instead of dy summed over the batch."""
 # file: layers.py
-# affects: mlp.linear.backward
+# affects: mlp.linear.backward, mlp.xor
 
 
 def _forward(self, x, params, *, train=False, rng=None, state=None):

@@ -1,6 +1,6 @@
 """Momentum.step moves uphill: p = p + lr * v."""
 # file: optim.py
-# affects: mlp.optim.momentum
+# affects: mlp.optim.momentum, mlp.optim.race
 
 
 def _init_state(self, params):

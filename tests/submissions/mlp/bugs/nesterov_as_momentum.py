@@ -1,6 +1,6 @@
 """Nesterov.step is plain momentum: p = p - lr * v instead of p - lr * (g + momentum * v)."""
 # file: optim.py
-# affects: mlp.optim.nesterov
+# affects: mlp.optim.nesterov, mlp.optim.race
 
 
 def _init_state(self, params):

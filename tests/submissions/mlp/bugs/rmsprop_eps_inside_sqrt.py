@@ -1,6 +1,6 @@
 """RMSProp divides by sqrt(s + eps) instead of sqrt(s) + eps."""
 # file: optim.py
-# affects: mlp.optim.rmsprop
+# affects: mlp.optim.rmsprop, mlp.optim.race
 # clause: eps-placement
 
 
