@@ -265,7 +265,8 @@ class ForecastItem(AccuracyItem):
     the population std): statistics of the held-out days would leak them into the model. Credit
     from the ratio of the model's mean absolute error to persistence's on the held-out days: full
     at <= `target`, none at >= `floor`, linear in between; no credit when the statistics are not
-    the training part's. The feedback draws the held-out days, the forecast and the baseline.
+    the training part's. The ratio is rounded to 3 decimals, as the feedback shows it. The
+    feedback draws the held-out days, the forecast and the baseline.
     """
     target: float = 0.90
     floor: float = 1.0
@@ -327,7 +328,7 @@ class ForecastItem(AccuracyItem):
         truth, forecast, baseline = series[days], pred * std + mean, series[days - 1]
         mae, base = float(np.abs(forecast - truth).mean()), float(np.abs(baseline - truth).mean())
         seasonal = float(np.abs(series[days - 365] - truth).mean())
-        ratio = mae / base
+        ratio = round(mae / base, 3)  # the ratio the message shows decides the credit
         credit = float(np.clip((self.floor - ratio) / (self.floor - self.target), 0.0, 1.0))
         train = data["train"]
         m, s = float(train.mean()), float(train.std())
