@@ -262,7 +262,8 @@ class ForecastItem(AccuracyItem):
     The weights file carries `settings` {"mean", "std", "window"}: the model reads the `window`
     days before a day, normalised as (t - mean) / std, and its output at the last step, times std
     plus mean, is its forecast of that day. mean and std must be the training part's (1981-1988;
-    the population std): statistics of the held-out days would leak them into the model. Credit
+    within `tolerance`, which the sample std meets too): statistics of the held-out days would leak
+    them into the model. Credit
     from the ratio of the model's mean absolute error to persistence's on the held-out days: full
     at <= `target`, none at >= `floor`, linear in between; no credit when the statistics are not
     the training part's. The ratio is rounded to 3 decimals, as the feedback shows it. The
