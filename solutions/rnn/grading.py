@@ -11,8 +11,8 @@ from grader.items import (CASES, LARGE_STEP, AccuracyItem, Call, CheckResult, Fi
 
 ORDER = 5  # the course's week
 DATA = ("names", "shakespeare")
-TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespeare",  # the kit README's training commands
-         "python train_series.py")
+TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespeare",
+         "python train_series.py")  # the kit README's training commands
 # Files from earlier assignments (file here: that assignment's file), see docs/kits.md: released as
 # their stubs, the student copies in their own; `dlgrade release A --kit OUT --give-earlier` gives
 # the answer key's working code instead.
@@ -310,7 +310,8 @@ class ForecastItem(AccuracyItem):
         mean, std, window = self.settings(meta)
         _, _, x = self.windows(data, window)
         x = ((x - mean) / std).astype(np.float32)[:, :, None]
-        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "max_flops": self.max_flops}
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "batch_size": 1000,
+                "max_flops": self.max_flops}
         return [Call("forecast", spec, {"weights": weights, "x": x})]
 
     def evaluate_outputs(self, outputs, meta, data):

@@ -453,7 +453,7 @@ def test_readme_commands_are_one_per_line_and_name_what_the_kit_has(kits, assign
     assert fetched == set(course.data(assignment))
     train = [line for block in _blocks(readme, "sh") for line in block]
     assert tuple(train) == tuple(getattr(course.load(assignment), "TRAIN", ("python train.py",)))
-    assert all(_command(line)[0] == "python" and (kit / _command(line)[1]).is_file() for line in train)  # a script of the kit
+    assert all(_command(line)[0] == "python" and (kit / _command(line)[1]).is_file() for line in train)  # kit scripts
     hidden = [i for i in engine.items(assignment) if i.visibility == "hidden"]
     assert ("hidden" in readme) == bool(hidden) and ("your instructor grades" in readme) == bool(hidden)
 

@@ -141,17 +141,20 @@ def test_a_persistence_like_model_scores_zero(tmp_path):
 @pytest.mark.parametrize("arch, arrays, message", [
     ([{"type": "Linear", "in_features": 30, "out_features": 1}],
      {"0.W": np.zeros((30, 1), np.float32), "0.b": np.zeros(1, np.float32)},
-     "layer 0 is a Linear, which this assignment's model may not use (allowed: RNN, LSTM, GRU, TemporalLinear, Dropout)"),
+     "layer 0 is a Linear, which this assignment's model may not use "
+     "(allowed: RNN, LSTM, GRU, TemporalLinear, Dropout)"),
     ([{"type": "TemporalLinear", "in_features": 1, "out_features": 1}],
      {"0.W": np.ones((1, 1), np.float32), "0.b": np.zeros(1, np.float32)},
      "the model has no recurrent layer"),
-    ([{"type": "Embedding", "num_embeddings": 10, "embedding_dim": 4}, {"type": "LSTM", "input_size": 4, "hidden_size": 2}],
+    ([{"type": "Embedding", "num_embeddings": 10, "embedding_dim": 4},
+      {"type": "LSTM", "input_size": 4, "hidden_size": 2}],
      {"0.W": np.zeros((10, 4), np.float32)},
      "layer 0 is a Embedding, which this assignment's model may not use"),
 ], ids=["linear", "no recurrent layer", "embedding"])
 def test_other_architectures_are_refused(tmp_path, arch, arrays, message):
     train = temperatures()["train"]
-    folder = write(tmp_path / "arch", arrays, arch=arch, settings={"mean": train.mean(), "std": train.std(), "window": 30})
+    folder = write(tmp_path / "arch", arrays, arch=arch,
+                   settings={"mean": train.mean(), "std": train.std(), "window": 30})
     out = grade(folder)[ITEM]
     assert out["status"] == "failed" and out["score"] == 0 and message in out["output"], out
 
