@@ -30,11 +30,12 @@ Every loader takes ``download=False`` to refuse a download (`dlgrade check`).
 """
 import hashlib
 import pathlib
+import zlib
 
 import numpy as np
 
 from grader.student.arraycache import MEMO_LOCK, ArrayFile, load_numpy_pickle, verified_arrays, write_arrays
-from grader.student.data import (DATASETS as REGISTERED, DataError, Dataset, extract_members, one_line,
+from grader.student.data import (DATASETS as REGISTERED, DataError, Dataset, check_bytes, extract_members, one_line,
                                  read_archive, read_text)
 
 CIFAR10 = Dataset(
@@ -313,3 +314,121 @@ def load_imdb(split: str, *, download: bool = True) -> tuple[tuple[str, ...], np
             hit = _IMDB_TEXTS[split] = (text, tuple(raw[a:b].decode("utf-8")
                                                      for a, b in zip(bounds[:-1], bounds[1:])))
     return hit[1], y
+
+
+# --------------------------------------------------------------------------- Melbourne temperatures
+# Shipped with the course, not downloaded: `daily-min-temperatures.csv` from jbrownlee/Datasets
+# (snapshot d20fcb6402ae34e653d4513b00f39257bb37ed7f; its `.names` file: "Daily minimum
+# temperatures in Melbourne, Australia, 1981-1990. Source: Time Series Data Library (citing:
+# Australian Bureau of Meteorology)"; no licence stated; ../shared/data/README.md). 3650 rows
+# `"YYYY-MM-DD",T` (degrees Celsius, one decimal; CRLF line ends, none after the last row),
+# 1981-01-01 to 1990-12-31 without 1984-12-31 and 1988-12-31. Stored as the temperatures in tenths
+# of a degree (little-endian uint16, zlib, base64); `load_temperatures` rebuilds the CSV from them
+# and checks it byte for byte against the official file's size, md5 and sha256.
+TEMPERATURES_CSV = ("daily-min-temperatures.csv", 67921, "5d343d678173fadff7c8474073145e73",
+                    "8b9de63ed6789492bf497625e7f9beb96a63d367b4b0a21754006f749fa5e5da")
+TEMPERATURES_SPLIT = "1989-01-01"  # train: 1981-1988 (2920 days); test: 1989-1990 (730 days)
+_TEMPERATURES = (
+    "eNo9mXdw1NcRx9fJJE7+SJ0hjnvBGAwGmy4EElZFHaHTqZzKSYekUz+hXk/S6VRQOTWQRBGIE8iYamyMu7FNnLh74mTsFNvj"
+    "TDL5I/8kmfyTyeSPfHbtydz82nv7dvftfnffvncfy3PyqszIKftdkT/IOxKWQXlKPpP/yMfykfxbrskJuSEdMiVLck5ekbfk"
+    "Ei3zclyOMfaP8itZkfPwuMiIOTksY/KCfC5fyG/lRXrOyCL3c4yekpfkablK+7PyslyA26BMSqMsQ9MqnTLL/ZBUS4uEpAHK"
+    "p+SAZEqeDEkdVz28F2UaLZ9C2lWkPQ/fMjkqpyUgadIkwzwH0bNbgjIKHxe9HtrzJUUOShFXiuRIm4xzL4O6XaqkBhnl0G6X"
+    "WHEi1SO75QFZJQ/JDilhbJf4kdyAlq3SJ81QevjaJfvkTlktm+jbJelSSX+hRMndskH2yiPyGP1PSKRESzLtFeLmV4PMGElE"
+    "hwPIcqDVJolndBRtSYzKky30laOViz4P90I4Z9K/Go1Uis4nWhLgEs+YbXKfRMh+WnPEy0zSpFR64LBf1sJ/ExR7ZCeydjIm"
+    "EwoP83FKKtrPYOEMZlbO/JKx7QS6PQ2HGGazl2cSvGqgKGFW3egSREI070G8lSz99EQjuQxbO5hbDm2VcA1CUYDkbPQIokk9"
+    "vxbm0CQjYKKSZxocQ/iwil8pFjkE72L80YJ3/WhzCso2vOQHH3O8D0EXYlyAr1lae/DZEbBXio/7kHhWTqJDvfjo7+MK4dkT"
+    "tJyUBZB8gZZh3gKMm2BcGP435UtDywTv/5Dr8rb8Vz6UN/m6AFYHsUwPbxfhM8PXETA+gB635M9IHQbvF+QN+YvcftsN3o4g"
+    "8wSyBpAxwbgZ5jiG/sNYepzouQVOb6Kdek35XmLsl8w+ZP1Xia2T2GkaLF9ipiFsWwGHLjg04Kd2LN+PTdQO3Vxn4BcCw+WG"
+    "4QwsHSCm+kFDguQioRbP7mXsKDith8qJ39PoqYVbgawBD7FIW6AtG1w44OHDiv1o0oOFE8GrS+4H0yI/lrtA2x2yUbLgnQx1"
+    "MqMy+cXzpvjLl3XyA/keWE82VK63MQ+Bu0Q02y4/l3ugSOU9Qh4E1Wvo2SbfYsT3wXIsnnfx3IiUCOSWok0BI35GyyP8otGn"
+    "wnDtRnYWCNrAmGK0j5Wt6KzWUXSHpBe91jH3KmSothuwbCTvTsY+LHH81H75yFkP3Xbs44R3OhwzeN+LDaLgelAeZ9RREJ+D"
+    "lF3EwwB+yIJXKu0eNFH7VjP/CvAwxmgXoxJpSUDDHnxzjUx2CC2miDIXdp0GWX3wK2BkN7j1gv8lMNYBdSfvZ8CNRmw9/grQ"
+    "Us1dn35y6wI5dQxabTkMCmpBibYEuC/Tfo37i8yqjmg7YnEQhlsAbgVcrdiklzmOgt5m8NpNXM/C/yTa+GmdxN/Py2Xol5hx"
+    "WN6XP4G+02BwFE6Kys94H2EGGqdvE0VTcLgpH8i7ZPnPiZUvWBHmuD5j9AR0v2H0AhbTiF+QZ9DlKTScR4syNPRb1hsD3z3w"
+    "z8A2NXg8DisXQH2C7xa09eDzOKydh40r4XkOzlWMDWA/zYca94e5amhp5mrgvR80lkHbwshNspmocMAhGhlBrBrDVwfRkspV"
+    "jw23g5QI8loJfnNA8zijk3hz83af/AjcR8M5ll8m/n4QvO4BMTvBiweaJFuHnOjnANubWSHiiKIYKB9llUiF+k5bP0RuR04X"
+    "CClhVJllbwe/jdAW89PV5iAUkfBSXzgYdR+R4cUOVSAnIE/CN472BkbrqlSHpdzYxGcoyYPzTuwXA9K3QJOKbUagdmKNdPiu"
+    "hvI4dCXMeowWN20JzDTSIr4AOwbxWg8oqYZ/J5HhhUczlu7HjuNormuOx/p11cuidwSU1cGrAivWGodcdPIQ+bXwCIOFaRBw"
+    "FLycAknPYPVG5hFEs2NgoIN51vF+DroGdJqD2xzY/IAI6QQpoyBujnYfMaFtt8i9F6Gvt5ogAG4WkDnJ+JfpvQHvNsYdAW+9"
+    "WGyU6mMMvtVgfABZs/AJgPUQyLoO39M8T1EjjEA5Q/sKnJblNaLsa4wNM+t5Q5Mf21bBYRoNxqFW3o2M0BwZYgYhvufp0fms"
+    "sDoVY48ULDHOLH1kMC92y+LZjbYunuVwbaenFtR7wG49FgkwJohnfFDnIrkHP5bAbxbPPAHmVmPXneDTDUY2k52eAJP78EAx"
+    "1G4kuxnrBFEeqyrqsH4usmqRmcTPZ2vDWnCRRS7dAGJ9YHs7VBFk1n2W8cu5J+FLXT2Kud8FmteSyVcxlyQskG8ReLvcRp7O"
+    "oCWTyNoGeuLhlgrSN4HPUjTUbKg52se88tG2BQy50DgX/VTDPRYt6WDZhcR4NIvjLRmK/fBzkSsLuRKNv5N5FVs9sJnvSCxQ"
+    "Z1VDPhRadcSiaxTSaxi9Ez7raV+G3guvdLKYrqwHwMQls9NurJbCWylaxWCpG1AXYOVhy0NO/LyCrp14pxCKNjz8Oh7qNF+1"
+    "Ei0BcLUEvkJQ50GZA/9/8aw1TPp5FvAMMOYgrVUgrNPqix7Q0kHm7EBeJaMb8fm5bzj74XgWzC8YamcMC53k1cOgbYLn21Ce"
+    "Rno7o6bw5rzVL32MuEo0DxMlC8RXBSh+nZx8He2+Xg0modMs7qNFV486eK+Q3YewjSLei6RJImAWqZr9Pbb+r8gn8hXVy+/l"
+    "U2IqjM5a+VziehU9BuFzyDA+ztizWGiRmL6KfmFk6T1MhNxglzAP9wOGyWpbSeOxfjZfuhq3g7Rirkz6RpiDC5vUY5sheMeh"
+    "Ry3o2mi5KdXqFDfY2GG1agM0zYzcwNdjeHMXaM7C5zHmj1jGlYPldEYlMzqb973yXaoPzeq6PlcjqRlZNfSvB/8R0KZaxs4A"
+    "W4mMiOZbo+0B+/o2v1Vw+yGZ3At/rcW3wjMBX1RaVCdBvw4+mvHrufKYq4OWh9FNKwDdYSQx54eJtWxDpZNLozQOOQfxo+K5"
+    "5ZtsugPaUouLXKQ1g4g45pbOl/LI4d6IhaNArA/L1eC7ZmaSyfcSFu+zjJCNTF1dKxhZiIdmGRMP6hXTirWLYGMQqwdBk9bD"
+    "n0Bbgk/Us0GklDOHw+bPcZ66LneBizm8fQYE3eC5As9Tlh+1ch/Bc71wDNnert3W+kHiX2NiGRn9ttfy0+en77jVoFOWtzuN"
+    "o86yj+9Rq8db0W6Ya9R2m8foP8I8m5EyRd8ptGolLmqQdguEPgdNL7Tjts4MMNMepA5Be40o0Hr9LAh+h9ZebNxru7slZCmK"
+    "fMTHBXacV8B1GE2CVpW1EE8nsZ0Xjtct07di9WbsF0JfF7Z4G6pupGhO6KW1mbcmfK4rdAK49pED0rFppXlZq/Qu2rWaK6Wv"
+    "yXar7dis0ux+CDzsxfc1SHTTUwe2t0GrO8lio3AzTuuSRLyYAM80ZqErwS5+seTSBKsj1lI932MSG+nfRs8usqdi+gki5TEw"
+    "V03uTwMDpfg3Ht71VCWrQJzWRClEZhGSnFaVFDGD1SD2TvkJO9Z7QW66rQjJYKsQzrqOVRAzuvqUYpUIuDjgX8Bs6sjMe7FE"
+    "lOXVPfCrR4KDHo3tWLRLgDKHrx7Qn8A8MqAI856LjbSKcdDmYiVJwnLtyNR4mEW3/WjtZ2apUKZBkYTNBvByLZYswKufwCUH"
+    "/Xpsn+u1jKzVxDHea+CdT/5owncFhrkGeKVCMQ0CjsNnWd6jtxv9e9GiGzs6kdpuWbIC2ma46n5zltEhsNJCTuwCH8dAS5jR"
+    "56Fz2irezbVi+7M5sNNsFX0DX1p1LzKnJih7ycua/7Uab7bcr7l03vJhB3M5DwfN8teYlUp1w093yEF4TsBryKqeZ2g7iHaH"
+    "6G+ltwpbBJjPK1AFaA3Y7tfLs8swrRE5aJXFYeS/h9ZjRHsy0aO7hmpmmAHHSiTsw1YZ5lEXel1En2H0TLR1swHOrTz34V8P"
+    "NH3MpAUJnbTWIKUMD+oergsvFYG5DfhSM7qT0WVmTc2ju/FHALvuACMZtke8j5wfjbRWkFbClQhFET5PtSr5bhD+KNwiwfKj"
+    "3AvAwxYQ/zhUO2x3WgzuEpEVR71+L6jfSwQkgnWtgkrgkc2cXGA5n5bN9KRyFdhMIpC+AYqt8ChAy2qrhTRet6DpDqQlW72V"
+    "Ziual3EuZqF1i8fOQQqxt+5rtZ4ex7JH2clfsH2IUhdhrxgs70BuLuMSkF4G5bTtLcutIqiDRxWxoWcDA8htpGeK9fyvYLME"
+    "63VYdaH1a7nVz21w1rOLF+WfdjqTa/u5g1A22X5Kz0l8ZJViw1c9MobQasEq7DDe/hBePUhVBOrZVYPl8LCdMujZnlYPw3a2"
+    "sMBMXsHDV+QFfl+Rc39tu7gVqE8yh3HuXbZHOMq+8VP5G3pPWDaet32dxuO8Vc7LcDnKnFvhGrbVY85OXfQ08Rgz0SjqhttR"
+    "WjWvnkePMOPK4K2oGOJ90fa6h60GmuItDM0JYucq69IZ+Gu+H6EO0VWvGJztZ+6LzOG05ZUc2xW02y6gG6mneT/MbCa5L8D9"
+    "qPGaRt4IFqmnN55xA7YPCFoElplNveAgF6o67kUgI8Nw7aNFa95cy9hZYCeGeeeDoHtkDZxiwU2y5eEDYDSTMXHwKgL/kSBi"
+    "C/jsQi9dq9PQTnNrmZ1JKPo1N0cwXuvnLK4SJOyzbOyBm64TW+Gme7kcELwWrGbjEz3p1H1iKfrvpycdSbnIjyMqSsFwK7PW"
+    "emwnHPKQFeA7CILiiapt3GsYq/XLTiywAscs27Hkcem5hYvWWWzgZAa9Nu8ubBqBLfWc9OsdTBZ+8jKnUuYxCQqTQVwbb83I"
+    "OQEGdO/ciqd77JzPa6e/qXb21IT0RagDZEz1T4dhoBGaFjxxhTFhq6y78ft7UNSDBz2R+Fj+jq5X8aXGwAKY/CVVgxsu/eBq"
+    "AsorZMjz8HeTsRbB3IidfGj1eVneYuwYHl8CBXN2oriAnHPyrnyEbueQNcWIRVsBzsNHI0XPN64SG2/xu0VkLTLyDHICFmlB"
+    "pL/E3vVzdPuFvA/da9w/5fksvX0gWaNAzzDmyLOXTcoIo4otp1diOT9WnUdiiKzi596GhsMWB+PMyYlNtJ7IsSxXgbccdm40"
+    "jlzNMCFiohWttVqttZVEs38vFI12snbAdmcpVnO4wVON5TYv9tDztDuofFfxzLccrdVrEpLyyNNuqErxcwUY0fPqLbab3Ggj"
+    "vsO+UXd5enaXQGsi9Lp26K5Pcf2g/JS95XbQGAm/7dTn91uNsd5W/garcdZAd8Aq+DQ7m0lE92Sr0h/hirOzGBcUW9EnkXEp"
+    "yFhvK8A6+08gj7jLMb230DaI5qm2u435/2l/tdXTfjvrK4SnC8o2W22j4eq2XaZWHxpddVinDr56ppKEZfpth++2OkhryUxG"
+    "F+GVTDTSfWSPnWKoHxxwOGT4brR/HZbg02b/QJyQ34FSrY8H8NZztga/gG8G0WzC/kmZIPOGQYcf7+npXwf4OMuzy3aDvbwv"
+    "2XpeCZde6AYtI0+CjbN8XWHH9gVriJ5xzOLXJsvK0/afyiQ4Vbw9zW/EKvt2Ozc5YvoMgekz5MWTVkdMIHWRvWCv7QeWqaYv"
+    "gPhz/C7LTXmT++vE2JvUQyGrNY4xqgPb6f8xzfzmbR3RemUJnZ6mqv7IzkzaLO/PQtfJ9wW0XIB2lmg5y2owb5WN3/LRKFrP"
+    "Yvte5Dcx23zygxtJY/RPmg0SyaAJ9FZjG595Jp9ZFNiePxJUJlmeqyEfRfEVRZRohs7GU5XkuT22c/RClYKXdlBhPIk30/Gl"
+    "w2r5amj1ZGI3qIyAZ4qda2ud/Bg1RgW/IkZtsf8vKu08vQGuDqvbdTdbCOoOWO7fA1U8bbvAXjUy03nGoPmTaJIBl2yrxdPR"
+    "XiutKPRK4zuTGNxtpw3Kwc0zzeI5lZppO/Oasd17EpFYiYbJUC4jOR6Nq3nzsA/w2Rm1nkEfxN7jtm7s4SoESconHevP0Kv1"
+    "+5NcLq5uq0yn8MWIrcnHoQ3AqQeUvmE1cxOa+O3sLIjd8+z00oG3O+Hks8ydh99mbXeoJ4uXQd17ZEnN/Lpejtt+bQj+Y6Bn"
+    "1ngGeS9j5Ay9I0TUInz+B9PRORA="
+)
+_MISSING_DAYS = ("1984-12-31", "1988-12-31")  # absent from the file: the rows are consecutive days otherwise
+
+
+def temperatures_csv() -> bytes:
+    """The official ``daily-min-temperatures.csv``, byte for byte, rebuilt from the copy shipped here
+    (a :class:`DataError` if it does not match the official size, md5 and sha256)."""
+    import base64
+    import datetime
+    tenths = np.frombuffer(zlib.decompress(base64.b64decode("".join(_TEMPERATURES))), dtype="<u2")
+    day, last, dates = datetime.date(1981, 1, 1), datetime.date(1990, 12, 31), []
+    while day <= last:
+        if day.isoformat() not in _MISSING_DAYS:
+            dates.append(day.isoformat())
+        day += datetime.timedelta(days=1)
+    if len(dates) != len(tenths):
+        raise DataError(f"temperatures: {len(tenths)} values shipped for {len(dates)} days")
+    rows = [f'"{d}",{t / 10:.1f}' for d, t in zip(dates, tenths.tolist())]
+    data = ('"Date","Temp"\r\n' + "\r\n".join(rows)).encode()
+    name, size, md5, sha256 = TEMPERATURES_CSV
+    problem = check_bytes(data, size, md5, sha256)
+    if problem is not None:
+        raise DataError(f"temperatures: the shipped copy of {name} is corrupt: {problem}")
+    return data
+
+
+def load_temperatures(*, download: bool = True) -> dict:
+    """Daily minimum temperatures in Melbourne, 1981-1990 (degrees Celsius), shipped with the course
+    (``download`` is accepted and never needed): ``{"train": (2920,) float64, "test": (730,) float64,
+    "dates_train": (2920,) str, "dates_test": (730,) str}``, train the days before
+    ``TEMPERATURES_SPLIT`` (1981-1988), test those from it on (1989-1990), read-only."""
+    lines = temperatures_csv().decode("ascii").split("\r\n")[1:]
+    dates = np.array([line.split(",")[0].strip('"') for line in lines])
+    temps = np.array([float(line.split(",")[1]) for line in lines])
+    k = int(np.searchsorted(dates, TEMPERATURES_SPLIT))
+    out = {"train": temps[:k], "test": temps[k:], "dates_train": dates[:k], "dates_test": dates[k:]}
+    for value in out.values():
+        value.flags.writeable = False
+    return out

@@ -27,7 +27,8 @@ WINDOW_KEYS = {"kernel_size", "stride", "padding", "pool_size", "size"}
 
 def load_weights(path: Path):
     """Read `(arch, weights, meta)` from a weights `.npz`: arch as a list of layer dicts, weights
-    as {"i.name": float32 array}, meta as {"vocab": [characters]} when the file has a vocabulary.
+    as {"i.name": float32 array}, meta with "vocab" ([characters]) when the file has a vocabulary
+    and "settings" ({name: number}: a normalisation, a window length) when it has settings.
     Raises WeightsError with a one-line reason."""
     path = Path(path)
     if not path.is_file():
@@ -54,6 +55,9 @@ def load_weights(path: Path):
         if not (isinstance(v, list) and 0 < len(v) <= MAX_VOCAB and len(set(v)) == len(v)
                 and all(isinstance(c, str) and len(c) == 1 for c in v)):
             raise WeightsError(f"{path.name}: 'vocab' must be a JSON list of distinct single characters")
+    settings = arrays.pop("settings", None)
+    if settings is not None:
+        meta["settings"] = _settings(settings, path.name)
     weights = {}
     for key, value in arrays.items():
         i, _, name = key.partition(".")
@@ -63,6 +67,25 @@ def load_weights(path: Path):
             raise WeightsError(f"{path.name}: {key} must hold finite floats")
         weights[key] = value.astype(np.float32)
     return arch, weights, meta
+
+
+MAX_SETTINGS = 64
+
+
+def _settings(value, name) -> dict:
+    """A weights file's `settings` entry: a JSON string (0-d unicode array) of an object mapping
+    names to finite numbers, what the model was trained with that its item reads (each item says
+    which names it needs)."""
+    try:
+        out = json.loads(str(value)) if value.dtype.kind == "U" and value.shape == () else None
+    except json.JSONDecodeError:
+        out = None
+    if not (isinstance(out, dict) and len(out) <= MAX_SETTINGS and all(
+            isinstance(k, str) and k.isidentifier() and not isinstance(v, bool) and isinstance(v, (int, float))
+            and np.isfinite(v) for k, v in out.items())):
+        raise WeightsError(f"{name}: 'settings' must be a JSON object of at most {MAX_SETTINGS} names "
+                           "mapped to finite numbers (a 0-d string array)")
+    return out
 
 
 NPY_MAGIC = b"\x93NUMPY"

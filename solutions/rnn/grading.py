@@ -1,15 +1,18 @@
 """The `rnn` assignment: embeddings, RNN/LSTM/GRU with BPTT, masked temporal loss, clipping,
-sampling, word2vec, and character language models graded in nats per character."""
+sampling, word2vec, character language models graded in nats per character, and a temperature
+forecast graded against persistence."""
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.items import (CASES, LARGE_STEP, FunctionItem, LayerItem, LossItem, Mutant, SamplerItem, StepItem,
-                          TextItem, VariantsItem, force_family, randn)
+from grader.items import (CASES, LARGE_STEP, AccuracyItem, Call, CheckResult, Figure, FunctionItem, LayerItem,
+                          LossItem, Mutant, SamplerItem, StepItem, TextItem, VariantsItem, WeightsError, course_data,
+                          force_family, randn)
 
 ORDER = 5  # the course's week
 DATA = ("names", "shakespeare")
-TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespeare")  # the kit README's training commands
+TRAIN = ("python train.py --dataset names", "python train.py --dataset shakespeare",
+         "python train_series.py")  # the kit README's training commands
 # Files from earlier assignments (file here: that assignment's file), see docs/kits.md: released as
 # their stubs, the student copies in their own; `dlgrade release A --kit OUT --give-earlier` gives
 # the answer key's working code instead.
@@ -246,6 +249,133 @@ def sequence_items(key, name, fwd, bwd, step_fwd, step_bwd, mutants=()):
             ForcedSequenceItem(f"rnn.{key}.backward", bwd, part="backward", gates=g, **common)]
 
 
+# --------------------------------------------------------------------------- the temperature forecast
+SERIES_LAYERS = ("RNN", "LSTM", "GRU", "TemporalLinear", "Dropout")
+RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+@dataclass(frozen=True)
+class ForecastItem(AccuracyItem):
+    """A many-to-one forecaster of the daily minimum temperature in Melbourne, graded one step
+    ahead on the held-out days (1989-1990) against persistence (tomorrow's minimum is today's).
+
+    The weights file carries `settings` {"mean", "std", "window"}: the model reads the `window`
+    days before a day, normalised as (t - mean) / std, and its output at the last step, times std
+    plus mean, is its forecast of that day. mean and std must be the training part's (1981-1988;
+    within `tolerance`, which the sample std meets too): statistics of the held-out days would leak
+    them into the model. Credit
+    from the ratio of the model's mean absolute error to persistence's on the held-out days: full
+    at <= `target`, none at >= `floor`, linear in between; no credit when the statistics are not
+    the training part's. The ratio is rounded to 3 decimals, as the feedback shows it. The
+    feedback draws the held-out days, the forecast and the baseline.
+    """
+    target: float = 0.90
+    floor: float = 1.0
+    max_window: int = 365
+    tolerance: float = 1e-3  # of the training part's std, for the stored mean and std
+    zoom: int = 61           # days of the figure's second panel
+
+    def check_arch(self, arch):
+        super().check_arch(arch)
+        if not any(layer["type"] in RECURRENT for layer in arch):
+            raise WeightsError(f"{self.weights}: the model has no recurrent layer; the forecast must read its window "
+                               f"with one ({', '.join(RECURRENT)}), then TemporalLinear to one output")
+
+    def test_set(self, *, download: bool = True):
+        return course_data("load_temperatures")(download=download)
+
+    def settings(self, meta):
+        """(mean, std, window) from the weights file's settings; WeightsError when they are unusable."""
+        settings = meta.get("settings")
+        keys = ("mean", "std", "window")
+        if not isinstance(settings, dict) or any(k not in settings for k in keys):
+            raise WeightsError(f"{self.weights}: a 'settings' entry (a JSON string) with {', '.join(keys)} is required "
+                               "(train_series.py writes it)")
+        mean, std, window = (settings[k] for k in keys)
+        if not float(window).is_integer() or not 1 <= window <= self.max_window:
+            raise WeightsError(f"{self.weights}: settings window={window!r} must be an integer from 1 to "
+                               f"{self.max_window} (days)")
+        if not std > 0:
+            raise WeightsError(f"{self.weights}: settings std={std!r} must be > 0")
+        return float(mean), float(std), int(window)
+
+    def windows(self, data, window):
+        """(the series, the index of each held-out day in it, the windows (N, window) before them)."""
+        series = np.concatenate([data["train"], data["test"]])
+        days = np.arange(len(data["train"]), len(series))
+        return series, days, np.lib.stride_tricks.sliding_window_view(series, window)[days - window]
+
+    def calls_for(self, arch, weights, meta, data):
+        import json
+        mean, std, window = self.settings(meta)
+        _, _, x = self.windows(data, window)
+        x = ((x - mean) / std).astype(np.float32)[:, :, None]
+        spec = {"arch": json.dumps(arch), "modules": list(self.modules), "batch_size": 1000,
+                "max_flops": self.max_flops}
+        return [Call("forecast", spec, {"weights": weights, "x": x})]
+
+    def evaluate_outputs(self, outputs, meta, data):
+        mean, std, window = self.settings(meta)
+        out = outputs[0] or {}
+        pred = out.get("pred")
+        series, days, _ = self.windows(data, window)
+        if pred is None:
+            shape = tuple(int(v) for v in np.ravel(out.get("shape", [-1])))
+            raise WeightsError(f"the model's output has shape {shape}; expected (batch, {window}, 1): one value per "
+                               "step, the last step's being the forecast (end with TemporalLinear(out_features=1))")
+        pred = np.asarray(pred, dtype=np.float64)
+        if pred.shape != days.shape or not np.isfinite(pred).all():
+            raise WeightsError("the model's forecasts are not finite" if pred.shape == days.shape
+                               else f"expected {len(days)} forecasts, got shape {pred.shape}")
+        truth, forecast, baseline = series[days], pred * std + mean, series[days - 1]
+        mae, base = float(np.abs(forecast - truth).mean()), float(np.abs(baseline - truth).mean())
+        seasonal = float(np.abs(series[days - 365] - truth).mean())
+        ratio = round(mae / base, 3)  # the ratio the message shows decides the credit
+        credit = float(np.clip((self.floor - ratio) / (self.floor - self.target), 0.0, 1.0))
+        train = data["train"]
+        m, s = float(train.mean()), float(train.std())
+        msg = (f"one-step-ahead forecast of the {len(days)} held-out days ({data['dates_test'][0]} to "
+               f"{data['dates_test'][-1]}), each from the {window} days before it: mean absolute error "
+               f"{mae:.3f} deg C, persistence (the day before's minimum) {base:.3f} deg C, ratio {ratio:.3f} "
+               f"(full credit at <= {self.target:.2f}, none at >= {self.floor:.2f}; the same day a year before "
+               f"errs by {seasonal:.3f} deg C)")
+        if abs(mean - m) > self.tolerance * s or abs(std / s - 1) > self.tolerance:
+            credit = 0.0
+            msg = (f"the normalisation is not the training part's: settings mean {mean:.4f}, std {std:.4f}, but the "
+                   f"{len(train)} training days ({data['dates_train'][0]} to {data['dates_train'][-1]}) have mean "
+                   f"{m:.4f}, std {s:.4f} (the population std). Statistics that include the held-out days leak "
+                   f"them into the model: no credit. ({msg})")
+        figures = (Figure(f"{self.id}.png", f"the held-out days, your model's forecasts and persistence's "
+                          f"(ratio {ratio:.3f})", _forecast_drawer(data["dates_test"], truth, forecast, baseline,
+                                                                   ratio, self.zoom), size=(9.0, 5.5)),)
+        return [CheckResult("held-out forecast error against persistence", credit >= 1.0, msg, credit=credit,
+                            figures=figures)]
+
+
+def _forecast_drawer(dates, truth, forecast, baseline, ratio, zoom):
+    def draw(fig):
+        top, bottom = fig.subplots(2, 1)
+        t = np.arange(len(truth))
+        top.plot(t, truth, color="0.6", lw=0.8, label="observed")
+        top.plot(t, forecast, color="C0", lw=0.8, label="your forecast")
+        top.set_title(f"daily minimum temperature, Melbourne, {dates[0]} to {dates[-1]} (held out); "
+                      f"MAE ratio to persistence {ratio:.3f}", fontsize=9)
+        ticks = t[::91]
+        top.set_xticks(ticks, [str(dates[k]) for k in ticks], fontsize=7)
+        top.set_ylabel("deg C", fontsize=8)
+        top.legend(fontsize=7, loc="upper right")
+        k = np.arange(min(zoom, len(truth)))
+        bottom.plot(k, truth[k], "o-", color="0.5", ms=2.5, lw=0.8, label="observed")
+        bottom.plot(k, forecast[k], "-", color="C0", lw=1.2, label="your forecast")
+        bottom.plot(k, baseline[k], "--", color="C1", lw=1.0, label="persistence (the day before)")
+        bottom.set_xticks(k[::10], [str(dates[j]) for j in k[::10]], fontsize=7)
+        bottom.set_ylabel("deg C", fontsize=8)
+        bottom.set_title(f"the first {len(k)} held-out days", fontsize=9)
+        bottom.legend(fontsize=7, loc="upper right")
+        fig.tight_layout()
+    return draw
+
+
 ITEMS = [
     LayerItem("rnn.embedding.forward", 2, name="Embedding", module="rnn", part="forward", make=embedding,
               shapes=CASES, out_shape=lambda kw, x: (*x.shape, kw["embedding_dim"])),
@@ -281,8 +411,11 @@ ITEMS = [
                  one_check=True),
     # max_flops: 10x the answer key's evaluation (36 and 276 GFLOP; docs/security.md): recurrent
     # layers are far slower per FLOP than the CNN whose cost sets the global bound
-    TextItem("rnn.names.nll", 10, weights="names_weights.npz", corpus="names", floor=2.40, target=2.05,
+    TextItem("rnn.names.nll", 6, weights="names_weights.npz", corpus="names", floor=2.40, target=2.05,
              timeout=300, layers=TEXT_LAYERS, max_flops=3.7e11),
-    TextItem("rnn.shakespeare.nll", 12, weights="shakespeare_weights.npz", corpus="shakespeare", floor=2.20,
+    TextItem("rnn.shakespeare.nll", 8, weights="shakespeare_weights.npz", corpus="shakespeare", floor=2.20,
              target=1.60, timeout=300, layers=TEXT_LAYERS, max_flops=2.8e12),
+    # max_flops: about 100x the answer key's evaluation (730 windows of 30 days through an LSTM of 32)
+    ForecastItem("rnn.series.forecast", 8, weights="series_weights.npz", modules=("rnn", "layers"), timeout=60,
+                 layers=SERIES_LAYERS, max_flops=2.5e10),
 ]

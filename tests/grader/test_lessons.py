@@ -25,8 +25,8 @@ FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss 
            "cnn": 6,     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
            "autoencoder": 7,  # FC reconstructions, upsampled thumbnails, spikes scattered, both models' reconstructions,
                               # train.py's curves, codes projected to 2-D, a walk between two codes
-           "rnn": 6}     # gradient through time (RNN, LSTM), sampler frequencies, train.py's curves, output vectors,
-                         # word vectors
+           "rnn": 7}     # gradient through time (RNN, LSTM), sampler frequencies, train.py's curves, output vectors,
+                         # the temperature forecast, word vectors
 # What a student who did the work has in the kit's folder: the answer key's files over the stubs
 # (an earlier assignment's files included) and the trained weights the accuracy items read.
 KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
@@ -38,7 +38,7 @@ KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_
                              "conv_ae_curve.json"),
              "rnn": ("rnn.py", "text.py", "word2vec.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py",
                      "mlp_model.py", "names_weights.npz", "shakespeare_weights.npz", "names_curve.json",
-                     "shakespeare_curve.json")}
+                     "shakespeare_curve.json", "series_weights.npz", "series_curve.json")}
 # A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
 # phrase of its feedback, an item that still passes).
 BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",

@@ -17,8 +17,8 @@ from grader.items.models import WeightsError, load_weights
 from tests.conftest import ROOT
 
 TRAINED = ["cnn.train.accuracy", "mlp.train.accuracy", "autoencoder.fc.reconstruction",
-           "autoencoder.conv.reconstruction", "rnn.names.nll", "rnn.shakespeare.nll"]
-MODEL_DRIVERS = ("predict", "squared_error", "text_nll", "generate")
+           "autoencoder.conv.reconstruction", "rnn.names.nll", "rnn.shakespeare.nll", "rnn.series.forecast"]
+MODEL_DRIVERS = ("predict", "squared_error", "text_nll", "generate", "forecast")
 
 
 def conv_stack(folder, first, layers, kernel, channels):
@@ -137,7 +137,8 @@ def test_answer_keys_are_within_the_bounds_at_their_batch(item_id, needs_data):
 def test_a_model_twice_the_answer_keys_cost_is_graded(item_id, needs_data):
     """The bounds are not tight: every hidden width x2.2 (two to five times the FLOPs) still plans."""
     item, arch, weights, calls = key_calls(item_id)
-    arch2, weights2 = widened(arch, (4,) if "Embedding" in arch[0]["type"] else (3, 32, 32), 2.2)
+    sample = (4,) if arch[0]["type"] == "Embedding" else calls[0].inputs["x"].shape[1:]  # tokens, images, windows
+    arch2, weights2 = widened(arch, sample, 2.2)
     for call in calls:
         key = drivers.plan_call(call.driver, call.spec, call.inputs)
         spec = dict(call.spec, arch=json.dumps(arch2))

@@ -24,6 +24,8 @@ import zipfile
 
 import pytest
 
+from grader.student.manifest import train_commands
+
 from .conftest import (ASSIGNMENTS, REPO, copy_key, is_timed, is_untrained, kill_group, make_venv, needs_data,
                        start, venv_env)
 
@@ -154,7 +156,7 @@ def test_kit_journey(assignment, kits, student, run, dlgrade, env):
             elif words[:3] in (["python3", "-m", "venv"], ["python", "-m", "venv"]) \
                     or (words[0] in (".", "source") and words[1].endswith("bin/activate")):
                 continue  # the shared student venv stands in for the kit's own
-            elif words[0] in ("python", "python3") and words[1:2] == ["train.py"] and "--help" not in words:
+            elif part in train_commands(assignment):  # the registry's TRAIN (train.py, rnn's train_series.py)
                 trains.append((part, cwd))
             elif words[:2] == ["jupyter", "lab"]:  # interactive: the notebook runs headless instead
                 lessons.append((words[2], cwd))
