@@ -17,7 +17,8 @@ A registry imports every name it needs from here, and from nowhere else in `grad
   `per_call`, `purity_of`, `gradchecks`, `CheckResult`;
 - what several courses share (`shared`): `MLP_LAYERS`, `CNN_LAYERS`, `as_pair`, `hp`, `given`;
 - for a course's own trusted items: `Call` (a worker call), `Figure` (a feedback figure),
-  `WeightsError` (a refused weights file), `load_cifar10`, `cifar10_classes` (data, read on use).
+  `WeightsError` (a refused weights file), `load_cifar10`, `cifar10_classes`, `course_data` (data,
+  read on use: `course_data("load_imdb")` is the course's loader of that name).
 
 docs/authoring.md says how a course writes an item.
 """
@@ -32,7 +33,7 @@ from grader.items.models import WeightsError
 from grader.items.pipeline import Case, CaseItem, FunctionItem, VariantsItem, force_family
 from grader.items.shared import CNN_LAYERS, MLP_LAYERS, as_pair, given, hp
 from grader.items.speed import SpeedItem
-from grader.items.trained import AccuracyItem, TextItem, cifar10_classes, load_cifar10
+from grader.items.trained import AccuracyItem, TextItem, cifar10_classes, course_data, load_cifar10
 from grader.items.verdicts import compare, dig, dtypes, label, pair, per_call, purity_of
 from grader.reports.figures import Figure
 from grader.sandbox.calls import Call
@@ -43,5 +44,5 @@ __all__ = ["TIMEOUT_FACTOR", "ComparedItem", "Item", "Mutant", "TrustedItem",
            "LARGE_STEP", "BatchNormItem", "LayerItem", "LossItem", "StepItem", "WeightsError",
            "Case", "CaseItem", "FunctionItem", "VariantsItem", "force_family",
            "CNN_LAYERS", "MLP_LAYERS", "as_pair", "given", "hp", "SpeedItem", "AccuracyItem", "TextItem",
-           "cifar10_classes", "load_cifar10",
+           "cifar10_classes", "course_data", "load_cifar10",
            "compare", "dig", "dtypes", "label", "pair", "per_call", "purity_of", "Figure", "Call"]

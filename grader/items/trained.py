@@ -17,6 +17,14 @@ def load_cifar10(split, *, download: bool = True):
     return load(split, download=download)
 
 
+def course_data(name):
+    """The course's data loader or constant `name` (`grader.data.<name>`, declared in
+    `solutions/datasets.py`), looked up on use: for a course's `TrustedItem.test_set` and checks of
+    its own (pass `download` on to a loader)."""
+    import grader.data
+    return getattr(grader.data, name)
+
+
 def cifar10_classes():
     """The ten CIFAR-10 class names, in label order."""
     from grader.data import CIFAR10_CLASSES
@@ -109,6 +117,9 @@ class TextItem(AccuracyItem):
         if "vocab" not in meta:
             from grader.items.models import WeightsError
             raise WeightsError(f"{self.weights}: a 'vocab' entry (JSON list of characters) is required")
+        if not all(len(c) == 1 for c in meta["vocab"]):
+            from grader.items.models import WeightsError
+            raise WeightsError(f"{self.weights}: 'vocab' must be a JSON list of distinct single characters")
         x, y = self.encode(meta["vocab"], text)
         spec = {"arch": json.dumps(arch), "modules": list(self.modules), "chunk": self.chunk,
                 "batch": 256 if self.corpus == "names" else len(x), "max_flops": self.max_flops}
