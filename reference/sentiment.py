@@ -10,6 +10,7 @@ from collections import Counter
 
 import numpy as np
 
+from . import parallel
 from .backend import get_array_module
 from .layers import Dropout, Layer, Linear, Sequential
 from .losses import BCEWithLogitsLoss
@@ -83,16 +84,24 @@ def pooling_state(model, ids):
     return [{"mask": mask} if isinstance(layer, MaskedMeanPool) else {} for layer in model.layers]
 
 
-def classifier_loss(ids, target, params, *, arch):
+def classifier_loss(ids, target, params, *, arch, rng=None):
     """BCE-with-logits loss of the classifier `arch` on (ids (N, T), target (N,)) and the gradient
-    of every parameter: (loss (), {"i.name": array}); params flat {"i.name": array}."""
+    of every parameter: (loss (), {"i.name": array}); params flat {"i.name": array}; `rng` for
+    the Dropout layers of `arch`."""
     model = build_model(arch)
     layered = [{} for _ in arch]
     for key, value in params.items():
         i, name = key.split(".", 1)
         layered[int(i)][name] = value
-    logits, cache = model.forward(ids, layered, train=True, state=pooling_state(model, ids))
+    logits, cache = model.forward(ids, layered, train=True, rng=rng, state=pooling_state(model, ids))
     loss_fn = BCEWithLogitsLoss()
     loss, loss_cache = loss_fn.forward(logits, target.reshape(-1, 1).astype(logits.dtype))
     _, grads = model.backward(loss_fn.backward(loss_cache), cache)
     return loss, {f"{i}.{k}": g for i, gs in enumerate(grads) for k, g in gs.items()}
+
+
+def blas_region():
+    """A context in which the reference layers run with BLAS single-threaded (`parallel.region`):
+    the drivers' evaluation of a trained classifier enters it, since the recurrent layers' many
+    small products run several times slower on a busy machine when BLAS's threads spin between them."""
+    return parallel.region()

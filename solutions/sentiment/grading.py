@@ -232,7 +232,7 @@ class SentimentAccuracyItem(TrustedItem):
     reviews the model is most confidently wrong about."""
     floor: float = 0.70
     target: float = 0.86
-    stride: int = 10
+    stride: int = 20
     shown: int = 5
     modules: tuple = ("rnn", "pooling", "layers")
     max_flops: float = 0.0

@@ -58,7 +58,7 @@ def pooling_state(model, ids):
     return [{"mask": mask} if type(layer).__name__.startswith("Masked") else {} for layer in model.layers]
 
 
-def classifier_loss(ids, target, params, *, arch):
+def classifier_loss(ids, target, params, *, arch, rng=None):
     """The loss of the classifier on one batch and its gradient with respect to every parameter.
 
     Shapes: ids (N, T) int64 (encoded reviews, PAD_ID after the real ids), target (N,) float in
@@ -68,7 +68,8 @@ def classifier_loss(ids, target, params, *, arch):
     Notes: build the model from `arch` (`build_model`), run it forward in training mode with the
     pooling state of `pooling_state` (logits (N, 1)), take `BCEWithLogitsLoss` of the logits and the
     targets (each of shape (N, 1)), and backpropagate. The loss is the batch mean; the parameters
-    are not modified.
+    are not modified. `rng` (a `numpy.random.Generator`) goes to the model's forward pass, for the
+    Dropout layers `arch` may hold.
     """
     # BEGIN SOLUTION
     model = build_model(arch)
@@ -76,7 +77,7 @@ def classifier_loss(ids, target, params, *, arch):
     for key, value in params.items():
         i, name = key.split(".", 1)
         layered[int(i)][name] = value
-    logits, cache = model.forward(ids, layered, train=True, state=pooling_state(model, ids))
+    logits, cache = model.forward(ids, layered, train=True, rng=rng, state=pooling_state(model, ids))
     loss_fn = BCEWithLogitsLoss()
     loss, loss_cache = loss_fn.forward(logits, target.reshape(-1, 1).astype(logits.dtype))
     _, grads = model.backward(loss_fn.backward(loss_cache), cache)

@@ -52,6 +52,8 @@ def parse_args(argv=None):
     p.add_argument("--max-len", type=int, default=500, help="ids per review (the last ones kept)")
     p.add_argument("--embed", type=int, default=64, help="embedding size")
     p.add_argument("--hidden", type=int, default=128, help="hidden size of the recurrent layer")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="Dropout on the embeddings and on the pooled vector (0: none)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate")
@@ -73,11 +75,12 @@ def parse_args(argv=None):
 
 
 def make_arch(vocab_size, args):
-    """Embedding -> LSTM/GRU -> MaskedMeanPool -> Linear(H, 1)."""
+    """Embedding -> [Dropout] -> LSTM/GRU -> MaskedMeanPool -> [Dropout] -> Linear(H, 1)."""
     cell = {"lstm": "LSTM", "gru": "GRU"}[args.cell]
-    return [{"type": "Embedding", "num_embeddings": vocab_size, "embedding_dim": args.embed},
+    drop = [{"type": "Dropout", "p": args.dropout}] if args.dropout > 0 else []
+    return [{"type": "Embedding", "num_embeddings": vocab_size, "embedding_dim": args.embed}, *drop,
             {"type": cell, "input_size": args.embed, "hidden_size": args.hidden},
-            {"type": "MaskedMeanPool"},
+            {"type": "MaskedMeanPool"}, *drop,
             {"type": "Linear", "in_features": args.hidden, "out_features": 1}]
 
 
@@ -199,7 +202,7 @@ def main(argv=None):
                 out_of_time = True
                 break
             lr = lr_at(step, progress, args)
-            loss, grads = classifier_loss(xp.asarray(x), xp.asarray(t.astype(np.float32)), params, arch=arch)
+            loss, grads = classifier_loss(xp.asarray(x), xp.asarray(t.astype(np.float32)), params, arch=arch, rng=rng)
             grads, norm = clip_grad_norm(grads, args.clip)
             params, opt_state = Adam(lr=lr).step(params, grads, opt_state)
             step += 1
