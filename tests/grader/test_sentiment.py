@@ -179,3 +179,38 @@ def test_check_runs_the_students_own_layers(tmp_path, needs_imdb):
     result = dlgrade("check", A, student, "--item", ACC)
     assert result.returncode == 0 and f"{item(ACC).points:g} / {item(ACC).points:g}" in result.stdout, \
         result.stdout + result.stderr
+
+
+def test_kit_installs_in_a_fresh_venv_and_checks(tmp_path, needs_imdb):
+    """The sentiment kit, no clone of the repository: the README's commands as written (they make
+    the venv and install the kit's wheel), then `dlgrade check` on the stubs (every item not
+    attempted) and on the answer key's files and weights (every public item passes, the trained
+    model evaluated with the student's own layers by the course's driver from the wheel)."""
+    import os
+    import zipfile
+
+    from tests.grader.test_kit import _blocks, _run, _table
+    kit_zip = tmp_path / "sentiment-kit.zip"
+    result = dlgrade("release", A, "--kit", kit_zip)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(kit_zip) as zf:
+        zf.extractall(tmp_path)
+    kit = tmp_path / A
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    readme = (kit / "README.md").read_text()
+    script = "\n".join(["set -euo pipefail", *(line for block in _blocks(readme, "bash") for line in block)])
+    r = _run(["bash", "-x", "-c", script], tmp_path, env, timeout=1200)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    env["PATH"] = f"{kit / '.venv' / 'bin'}{os.pathsep}{env['PATH']}"
+    r = _run(["dlgrade", "check"], kit, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert set(_table(r.stdout).values()) == {"not_attempted"}, r.stdout
+
+    for path in (ROOT / "solutions" / A).glob("*.py"):
+        if path.name not in ("grading.py", "mutants.py", "drivers.py"):
+            shutil.copyfile(path, kit / path.name)
+    shutil.copyfile(WEIGHTS, kit / "sentiment_weights.npz")
+    r = _run(["dlgrade", "check", A, "."], kit, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert set(_table(r.stdout).values()) == {"passed"}, r.stdout
+    assert "most confidently wrong" in r.stdout
