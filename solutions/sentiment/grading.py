@@ -123,7 +123,7 @@ class ReviewTextItem(ComparedItem):
 
     def evaluate(self, calls, got, expected, alternatives):
         what = {"tokenize": "tokens", "vocab": "vocabulary", "encode": "ids"}[self.kind]
-        check = f"{what} match the reference"
+        check = f"{what} {'matches' if self.kind == 'vocab' else 'match'} the reference"
         for i, call in enumerate(calls):
             mine, ref = self._value(got[i]), self._value(expected[i])
             if self.kind == "encode" and mine is not None and not np.issubdtype(mine.dtype, np.integer):
