@@ -3,7 +3,7 @@
 Usage, in this folder (with IMDB in dlgrade's cache, from `dlgrade data fetch imdb`, or
 DLGRADE_DATA pointing at a folder that holds it):
 
-    python train.py [--cell lstm|gru] [--epochs 4] [--hidden 128] [--max-len 500] [--seed 0] ...
+    python train.py [--cell lstm|gru] [--epochs 2] [--hidden 128] [--max-len 500] [--seed 0] ...
     python train.py --device cuda ...     (on the GPU, with CuPy)
 
 Model: Embedding -> LSTM (or GRU) -> MaskedMeanPool -> Linear(H, 1), one logit per review;
@@ -54,7 +54,7 @@ def parse_args(argv=None):
     p.add_argument("--hidden", type=int, default=128, help="hidden size of the recurrent layer")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="Dropout on the embeddings and on the pooled vector (0: none)")
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate")
     p.add_argument("--min-lr", type=float, default=1e-4, help="learning rate at the last step")
