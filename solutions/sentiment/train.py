@@ -3,7 +3,7 @@
 Usage, in this folder (with IMDB in dlgrade's cache, from `dlgrade data fetch imdb`, or
 DLGRADE_DATA pointing at a folder that holds it):
 
-    python train.py [--cell lstm|gru] [--epochs 2] [--hidden 128] [--max-len 500] [--seed 0] ...
+    python train.py [--cell lstm|gru] [--epochs 2] [--hidden 128] [--max-len 800] [--seed 0] ...
     python train.py --device cuda ...     (on the GPU, with CuPy)
 
 Model: Embedding -> LSTM (or GRU) -> MaskedMeanPool -> Linear(H, 1), one logit per review;
@@ -49,7 +49,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="recurrent layer type")
     p.add_argument("--vocab-size", type=int, default=20000, help="vocabulary entries, <pad> and <unk> included")
-    p.add_argument("--max-len", type=int, default=500, help="ids per review (the last ones kept)")
+    p.add_argument("--max-len", type=int, default=800, help="ids per review (the last ones kept)")
     p.add_argument("--embed", type=int, default=64, help="embedding size")
     p.add_argument("--hidden", type=int, default=128, help="hidden size of the recurrent layer")
     p.add_argument("--dropout", type=float, default=0.0,

@@ -77,7 +77,7 @@ def test_answer_keys_weights_are_small_and_hold_the_vocabulary():
     assert [layer["type"] for layer in arch if layer["type"] != "Dropout"] == \
         ["Embedding", "LSTM", "MaskedMeanPool", "Linear"]
     assert meta["vocab"][:2] == ["<pad>", "<unk>"] and len(meta["vocab"]) == weights["0.W"].shape[0]
-    assert meta["max_len"] == 500
+    assert meta["max_len"] == 800
     assert answer_key_arrays()["0.W"].dtype == np.float16
 
 
