@@ -48,19 +48,19 @@ from text import clip_grad_norm  # noqa: E402
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="recurrent layer type")
-    p.add_argument("--vocab-size", type=int, default=20000, help="vocabulary entries, <pad> and <unk> included")
+    p.add_argument("--vocab-size", type=int, default=10000, help="vocabulary entries, <pad> and <unk> included")
     p.add_argument("--max-len", type=int, default=800, help="ids per review (the last ones kept)")
     p.add_argument("--embed", type=int, default=64, help="embedding size")
     p.add_argument("--hidden", type=int, default=128, help="hidden size of the recurrent layer")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="Dropout on the embeddings and on the pooled vector (0: none)")
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3, help="peak Adam learning rate")
     p.add_argument("--min-lr", type=float, default=1e-4, help="learning rate at the last step")
     p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
     p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    p.add_argument("--val", type=int, default=2500, help="train reviews held out to choose the best epoch")
+    p.add_argument("--val", type=int, default=500, help="train reviews held out to choose the best epoch")
     p.add_argument("--evals-per-epoch", type=int, default=2, help="val evaluations per epoch")
     p.add_argument("--time-limit", type=float, default=0,
                    help="training time budget in seconds (0: none): the learning-rate schedule follows "
