@@ -30,6 +30,7 @@ Every loader takes ``download=False`` to refuse a download (`dlgrade check`).
 """
 import hashlib
 import pathlib
+import re
 import zlib
 
 import numpy as np
@@ -432,3 +433,38 @@ def load_temperatures(*, download: bool = True) -> dict:
     for value in out.values():
         value.flags.writeable = False
     return out
+# The distinct words of the IMDB train split under the `sentiment` contract's tokenizer (lower-case,
+# `<br />` as a space, then the matches of this pattern), sorted by code point and joined with "\n"
+# as UTF-8: the trained-model item of `sentiment` checks that a submitted vocabulary holds words of
+# the training split only (a vocabulary built from the test reviews too is a leak).
+_IMDB_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_IMDB_WORDS_SHA = ((696343,), "7a67d66af64d67d839fdbefa5cdb1ea55a2f9afc7fbb652c9ec43616d4d053dc")
+_IMDB_WORDS: dict = {}  # the verified buffer -> the frozenset of its words
+
+
+def _imdb_words_file():
+    return ArrayFile(filename="imdb_train_words.npz", version=1, sources=(f"imdb:{IMDB.content_sha256}",),
+                     arrays={"words": (_IMDB_WORDS_SHA[0], np.uint8, _IMDB_WORDS_SHA[1])})
+
+
+def imdb_train_words(*, download: bool = True) -> frozenset:
+    """The distinct words of the IMDB ``train`` split (81373), tokenized as the `sentiment`
+    contract says. The first call tokenizes the split (a few seconds) and caches the sorted words
+    as ``imdb_train_words.npz``; later calls read that file, verified once per process."""
+    with MEMO_LOCK:
+        arrays = verified_arrays(_imdb_words_file(), ("words",))
+    if arrays is None:
+        texts, _ = load_imdb("train", download=download)
+        words = sorted(set(_IMDB_WORD.findall("\n".join(texts).lower().replace("<br />", " "))))
+        buf = np.frombuffer("\n".join(words).encode("utf-8"), dtype=np.uint8)
+        with MEMO_LOCK:
+            write_arrays(_imdb_words_file(), {"words": buf}, "imdb")
+            arrays = verified_arrays(_imdb_words_file(), ("words",))
+        if arrays is None:  # pragma: no cover - a tokenizer that does not give the pinned words
+            raise DataError(f"imdb: the train words computed do not match their sha256; delete "
+                            f"{_imdb_words_file().path} and retry")
+    (buf,) = arrays
+    hit = _IMDB_WORDS.get(id(buf))
+    if hit is None or hit[0] is not buf:
+        hit = _IMDB_WORDS[id(buf)] = (buf, frozenset(buf.tobytes().decode("utf-8").split("\n")))
+    return hit[1]

@@ -17,8 +17,8 @@ A registry imports every name it needs from here, and from nowhere else in `grad
   `per_call`, `purity_of`, `gradchecks`, `CheckResult`;
 - what several courses share (`shared`): `MLP_LAYERS`, `CNN_LAYERS`, `as_pair`, `hp`, `given`;
 - for a course's own trusted items: `Call` (a worker call), `Figure` (a feedback figure),
-  `WeightsError` (a refused weights file), `load_cifar10`, `cifar10_classes`, `course_data` (data, read
-  on use).
+  `WeightsError` (a refused weights file), `load_cifar10`, `cifar10_classes`, `course_data` (data,
+  read on use: `course_data("load_imdb")` is the course's loader of that name).
 
 docs/authoring.md says how a course writes an item.
 """

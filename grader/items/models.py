@@ -18,7 +18,8 @@ LAYER_TYPES = {  # built in; `layer_types()` adds those the course's assignments
     "Dropout", "BatchNorm1d", "Flatten", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d",
     "Embedding", "RNN", "LSTM", "GRU", "TemporalLinear",
 }
-MAX_VOCAB = 10_000
+MAX_VOCAB = 100_000  # entries of a vocabulary: characters (rnn) or words (sentiment)
+MAX_TOKEN = 100     # characters of one vocabulary entry
 MAX_UNPACKED = 256 << 20  # decompressed bytes of a weights .npz
 MAX_LAYERS = 64
 MAX_WINDOW = 16  # kernel_size, stride, padding and pooling windows: beyond this, no CIFAR model needs it
@@ -27,8 +28,9 @@ WINDOW_KEYS = {"kernel_size", "stride", "padding", "pool_size", "size"}
 
 def load_weights(path: Path):
     """Read `(arch, weights, meta)` from a weights `.npz`: arch as a list of layer dicts, weights
-    as {"i.name": float32 array}, meta with "vocab" ([characters]) when the file has a vocabulary
-    and "settings" ({name: number}: a normalisation, a window length) when it has settings.
+    as {"i.name": float32 array}, meta with the entries the file has: "vocab" ([str], a vocabulary of
+    characters or words), "max_len" (int, the ids' length of a text model that pads) and "settings"
+    ({name: number}: a normalisation, a window length).
     Raises WeightsError with a one-line reason."""
     path = Path(path)
     if not path.is_file():
@@ -53,8 +55,14 @@ def load_weights(path: Path):
             meta["vocab"] = None
         v = meta["vocab"]
         if not (isinstance(v, list) and 0 < len(v) <= MAX_VOCAB and len(set(v)) == len(v)
-                and all(isinstance(c, str) and len(c) == 1 for c in v)):
-            raise WeightsError(f"{path.name}: 'vocab' must be a JSON list of distinct single characters")
+                and all(isinstance(c, str) and 0 < len(c) <= MAX_TOKEN for c in v)):
+            raise WeightsError(f"{path.name}: 'vocab' must be a JSON list of at most {MAX_VOCAB} distinct "
+                               f"non-empty strings of at most {MAX_TOKEN} characters")
+    max_len = arrays.pop("max_len", None)
+    if max_len is not None:
+        if max_len.shape != () or max_len.dtype.kind not in "iu" or not 1 <= int(max_len) <= MAX_WIDTH:
+            raise WeightsError(f"{path.name}: 'max_len' must be a 0-d integer array in 1..{MAX_WIDTH}")
+        meta["max_len"] = int(max_len)
     settings = arrays.pop("settings", None)
     if settings is not None:
         meta["settings"] = _settings(settings, path.name)

@@ -18,9 +18,9 @@ def load_cifar10(split, *, download: bool = True):
 
 
 def course_data(name):
-    """A loader or constant of the course's datasets file (`solutions/datasets.py`), read on use:
-    for a course's `TrustedItem.test_set` reading a dataset the grader does not name
-    (`course_data("load_temperatures")(download=download)`)."""
+    """The course's data loader or constant `name` (declared in `solutions/datasets.py`), looked up
+    on use: for a course's `TrustedItem.test_set` and checks of its own, reading a dataset the
+    grader does not name (`course_data("load_temperatures")(download=download)`)."""
     from grader.student import data
     return getattr(data, name)
 
@@ -117,6 +117,9 @@ class TextItem(AccuracyItem):
         if "vocab" not in meta:
             from grader.items.models import WeightsError
             raise WeightsError(f"{self.weights}: a 'vocab' entry (JSON list of characters) is required")
+        if not all(len(c) == 1 for c in meta["vocab"]):
+            from grader.items.models import WeightsError
+            raise WeightsError(f"{self.weights}: 'vocab' must be a JSON list of distinct single characters")
         x, y = self.encode(meta["vocab"], text)
         spec = {"arch": json.dumps(arch), "modules": list(self.modules), "chunk": self.chunk,
                 "batch": 256 if self.corpus == "names" else len(x), "max_flops": self.max_flops}

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
-MODULES = ("linear", "layers", "losses", "optim", "init", "conv", "autoencoder", "rnn", "text", "word2vec")
+MODULES = ("linear", "layers", "losses", "optim", "init", "conv", "autoencoder", "rnn", "text", "word2vec", "sentiment")
 FENCE = re.compile(r"^```python example\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
@@ -45,14 +45,14 @@ EXAMPLES = examples(CONTRACTS.read_text())
 def test_every_assignment_section_has_examples():
     sections = {re.search(r"the `(\w+)` assignment", h, re.I).group(1) for h, _, _ in EXAMPLES
                 if re.search(r"the `(\w+)` assignment", h, re.I)}
-    assert {"linear", "mlp", "cnn", "autoencoder", "rnn"} <= sections
+    assert {"linear", "mlp", "cnn", "autoencoder", "rnn", "sentiment"} <= sections
 
 
 def test_examples_keep_the_sections_whole():
     """No line of an example starts with "# ": the kit would start a new section there."""
     for _, line, code in EXAMPLES:
         assert not re.search(r"(?m)^# ", code), f"contracts.md:{line}: a line starts with '# '"
-    assert len(re.findall(r"(?m)^# ", CONTRACTS.read_text())) == 5
+    assert len(re.findall(r"(?m)^# ", CONTRACTS.read_text())) == 6
 
 
 def test_examples_state_no_backward():

@@ -15,8 +15,8 @@ import pytest
 
 from tests.conftest import ROOT, dlgrade
 
-ASSIGNMENTS = ("linear", "mlp", "cnn", "autoencoder", "rnn")
-LATER = {"cnn": {"mlp"}, "autoencoder": {"mlp", "cnn"}, "rnn": {"mlp"}}  # whose files each one builds on
+ASSIGNMENTS = ("linear", "mlp", "cnn", "autoencoder", "rnn", "sentiment")
+LATER = {"cnn": {"mlp"}, "autoencoder": {"mlp", "cnn"}, "rnn": {"mlp"}, "sentiment": {"mlp", "rnn"}}  # whose files each one builds on
 
 
 @pytest.fixture(scope="module")

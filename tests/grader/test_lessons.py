@@ -19,14 +19,15 @@ from grader.student.manifest import ReleaseError, answers_template, questions, r
 from tests.conftest import ROOT, dlgrade
 
 jupytext = pytest.importorskip("jupytext")
-WITH_LESSON = ["linear", "mlp", "cnn", "autoencoder", "rnn"]
+WITH_LESSON = ["linear", "mlp", "cnn", "autoencoder", "rnn", "sentiment"]
 FIGURES = {"linear": 6,  # sigmoid, logistic boundaries, CIFAR-10 samples, loss curve, templates, loss slice
            "mlp": 5,     # activations and slopes, init-study histograms, std per layer, optimizer paths, training curves
            "cnn": 6,     # Sobel edges, max-pooled edges, tiny training loss, train.py's curve, filters, feature maps
            "autoencoder": 7,  # FC reconstructions, upsampled thumbnails, spikes scattered, both models' reconstructions,
                               # train.py's curves, codes projected to 2-D, a walk between two codes
-           "rnn": 7}     # gradient through time (RNN, LSTM), sampler frequencies, train.py's curves, output vectors,
+           "rnn": 7,     # gradient through time (RNN, LSTM), sampler frequencies, train.py's curves, output vectors,
                          # the temperature forecast, word vectors
+           "sentiment": 2}  # review lengths, train.py's curves
 # What a student who did the work has in the kit's folder: the answer key's files over the stubs
 # (an earlier assignment's files included) and the trained weights the accuracy items read.
 KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_weights.npz"),
@@ -38,7 +39,10 @@ KEY_FILES = {"linear": ("linear.py", "logistic.py", "softmax_weights.npz", "svm_
                              "conv_ae_curve.json"),
              "rnn": ("rnn.py", "text.py", "word2vec.py", "layers.py", "losses.py", "optim.py", "init.py", "backend.py",
                      "mlp_model.py", "names_weights.npz", "shakespeare_weights.npz", "names_curve.json",
-                     "shakespeare_curve.json", "series_weights.npz", "series_curve.json")}
+                     "shakespeare_curve.json", "series_weights.npz", "series_curve.json"),
+             "sentiment": ("reviews.py", "pooling.py", "model.py", "rnn.py", "text.py", "layers.py", "losses.py",
+                           "optim.py", "init.py", "backend.py", "mlp_model.py", "sentiment_weights.npz",
+                           "sentiment_curve.json")}
 # A planted bug per assignment: (file, text, replaced by, the item whose inline check fails and a
 # phrase of its feedback, an item that still passes).
 BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w + lr * dw, b + lr * db",
@@ -53,7 +57,10 @@ BROKEN = {"linear": ("logistic.py", "return w - lr * dw, b - lr * db", "return w
                           "one entry of each block", "autoencoder.upsample.forward"),
           "rnn": ("rnn.py", "            dh = dh + dhs[:, t]\n            h = hs[:, t]\n",  # BPTT forgets step t+1
                   "            dh = dhs[:, t]\n            h = hs[:, t]\n", "rnn.rnn.backward",
-                  "the gradient from step t+1 is not accumulated", "rnn.rnn.forward")}
+                  "the gradient from step t+1 is not accumulated", "rnn.rnn.forward"),
+          "sentiment": ("reviews.py", "ids[row, :len(kept)] = [index.get(word, UNK_ID) for word in kept]",
+                        "ids[row, max_len - len(kept):] = [index.get(word, UNK_ID) for word in kept]",
+                        "sentiment.text.encode", "the padding goes after the real ids", "sentiment.text.tokenize")}
 
 
 def _text(cell):

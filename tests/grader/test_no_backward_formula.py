@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSIGNMENTS = ("linear", "mlp", "cnn", "autoencoder", "rnn")
+ASSIGNMENTS = ("linear", "mlp", "cnn", "autoencoder", "rnn", "sentiment")
 GRADIENT = re.compile(r"^d$|^d(?!type$|ata$|iff$|evice$|ims?$|efault$|one$|ist$|elta$|ecay$|rop)[A-Za-z_]\w*$")
 PREFIX = re.compile(r"\b(?:xp|np|numpy|self)\.")
 TEXT = {".py", ".md", ".ipynb", ".txt", ".json"} - {".json"}

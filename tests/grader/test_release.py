@@ -163,7 +163,7 @@ def test_weights_are_not_released():
 def test_earlier_files_are_released_as_their_stubs():
     from grader.student.manifest import earlier_header, keep_solutions
     for name in ("layers", "losses", "optim", "init"):
-        for a in ("cnn", "autoencoder", "rnn"):
+        for a in ("cnn", "autoencoder", "rnn", "sentiment"):
             released = (ROOT / f"assignments/{a}/{name}.py").read_text()
             assert released == earlier_header("mlp", f"{name}.py") + strip_solutions(
                 (ROOT / f"solutions/mlp/{name}.py").read_text()), (a, name)
@@ -172,7 +172,7 @@ def test_earlier_files_are_released_as_their_stubs():
     assert (ROOT / "assignments/rnn/mlp_model.py").read_text() == (ROOT / "solutions/mlp/model.py").read_text()
 
 
-@pytest.mark.parametrize("assignment", ["cnn", "autoencoder", "rnn"])
+@pytest.mark.parametrize("assignment", ["cnn", "autoencoder", "rnn", "sentiment"])
 def test_stubs_of_later_assignments_score_zero_not_attempted(assignment):
     import json
     result = dlgrade("grade", assignment, ROOT / "assignments" / assignment, "--format", "json")

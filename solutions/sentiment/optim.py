@@ -1,0 +1,1 @@
+../mlp/optim.py
