@@ -6,7 +6,7 @@ grades a submission (`grader.sandbox.course_drivers`): NumPy and `grader.sandbox
 """
 import numpy as np
 
-from grader.sandbox.drivers import driver
+from grader.sandbox.drivers import driver, xp_of
 
 # --------------------------------------------------------------------------- the optimizer race
 ROSENBROCK_B = 100.0  # f = (1 - x)^2 + b (y - x^2)^2: a narrow curved valley, minimum at (1, 1)
@@ -92,7 +92,7 @@ def _run(opt, surface, setup, seed):
     else:
         params = {"p": np.array(setup["start"], dtype=np.float64)}
         value = lambda p: (lambda f, g: (f, {"p": g}))(*SURFACES[surface](p["p"]))  # noqa: E731
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging path ends where it is no longer finite
+    with np.errstate(all="ignore"):  # a diverging path ends where it is no longer finite
         return _steps(opt, params, value, steps, surface)
 
 
@@ -141,10 +141,11 @@ def xor(resolve, spec, inputs):
     `race`. When every run raises NotImplementedError, so does this driver."""
     layers, losses = spec["modules"]
     hidden, steps, lr = int(spec["hidden"]), int(spec["steps"]), float(spec["lr"])
-    cloud_x, cloud_t = xor_cloud(spec["seed"] + 1, spec["cloud"])
-    test_x, test_t = xor_cloud(spec["seed"] + 2, spec["cloud"])
-    runs = {"linear": ([("Linear", {"in_features": 2, "out_features": 1})], XOR_X, XOR_Y),
-            "network": (_two_layer(hidden), XOR_X, XOR_Y),
+    xp = xp_of(inputs["grid"])  # the device the grid was sent to (CuPy under --device cuda): every array goes there
+    cloud_x, cloud_t = (xp.asarray(a) for a in xor_cloud(spec["seed"] + 1, spec["cloud"]))
+    test_x, test_t = (xp.asarray(a) for a in xor_cloud(spec["seed"] + 2, spec["cloud"]))
+    runs = {"linear": ([("Linear", {"in_features": 2, "out_features": 1})], xp.asarray(XOR_X), xp.asarray(XOR_Y)),
+            "network": (_two_layer(hidden), xp.asarray(XOR_X), xp.asarray(XOR_Y)),
             "cloud": (_two_layer(hidden), cloud_x, cloud_t)}
     out = {"loss": {}, "logits": {}, "failed": {}, "show": {"grid": {}, "error": {}}, "test_labels": test_t}
     for r, (arch, x, t) in runs.items():
@@ -152,6 +153,7 @@ def xor(resolve, spec, inputs):
             model = [resolve(layers, name)(**kwargs) for name, kwargs in arch]
             params = _start(arch, np.random.default_rng(spec["seed"])) if r != "linear" else \
                 [{"W": np.array([[2.0], [1.0]]), "b": np.array([-1.0])}]  # far from W = 0, b = 0 (loss 0.86)
+            params = [{n: xp.asarray(p) for n, p in layer.items()} for layer in params]
             loss_fn = resolve(losses, "BCEWithLogitsLoss")()
             curve = np.full(steps + 1, np.nan)
             for k in range(steps + 1):
@@ -163,7 +165,7 @@ def xor(resolve, spec, inputs):
                 dy = loss_fn.backward(cache)
                 for i in reversed(range(len(model))):
                     dy, grads = model[i].backward(dy, caches[i])
-                    params[i] = {n: p - lr * _same_shape(grads[n], p, n) for n, p in params[i].items()}
+                    params[i] = {n: p - lr * _same_shape(xp, grads[n], p, n) for n, p in params[i].items()}
             out["loss"][r], out["logits"][r] = curve, _forward(model, params, x)[0]
             out["show"]["grid"][r] = _forward(model, params, inputs["grid"])[0]
             if r == "cloud":
@@ -177,8 +179,8 @@ def xor(resolve, spec, inputs):
     return out
 
 
-def _same_shape(grad, param, name):
-    grad = np.asarray(grad)
+def _same_shape(xp, grad, param, name):
+    grad = xp.asarray(grad)
     if grad.shape != param.shape:
         raise ValueError(f"the gradient of {name} has shape {grad.shape}, its parameter {param.shape}")
     return grad

@@ -364,7 +364,7 @@ def test_submit_without_weights_warns_and_packs_the_code(tmp_path):
     (folder / "notes.txt").write_text("not part of the submission")
     r = dlgrade("submit", "mlp", folder, "--no-check", "-o", tmp_path / "out.zip")
     assert r.returncode == 0, r.stderr
-    assert "warning: mlp_weights.npz is missing: mlp.train.accuracy (11 points) will score 0" in r.stderr
+    assert "warning: mlp_weights.npz is missing: mlp.train.accuracy (8 points) will score 0" in r.stderr
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
         assert sorted(zf.namelist()) == ["answers.md", "backend.py", "init.py", "layers.py", "losses.py", "model.py",
                                          "optim.py", "train.py"]  # the code, the given backend, the inline answers
@@ -547,7 +547,8 @@ def test_the_kit_tool_knows_each_earlier_stub(kits):
         assert e["from"] == "mlp" and e["source"] == e["file"]
         assert hashlib.sha256((kit / e["file"]).read_bytes()).hexdigest() == e["sha256"]
     assert manifest["assignments"]["rnn"]["train"] == ["python train.py --dataset names",
-                                                       "python train.py --dataset shakespeare"]
+                                                       "python train.py --dataset shakespeare",
+                                                       "python train_series.py"]
 
 
 def test_submit_names_an_earlier_file_still_the_stub(tmp_path):
