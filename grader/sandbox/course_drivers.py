@@ -7,7 +7,9 @@ the sandbox. Its items then make `Call("<name>", spec, inputs)`.
 
 Both sides of the boundary use the same file:
 - the trusted parent loads it on the first call of a name the grader does not define (`find`),
-  for the reference run; a name is defined once in the whole course (`DriverError` otherwise);
+  for the reference run; a name is defined once in the whole course (`DriverError` otherwise); a
+  name loaded from another course (the course folder changed in this process, as in tests) is
+  loaded again from this one;
 - a worker gets the source of the course drivers files its calls need in the frame that carries
   the calls (`frame`), and runs it before any student code: nothing of the course is mounted in
   the sandbox.
@@ -65,13 +67,15 @@ def load(path: Path):
             DRIVERS.update(before)
             raise DriverError(f"{path}: the course's drivers cannot be loaded ({type(exc).__name__}: {exc})") from None
         new = [name for name in DRIVERS if before.get(name) is not DRIVERS[name]]
-        clash = [name for name in new if name in before]
+        current = set(paths().values())
+        clash = [name for name in new if name in before and (ORIGIN.get(name) is None or ORIGIN[name] in current)]
         if clash:
             DRIVERS.clear()
             DRIVERS.update(before)
             where = ORIGIN.get(clash[0], "the grader (grader/sandbox/drivers.py)")
             raise DriverError(f"{path}: driver {clash[0]!r} is already defined by {where}")
         sys.modules[key] = module
+        _LOADED.difference_update(ORIGIN[name] for name in new if name in ORIGIN)  # another course's file: stale
         _LOADED.add(path)
         ORIGIN.update({name: path for name in new})
 
@@ -79,13 +83,14 @@ def load(path: Path):
 def find(name: str) -> bool:
     """Whether driver `name` is defined, loading the course's drivers files until one defines it."""
     with _LOCK:
-        if dict.__contains__(DRIVERS, name):
+        current = paths()
+        if dict.__contains__(DRIVERS, name) and (name not in ORIGIN or ORIGIN[name] in current.values()):
             return True
-        for path in paths().values():
+        for path in current.values():  # not yet loaded, or loaded from a course that is no longer this one
             load(path)
-            if dict.__contains__(DRIVERS, name):
+            if dict.__contains__(DRIVERS, name) and ORIGIN.get(name) == path:
                 return True
-        return False
+        return dict.__contains__(DRIVERS, name) and name not in ORIGIN
 
 
 def frame(calls) -> dict:

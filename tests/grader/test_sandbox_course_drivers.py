@@ -142,3 +142,24 @@ def test_the_autoencoders_squared_error_is_a_course_driver_with_its_plan(monkeyp
     assert result.status == "ok", result.message
     expected = (((x @ weights["0.W"]).astype(np.float64) - x) ** 2).sum(axis=1)
     assert np.allclose(result.outputs[0]["sse"], expected, rtol=1e-5)
+
+
+def test_a_driver_loaded_from_another_course_is_loaded_again_from_this_one(tmp_path, monkeypatch):
+    """One process, two course folders (as a test suite or a notebook has): the copy of mlp's
+    drivers that a temporary course loaded (and whose folder is gone) never answers for the real
+    course, and neither copy is a clash."""
+    import shutil
+    real = (ROOT / "solutions" / "mlp" / "drivers.py").resolve()
+    other = tmp_path / "other" / "solutions" / "mlp"
+    other.mkdir(parents=True)
+    shutil.copyfile(real, other / "drivers.py")
+    with monkeypatch.context() as m:
+        m.setenv("DLGRADE_COURSE", str(tmp_path / "other"))
+        m.setattr(course, "PACKAGED", tmp_path / "no-kit")
+        assert course_drivers.frame([Call("xor", {}, {})])["course"][0]["file"] == "mlp/drivers.py"
+        assert course_drivers.ORIGIN["xor"] == (other / "drivers.py").resolve()
+    shutil.rmtree(tmp_path / "other")
+    monkeypatch.delenv("DLGRADE_COURSE", raising=False)
+    frame = course_drivers.frame([Call("xor", {}, {}), Call("race", {}, {})])
+    assert course_drivers.ORIGIN["xor"] == course_drivers.ORIGIN["race"] == real
+    assert [f["source"] for f in frame["course"]] == [real.read_text()]
