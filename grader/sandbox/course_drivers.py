@@ -30,6 +30,8 @@ PACKAGED = "_drivers"        # grader/assignments/_drivers/<a>.py in a student k
 _LOCK = threading.RLock()    # items grade in threads: a file is loaded once, fully
 _LOADED = set()              # course drivers files loaded here (resolved paths)
 ORIGIN = {}                  # driver name -> the course file that defines it
+COURSE_MODULE = "grader.course_drivers."  # the module name a course drivers file runs as
+GRADER_MODULE = __name__.rpartition(".")[0] + "."  # the grader's own drivers: grader.sandbox.*
 
 
 class DriverError(KeyError):
@@ -57,7 +59,7 @@ def load(path: Path):
         if path in _LOADED:
             return
         before = dict(DRIVERS)
-        key = f"grader.course_drivers.{path.parent.name if path.name == FILE else path.stem}"
+        key = f"{COURSE_MODULE}{path.parent.name if path.name == FILE else path.stem}"
         spec = importlib.util.spec_from_file_location(key, path)
         module = importlib.util.module_from_spec(spec)
         try:
@@ -68,7 +70,8 @@ def load(path: Path):
             raise DriverError(f"{path}: the course's drivers cannot be loaded ({type(exc).__name__}: {exc})") from None
         new = [name for name in DRIVERS if before.get(name) is not DRIVERS[name]]
         current = set(paths().values())
-        clash = [name for name in new if name in before and (ORIGIN.get(name) is None or ORIGIN[name] in current)]
+        clash = [name for name in new if name in before and (_grader_defines(before[name], name) or
+                                                            ORIGIN.get(name, path) in current - {path})]
         if clash:
             DRIVERS.clear()
             DRIVERS.update(before)
@@ -84,13 +87,22 @@ def find(name: str) -> bool:
     """Whether driver `name` is defined, loading the course's drivers files until one defines it."""
     with _LOCK:
         current = paths()
-        if dict.__contains__(DRIVERS, name) and (name not in ORIGIN or ORIGIN[name] in current.values()):
+        known = dict.get(DRIVERS, name)
+        if known is not None and (_grader_defines(known, name) or ORIGIN.get(name) in current.values()):
             return True
         for path in current.values():  # not yet loaded, or loaded from a course that is no longer this one
+            if known is not None and ORIGIN.get(name) != path:
+                _LOADED.discard(path)  # loaded before the name was taken over: run it again
             load(path)
             if dict.__contains__(DRIVERS, name) and ORIGIN.get(name) == path:
                 return True
-        return dict.__contains__(DRIVERS, name) and name not in ORIGIN
+        return False
+
+
+def _grader_defines(fn, name) -> bool:
+    """Whether driver `fn` is one of the grader's own (grader/sandbox/*.py), not a course file's (nor
+    one a script registered by running a course file by hand)."""
+    return getattr(fn, "__module__", "").startswith(GRADER_MODULE)
 
 
 def frame(calls) -> dict:
