@@ -41,7 +41,8 @@ export DEBIAN_FRONTEND=noninteractive
 python3 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/pip" install -q ./dlgrade
 # The datasets, verified, in the image: copied from DLGRADE_DATA (a folder holding the raw
-# files) where it has them, else downloaded.
+# files) where it has them, else downloaded; fetched and decoded while DLGRADE_DATA still names
+# that folder (a local copy may have another name: IMDB's labelled re-pack).
 export DLGRADE_CACHE="$SOURCE/data-cache"
 mkdir -p "$DLGRADE_CACHE"
 for file in @FILES@; do
@@ -49,8 +50,8 @@ for file in @FILES@; do
         cp "$DLGRADE_DATA/$file" "$DLGRADE_CACHE/$file"
     fi
 done
-unset DLGRADE_DATA
 @FETCH@
+unset DLGRADE_DATA
 """
 
 RUN = r"""#!/usr/bin/env bash
@@ -119,6 +120,9 @@ def setup_script(assignment: str) -> str:
     fetch = [f'"$ROOT/venv/bin/dlgrade" data fetch {d}' for d in datasets]
     if "cifar10" in datasets:  # decoded once in the image, not in every submission's container
         fetch.append('"$ROOT/venv/bin/python" -c \'from grader import data; data.load_cifar10("test")\'')
+    if "imdb" in datasets:  # the reviews and the training split's words, decoded once in the image
+        fetch.append('"$ROOT/venv/bin/python" -c \'from grader import data; data.load_imdb("test"); '
+                     'data.imdb_train_words()\'')
     files = " ".join(data.DATASETS[d].filename for d in datasets)
     return SETUP.replace("@FILES@", files).replace("@FETCH@", "\n".join(fetch))
 
