@@ -70,7 +70,7 @@ def load(path: Path):
             raise DriverError(f"{path}: the course's drivers cannot be loaded ({type(exc).__name__}: {exc})") from None
         new = [name for name in DRIVERS if before.get(name) is not DRIVERS[name]]
         current = set(paths().values())
-        clash = [name for name in new if name in before and (_grader_defines(before[name], name) or
+        clash = [name for name in new if name in before and (_grader_defines(before[name]) or
                                                             ORIGIN.get(name, path) in current - {path})]
         if clash:
             DRIVERS.clear()
@@ -88,7 +88,7 @@ def find(name: str) -> bool:
     with _LOCK:
         current = paths()
         known = dict.get(DRIVERS, name)
-        if known is not None and (_grader_defines(known, name) or ORIGIN.get(name) in current.values()):
+        if known is not None and (_grader_defines(known) or ORIGIN.get(name) in current.values()):
             return True
         for path in current.values():  # not yet loaded, or loaded from a course that is no longer this one
             if known is not None and ORIGIN.get(name) != path:
@@ -99,7 +99,7 @@ def find(name: str) -> bool:
         return False
 
 
-def _grader_defines(fn, name) -> bool:
+def _grader_defines(fn) -> bool:
     """Whether driver `fn` is one of the grader's own (grader/sandbox/*.py), not a course file's (nor
     one a script registered by running a course file by hand)."""
     return getattr(fn, "__module__", "").startswith(GRADER_MODULE)

@@ -75,11 +75,22 @@ def race(resolve, spec, inputs):
                 out["loss"][name][surface] = loss
             out["failed"][name] = np.int64(0)
         except Exception as exc:  # one optimizer's error costs its share only (SystemExit still stops the item)
-            out["failed"][name] = np.int64(NOT_IMPLEMENTED if isinstance(exc, NotImplementedError) else RAISED)
-            out["show"]["error"][name] = np.frombuffer(f"{type(exc).__name__}: {exc}"[:300].encode(), np.uint8)
+            _failed(out, name, exc)
             out["path"].pop(name), out["loss"].pop(name)
+    return _unless_none_written(out, "none of the optimizers is implemented yet")
+
+
+def _failed(out, run, exc):
+    """Record what `run` raised: `failed/<run>` (its code) and `show/error/<run>` (its first 300
+    characters, for feedback only)."""
+    out["failed"][run] = np.int64(NOT_IMPLEMENTED if isinstance(exc, NotImplementedError) else RAISED)
+    out["show"]["error"][run] = np.frombuffer(f"{type(exc).__name__}: {exc}"[:300].encode(), np.uint8)
+
+
+def _unless_none_written(out, message):
+    """`out`, or NotImplementedError when every run raised it (the stub: the item is not attempted)."""
     if all(int(code) == NOT_IMPLEMENTED for code in out["failed"].values()):
-        raise NotImplementedError("none of the optimizers is implemented yet")
+        raise NotImplementedError(message)
     return out
 
 
@@ -172,11 +183,8 @@ def xor(resolve, spec, inputs):
                 out["test_logits"] = _forward(model, params, test_x)[0]
             out["failed"][r] = np.int64(0)
         except Exception as exc:  # a run that raises fails its own check (SystemExit still stops the item)
-            out["failed"][r] = np.int64(NOT_IMPLEMENTED if isinstance(exc, NotImplementedError) else RAISED)
-            out["show"]["error"][r] = np.frombuffer(f"{type(exc).__name__}: {exc}"[:300].encode(), np.uint8)
-    if all(int(code) == NOT_IMPLEMENTED for code in out["failed"].values()):
-        raise NotImplementedError("the layers XOR trains are not implemented yet")
-    return out
+            _failed(out, r, exc)
+    return _unless_none_written(out, "the layers XOR trains are not implemented yet")
 
 
 def _same_shape(xp, grad, param, name):
