@@ -104,10 +104,11 @@ def main():
     """dlgrade: deep learning from scratch, auto-graded."""
 
 
-def grade_paths(assignment, paths, opts, jobs, only, *, salt_id="", outdir=None, resume=False, on_report=None):
+def grade_paths(assignment, paths, opts, jobs, only, *, salt_id="", outdir=None, resume=False, on_report=None,
+                grader=None):
     """Grade `paths` (folders or zips, each unpacked once; `engine.class_run`), with a `warning:`
     line for files that do not compile and for missing modules: (reports in order, how many a
-    result in OUTDIR already held)."""
+    result in OUTDIR already held). `grader`: a cluster to grade on (`engine.cluster.Grader`)."""
     try:
         with engine.class_run(assignment, paths, opts=opts, only=only, salt_id=salt_id, outdir=outdir,
                               resume=resume) as run:
@@ -116,7 +117,8 @@ def grade_paths(assignment, paths, opts, jobs, only, *, salt_id="", outdir=None,
             n = len(run.todo)
             with click.progressbar(length=run.size, label=f"grading {n} submission{'s' * (n != 1)}", file=sys.stderr,
                                    show_eta=True, show_pos=True, hidden=not sys.stderr.isatty()) as bar:
-                return run.grade(jobs=jobs, on_item=lambda *_: bar.update(1), on_report=on_report), len(run.done)
+                return (run.grade(jobs=jobs, on_item=lambda *_: bar.update(1), on_report=on_report, grader=grader),
+                        len(run.done))
     except (data.DataError, engine.GradeError) as exc:
         raise Failure(str(exc))
 

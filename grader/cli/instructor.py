@@ -9,6 +9,7 @@ import click
 from grader import course
 from grader import engine
 from grader import secret
+from grader.engine import shards
 from grader.cli.base import (ASSIGNMENT, BadUsage, Failure, assignment_arg, check_device, check_items, grade_paths,
                              main, render, write_atomic)
 from grader.reports import destinations, report
@@ -38,7 +39,12 @@ from grader.student import data
 @click.option("--item", "only", multiple=True, help="Only these items (an id or a prefix).")
 @click.option("--feedback", type=click.Path(file_okay=False), help="Also write per-submission feedback.txt and scores.png here.")
 @click.option("--no-sandbox", is_flag=True, help="Run workers as plain processes, without bubblewrap (trusted code only).")
-def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, seed, only, feedback, no_sandbox):
+@click.option("--shard", help="K/N: grade only every N-th submission of the sorted paths, from the K-th (K from 0 "
+                              "to N-1; needs -o OUTDIR); join the shards' folders with `dlgrade merge`.")
+@click.option("--cluster", metavar="ADDRESS", help="Grade on the Dask cluster whose scheduler is at ADDRESS "
+              "(tcp://host:8786; needs `pip install 'dlgrade[cluster]'`; docs/cluster.md). -j is then the cluster's.")
+def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, seed, only, feedback, no_sandbox, shard,
+          cluster):
     """Grade SUBMISSIONS (folders or .zip files) against the reference.
 
     \b
@@ -47,6 +53,8 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
       dlgrade grade mlp subs/*.zip -j 2 -o results   the class view: grades.csv, feedback, summary.html
       dlgrade grade mlp subs/*.zip -o results --resume   continue an interrupted run
       dlgrade grade mlp subs/*.zip --format csv -o grades.csv   only the gradebook
+      dlgrade grade mlp subs/*.zip --shard 3/8 -o out-3   one job of an array (then: dlgrade merge)
+      dlgrade grade mlp subs/*.zip --cluster tcp://10.0.0.5:8786 -o results   on a Dask cluster
 
     \b
     Exit status: 0 every submission graded; 1 a submission could not be graded at all
@@ -56,22 +64,36 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
     if fmt == "gradescope" and len(submissions) != 1 and not destinations.outdir_mode(output, resume):
         raise BadUsage("--format gradescope takes exactly one submission")
     _usable(destinations.check_output, output, resume)
+    if shard is not None:
+        shard = _usable(shards.parse, shard)
+        if not destinations.outdir_mode(output, resume):
+            raise BadUsage("--shard needs -o OUTDIR (a folder per shard, joined by `dlgrade merge`)")
     if feedback:
         _usable(destinations.check_out_folder, "--feedback", feedback)
-    check_device(device)
-    salt, salt_id = _sandbox_and_salt(seed, no_sandbox, " (--no-sandbox to do it anyway)")
+    if cluster and no_sandbox:
+        raise BadUsage("--cluster always sandboxes student code: --no-sandbox is for trusted code on this machine")
+    if not cluster:
+        check_device(device)
+    salt, salt_id = _sandbox_and_salt(seed, no_sandbox or bool(cluster), " (--no-sandbox to do it anyway)")
     opts = engine.Options(cases=engine.Oracle(), salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     check_items(assignment, opts, only)
-    paths = list(submissions)
+    grader = _cluster(cluster, seed, device) if cluster else None
+    paths = shard.pick(submissions) if shard else list(submissions)
     outdir = Path(output) if destinations.outdir_mode(output, resume) else None
     sids = _class_ids(assignment, paths)
+    if shard:
+        _write(shards.describe, outdir, shard, assignment, submissions, salt_id, dict(zip(paths, sids)))
 
     def progress(k, r, so_far):  # the class view grows as submissions finish: their files, and grades.csv so far
         if outdir:
             _class_progress(copy.deepcopy(r), sids[k], so_far, outdir)
 
-    reports, skipped = grade_paths(assignment, paths, opts, jobs, list(only), salt_id=salt_id, outdir=outdir, resume=resume,
-                              on_report=progress)
+    try:
+        reports, skipped = grade_paths(assignment, paths, opts, jobs, list(only), salt_id=salt_id, outdir=outdir,
+                                       resume=resume, on_report=progress, grader=grader)
+    finally:
+        if grader is not None:
+            grader.close()
     if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
         _class_view(assignment, copy.deepcopy(reports), paths, outdir)
         name = report.GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else report.GRADEBOOK["json"]
@@ -105,6 +127,16 @@ def _sandbox_and_salt(seed, no_sandbox=False, escape=""):
         return secret.run_salt(seed)
     except secret.SecretError as exc:
         raise Failure(str(exc))
+
+
+def _cluster(address, seed, device):
+    """The cluster at `address`, once every worker has proved it grades like this machine (exit 2
+    with one line otherwise, before any grading)."""
+    from grader.engine import cluster
+    try:
+        return cluster.connect(address, seed=seed, device=device)
+    except cluster.ClusterError as exc:
+        raise BadUsage(str(exc))
 
 
 def _class_ids(assignment, submissions):
@@ -230,8 +262,54 @@ def nbgrader_autograde(course, assignment, students, jobs, seed):
 
 
 def _usable(check, *args):
-    """An output destination checked before any work (`grader.reports.destinations`): exit 2."""
+    """An argument checked before any work (an output destination, a shard): exit 2."""
     try:
-        check(*args)
-    except destinations.DestinationError as exc:
+        return check(*args)
+    except (destinations.DestinationError, shards.ShardError) as exc:
         raise BadUsage(str(exc))
+
+
+def _write(write, *args):
+    """A write into an output folder: a failure is one line and exit 1."""
+    try:
+        return write(*args)
+    except engine.GradeError as exc:
+        raise Failure(str(exc))
+
+
+@main.command("merge")
+@click.argument("outdirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="The folder of the joined class view (grades.csv, summary.html, per-submission folders).")
+def merge_cmd(outdirs, output):
+    """Join the output folders of `dlgrade grade --shard K/N -o OUTDIR` runs into one class view.
+
+    \b
+    Example (a Slurm job array of 8, then one merge):
+      sbatch --array=0-7 --wrap 'dlgrade grade mlp subs/*.zip --shard $SLURM_ARRAY_TASK_ID/8 -o out-$SLURM_ARRAY_TASK_ID'
+      dlgrade merge out-* -o class
+
+    \b
+    Exit status: 0 every submission has a result; 1 a shard or a result is missing (its
+    submissions are marked pending in grades.csv), or a submission could not be graded at all;
+    2 shards that cannot be joined (another class, assignment, salt or item set), before writing.
+    """
+    _usable(destinations.check_out_folder, "-o", output)
+    outdir = Path(output)
+    if any(Path(o).resolve() == outdir.resolve() for o in outdirs):
+        raise BadUsage(f"-o {output}: write the joined class view to a new folder, not into a shard's")
+    merged = _usable(shards.merge, outdirs)
+    from grader.reports import classview
+    (outdir / engine.RESULTS).mkdir(parents=True, exist_ok=True)
+    for sid, source in zip(classview.ids(merged.reports), merged.sources):
+        if source is not None:  # the shard's files (figures drawn there) and its resume record
+            _write(shards.copy_submission, source, outdir / sid, outdir / engine.RESULTS)
+    _class_view(merged.assignment, copy.deepcopy(merged.reports), [r.submission for r in merged.reports], outdir)
+    for line in merged.missing:
+        click.echo(f"missing: {shown(line)}", err=True)
+    ungraded = [r for r in merged.reports if r.error and r.error != engine.PENDING]
+    for r in ungraded:
+        click.echo(f"error: {shown(r.submission)}: {shown(r.error)}", err=True)
+    click.echo(f"{len(merged.reports)} submissions from {len(outdirs)} shards: {outdir / 'grades.csv'}", err=True)
+    if merged.missing or ungraded:
+        sys.exit(1)

@@ -194,14 +194,18 @@ class SharedExclusiveLock:
         self._cond = threading.Condition()
         self._shared = 0
         self._exclusive = False
+        self._waiting = 0  # exclusive holders waiting: new shared holders wait behind them
 
     @contextlib.contextmanager
     def hold(self, exclusive: bool):
         with self._cond:
-            self._cond.wait_for(lambda: not self._exclusive and (not exclusive or self._shared == 0))
             if exclusive:
+                self._waiting += 1
+                self._cond.wait_for(lambda: not self._exclusive and self._shared == 0)
+                self._waiting -= 1
                 self._exclusive = True
             else:
+                self._cond.wait_for(lambda: not self._exclusive and self._waiting == 0)
                 self._shared += 1
         try:
             yield
@@ -215,13 +219,14 @@ class SharedExclusiveLock:
 
 
 def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int = 1, only=None,
-               on_item=None, on_report=None, names=None, errors=None, salt_id: str = "") -> list:
+               on_item=None, on_report=None, names=None, errors=None, salt_id: str = "", lock=None) -> list:
     """Grade several submissions with `jobs` workers in parallel; items run in any order, except
     that timed items (`item.exclusive`) run alone, after the others of their batch.
     `on_item(submission, item)` is called as each item finishes, `on_report(k, report)` as the
     k-th submission's last item does. A report names its submission `names[k]` (default: the
     path), says `errors[k]` (why the k-th cannot be graded: its items are not run) or what taking
-    it in found, and `salt_id` (which salt drew the cases)."""
+    it in found, and `salt_id` (which salt drew the cases). `lock` (a SharedExclusiveLock) is
+    shared with other runs in this process (a cluster worker grading several submissions)."""
     errors = errors or {}
     opts = opts or Options()
     if opts.sandbox and sandbox_problem():
@@ -247,7 +252,7 @@ def grade_many(assignment: str, submissions, *, opts: Options = None, jobs: int 
         try:
             names = [str(s) for s in submissions] if names is None else [str(n) for n in names]
             return _grade_copies(assignment, copies, selected, dataclasses.replace(opts, pool=pool), jobs, on_item,
-                                 names, problems, on_report, salts, salt_id)
+                                 names, problems, on_report, salts, salt_id, lock or SharedExclusiveLock())
         finally:
             if pool is not None:
                 pool.close()
@@ -265,9 +270,8 @@ def submission_salt(opts, copy, assignment) -> str:
     return hashlib.sha256(f"{opts.salt}\0{content_hash(copy, assignment)}".encode()).hexdigest()
 
 
-def _grade_copies(assignment, copies, selected, opts, jobs, on_item, names, problems, on_report, salts, salt_id):
+def _grade_copies(assignment, copies, selected, opts, jobs, on_item, names, problems, on_report, salts, salt_id, lock):
     tasks = [(k, s, i) for k, s in enumerate(copies) for i in selected]
-    lock = SharedExclusiveLock()
     left = {k: len(selected) for k in range(len(copies))}
     results = {}
     done_lock = threading.Lock()

@@ -30,6 +30,7 @@ from grader.sandbox.runner import SubmissionError
 RESULTS = "results"  # OUTDIR/results/<submission key>.json
 PENDING = "pending: not graded yet (the run is still going, or was interrupted: --resume continues it)"
 ALL_FAILED = "nothing could be graded: every item crashed or timed out"
+LOST = "the cluster could not grade it"  # the grading machinery failed, not the submission: never recorded
 
 
 @dataclass
@@ -117,15 +118,15 @@ def reusable(path: Path, *, content_hash: str, salt_id: str, items: list, option
     return None
 
 
-def write_atomic(path: Path, text: str):
-    """Write `text` to `path` via a temporary file and a rename: readers see the old file or the
+def write_atomic(path: Path, text):
+    """Write `text` (str or bytes) to `path` via a temporary file and a rename: readers see the old file or the
     new one, never half of one, and a symbolic link at `path` is replaced, never written through.
     A failed write (disk full, folder removed) raises GradeError with one line."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w") as f:
+            with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
@@ -178,17 +179,18 @@ class ClassRun:
         return [finished[k] if k in finished else Report(self.assignment, p, [], error=PENDING)
                 for k, p in enumerate(self.paths)]
 
-    def grade(self, *, jobs: int = 1, on_item=None, on_report=None) -> list:
+    def grade(self, *, jobs: int = 1, on_item=None, on_report=None, grader=None) -> list:
         """Grade the submissions not `done`; the reports of all, in order. `on_report(k, report,
         so_far)` is called as the k-th submission finishes, after its record is written, with every
-        submission's report so far (`with_pending`)."""
+        submission's report so far (`with_pending`). `grader`: where to grade (an object with
+        `grade_many`, such as `engine.cluster.Grader`); default here, in `jobs` local workers."""
         finished, lock = dict(self.done), threading.Lock()
 
         def finish(j, report):
             k = self.todo[j]
             settle(report)
             entry = self.entries[k]
-            if self.outdir and entry.content_hash:
+            if self.outdir and entry.content_hash and not report.error.startswith(LOST):
                 write_atomic(self.record_path(k), wire.dumps(record(
                     report, content_hash=entry.content_hash, salt_id=self.salt_id, items=self.item_ids,
                     options=scoring_options(self.opts)), indent=1) + "\n")
@@ -197,7 +199,7 @@ class ClassRun:
                 if on_report:
                     on_report(k, report, self.with_pending(finished))
 
-        graded = grade_many(self.assignment, [self.entries[k].folder for k in self.todo], opts=self.opts,
+        graded = (grader.grade_many if grader is not None else grade_many)(self.assignment, [self.entries[k].folder for k in self.todo], opts=self.opts,
                             jobs=jobs, only=self.only, on_item=on_item, on_report=finish,
                             names=[self.paths[k] for k in self.todo], salt_id=self.salt_id,
                             errors={j: self.entries[k].error for j, k in enumerate(self.todo) if self.entries[k].error})

@@ -63,6 +63,22 @@ class Figure:
         return path
 
 
+@dataclass(frozen=True)
+class DrawnFigure:
+    """A figure drawn elsewhere (a cluster worker), kept as its PNG: saved as those bytes."""
+    name: str
+    caption: str
+    png: bytes
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        tmp.write_bytes(self.png)
+        os.replace(tmp, path)
+        return path
+
+
 def of(item_results) -> list:
     """(item id, Figure) for every figure attached to the checks of `item_results`."""
     return [(i.id, f) for i in item_results for c in (i.checks or ()) for f in getattr(c, "figures", ())]
