@@ -260,8 +260,10 @@ class Grader:
         selected = select_items(assignment, opts, only)
         groups = [g for g in ([i for i in selected if not needs_gpu(i, opts.device)],
                               [i for i in selected if needs_gpu(i, opts.device)]) if g]
-        base = {"seed": self.seed, "salt_id": secret.run_salt(self.seed)[1], "course": fingerprint(),
-                "timeout": opts.timeout}
+        salt, run_salt_id = secret.run_salt(self.seed)
+        if opts.salt != salt:
+            raise ClusterError("the run's salt is not the one --seed makes: workers derive it from the seed")
+        base = {"seed": self.seed, "salt_id": run_salt_id, "course": fingerprint(), "timeout": opts.timeout}
         reports, parts, futures, lock = {}, {}, {}, threading.Lock()
 
         def finish(k, items, error=""):
