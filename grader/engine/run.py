@@ -94,14 +94,17 @@ def record(report: Report, *, content_hash: str, salt_id: str, items: list, opti
     d = report.to_dict()
     d["checks"] = {i.id: [{f.name: getattr(c, f.name) for f in dataclasses.fields(c) if f.name != "figures"}
                           for c in i.checks] for i in report.items}  # figures are drawn before this: not kept
+    d["trained"] = [i.id for i in report.items if i.trained]  # graded from weights: feedback's "Trained models"
     return {"content_hash": content_hash, "salt_id": salt_id, "items": items, "options": options, "report": d}
 
 
 def restore(saved: dict) -> Report:
     d = saved["report"]
     checks = saved.get("checks") or d.get("checks") or {}
+    trained = set(d.get("trained", ()))
     items = [ItemResult(i["id"], i["score"], i["max_score"], i["status"], i["visibility"], i["output"],
-                        [CheckResult(**c) for c in checks.get(i["id"], [])]) for i in d["items"]]
+                        [CheckResult(**c) for c in checks.get(i["id"], [])], trained=i["id"] in trained)
+             for i in d["items"]]
     return Report(d["assignment"], d["submission"], items, error=d.get("error", ""), salt_id=d.get("salt_id", ""))
 
 

@@ -56,11 +56,12 @@ def parse(text: str) -> Shard:
 
 def describe(outdir: Path, shard: Shard, assignment: str, paths, salt_id: str, folders: dict):
     """Write OUTDIR/shard.json: this shard, the whole class it was picked from, and the class
-    view's folder of each of its submissions (`folders`: {path: id})."""
+    view's folder of each of its submissions (`folders`: {path: id}). The class is kept in the
+    order given, which the merged class view follows, as one unsharded run would."""
     Path(outdir).mkdir(parents=True, exist_ok=True)
     write_atomic(Path(outdir) / SHARD_FILE, json.dumps(
         {"assignment": assignment, "shard": str(shard), "salt_id": salt_id,
-         "class": sorted(str(p) for p in paths), "folders": folders}, indent=1) + "\n")
+         "class": [str(p) for p in paths], "folders": folders}, indent=1) + "\n")
 
 
 @dataclass
@@ -129,7 +130,8 @@ def merge(outdirs) -> Merged:
             raise ShardError(f"{o}: shard {info['shard']} is also {by_index[info['shard'].index]}")
         by_index[info["shard"].index] = o
     count = first["shard"].count
-    missing = [f"shard {k}/{count} is missing ({len(first['class'][k::count])} submissions pending)"
+    shard_of = {p: k for k in range(count) for p in Shard(k, count).pick(first["class"])}
+    missing = [f"shard {k}/{count} is missing ({sum(v == k for v in shard_of.values())} submissions pending)"
                for k in range(count) if k not in by_index]
     results, keys = {}, set()
     for o, info in zip(outdirs, infos):
@@ -140,12 +142,12 @@ def merge(outdirs) -> Merged:
     if len(keys) > 1:
         raise ShardError("the shards were graded with different items, options or salts: grade them again alike")
     reports, sources = [], []
-    for k, path in enumerate(first["class"]):
+    for path in first["class"]:
         folder, report = results.get(path, (None, None))
         if report is None:
             report = Report(first["assignment"], path, [], error=PENDING)
-            if k % count in by_index:
-                missing.append(f"{path}: no result in {by_index[k % count]} (interrupted: --resume that shard)")
+            if shard_of[path] in by_index:
+                missing.append(f"{path}: no result in {by_index[shard_of[path]]} (interrupted: --resume that shard)")
         reports.append(report)
         sources.append(folder)
     return Merged(first["assignment"], reports, sources, missing)
