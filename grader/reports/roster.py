@@ -18,9 +18,9 @@ A submission path is matched by its file or folder name without `.zip` (or, when
 it, by the name of the folder above): first the LMS user id an LMS download writes into the name
 (Canvas `lastfirst_12345_67890_file.zip`: `12345` is Canvas's `ID`; Moodle
 `Full Name_123456_assignsubmission_file_`: `123456` is the worksheet's `Participant 123456`),
-then the row's `submission` (or student id) as the whole name, then as a prefix followed by
-`_`, `-`, `.` or a space. Two rows at the same level, or two submissions for one student, are a
-`RosterError`.
+or the row's `submission` (or student id) as the whole name or as a prefix followed by `_`, `-`,
+`.` or a space. A submission that matches two rows, or two submissions for one student, are a
+`RosterError`: never a grade given to the wrong student.
 """
 import csv
 import html
@@ -199,31 +199,29 @@ def _index(roster) -> dict:
     return roster.index
 
 
-def _levels(roster, name):
-    """The rows `name` matches, strongest first: by LMS user id, whole name, prefix (the
-    longest row name that `name` starts with, followed by `_`, `-`, `.` or a space)."""
+def _matches(roster, name) -> list:
+    """Every row `name` matches: by the LMS user id in it, as the whole name, or as a prefix
+    followed by `_`, `-`, `.` or a space (each row once, in roster order)."""
     index, key = _index(roster), _fold(name)
     moodle = MOODLE_NAME.search(name)
     canvas = None if moodle else (CANVAS_NAME.match(name) or CANVAS_SHORT.match(name))
-    by_id = index.get(("moodle", moodle.group(1)), []) if moodle else \
+    found = index.get(("moodle", moodle.group(1)), []) if moodle else \
         index.get(("canvas", canvas.group(1)), []) if canvas else []
-    cuts = [k for k in range(len(key) - 1, 0, -1) if key[k] in PREFIX_END]
-    prefix = next((index[("name", key[:k])] for k in cuts if ("name", key[:k]) in index), [])
-    return [by_id, index.get(("name", key), []), prefix]
+    for k in [len(key)] + [k for k in range(1, len(key)) if key[k] in PREFIX_END]:
+        found = found + index.get(("name", key[:k]), [])
+    return sorted(set(found), key=lambda s: s.row)
 
 
 def find(roster, path):
-    """The student a submission path belongs to, or None; RosterError when two rows match it
-    equally well."""
+    """The student a submission path belongs to, or None; RosterError when it matches two rows
+    (the folder above is looked at only when the name itself matches none)."""
     for name in names(path):
-        if name.lower() in GENERIC_NAMES:
-            continue
-        for found in _levels(roster, name):
-            if len(found) > 1:
-                rows = " and ".join(f"{s.student_id} (row {s.row})" for s in found[:2])
-                raise RosterError(f"{roster.where()}: submission {path} matches two students: {rows}")
-            if found:
-                return found[0]
+        found = [] if name.lower() in GENERIC_NAMES else _matches(roster, name)
+        if len(found) > 1:
+            rows = " and ".join(f"{s.student_id} (row {s.row})" for s in found[:2])
+            raise RosterError(f"{roster.where()}: submission {path} matches two students: {rows}")
+        if found:
+            return found[0]
     return None
 
 
@@ -262,8 +260,10 @@ def warnings(roster, paths) -> list:
 
 # --------------------------------------------------------------------------- exports
 def _csv(rows) -> str:
+    """Rows as CSV, values as given: an LMS imports them back as they are (a name or Moodle's `-`
+    written with a quote in front would be a different value)."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([[_cell(c) for c in row] for row in rows])
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
 
 
@@ -333,7 +333,7 @@ def check_csv(reports, roster) -> str:
     roster entry."""
     missing, unmatched = check(roster, [r.submission for r in reports])
     rows = [CHECK_COLUMNS] + [["no submission", s.student_id, s.name, ""] for s in missing]
-    rows += [["no roster entry", "", "", p] for p in unmatched]
+    rows += [["no roster entry", "", "", _cell(p)] for p in unmatched]  # a name a student chose: never a formula
     return _csv(rows)
 
 
