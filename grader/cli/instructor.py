@@ -303,7 +303,9 @@ def _write(write, *args):
 @click.argument("outdirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="The folder of the joined class view (grades.csv, summary.html, per-submission folders).")
-def merge_cmd(outdirs, output):
+@click.option("--roster", "roster_file", type=click.Path(dir_okay=False),
+              help="As for `dlgrade grade`: student_id and name in grades.csv, canvas.csv, moodle.csv, roster_check.csv.")
+def merge_cmd(outdirs, output, roster_file=None):
     """Join the output folders of `dlgrade grade --shard K/N -o OUTDIR` runs into one class view.
 
     \b
@@ -321,12 +323,14 @@ def merge_cmd(outdirs, output):
     if any(Path(o).resolve() == outdir.resolve() for o in outdirs):
         raise BadUsage(f"-o {output}: write the joined class view to a new folder, not into a shard's")
     merged = _usable(shards.merge, outdirs)
+    roster = _roster(roster_file, [r.submission for r in merged.reports])
     from grader.reports import classview
     (outdir / engine.RESULTS).mkdir(parents=True, exist_ok=True)
     for sid, source in zip(classview.ids(merged.reports), merged.sources):
         if source is not None:  # the shard's files (figures drawn there) and its resume record
             _write(shards.copy_submission, source, outdir / sid, outdir / engine.RESULTS)
-    _class_view(merged.assignment, copy.deepcopy(merged.reports), [r.submission for r in merged.reports], outdir)
+    _class_view(merged.assignment, copy.deepcopy(merged.reports), [r.submission for r in merged.reports], outdir,
+                roster)
     for line in merged.missing:
         click.echo(f"missing: {shown(line)}", err=True)
     ungraded = [r for r in merged.reports if r.error and r.error != engine.PENDING]

@@ -247,3 +247,20 @@ def test_annotate_gives_each_report_its_student(native):
 def test_an_empty_roster_only_warns(tmp_path):
     roster = rosters.load(write(tmp_path, "student_id,name\n"))
     assert rosters.warnings(roster, ["subs/alice"]) == ["subs/alice: no roster entry (graded, but in no LMS export)"]
+
+
+def test_shards_joined_by_merge_with_the_roster_give_the_same_gradebooks(graded, tmp_path):
+    """`--shard K/N --roster` checks the roster against the whole class in every shard (the same
+    warnings) and leaves the exports to `dlgrade merge --roster`, whose files equal one run's."""
+    _, _, single, subs = graded
+    paths, roster = sorted(str(p) for p in subs.iterdir()), single.parent / "roster.csv"
+    for k in (0, 1):
+        run = dlgrade("grade", "linear", *paths, "--roster", roster, "--shard", f"{k}/2", "-o", tmp_path / f"out-{k}",
+                      "--no-sandbox", "-j", "1")
+        assert "warning: roster: s4 (Dan Wu) has no submission" in run.stderr
+        assert not (tmp_path / f"out-{k}" / "canvas.csv").exists()
+    merged = dlgrade("merge", tmp_path / "out-0", tmp_path / "out-1", "-o", tmp_path / "class", "--roster", roster)
+    assert "Traceback" not in merged.stderr
+    for name in ("canvas.csv", "moodle.csv", "roster_check.csv"):
+        assert (tmp_path / "class" / name).read_text() == (single / name).read_text(), name
+    assert list(csv.reader(open(tmp_path / "class" / "grades.csv")))[0][:2] == ["student_id", "name"]
