@@ -12,7 +12,7 @@ from grader import secret
 from grader.engine import shards
 from grader.cli.base import (ASSIGNMENT, BadUsage, Failure, assignment_arg, check_device, check_items, grade_paths,
                              main, render, write_atomic)
-from grader.reports import destinations, report
+from grader.reports import destinations, report, roster as rosters
 from grader.reports.report import shown
 from grader.sandbox import runner
 from grader.student import data
@@ -43,8 +43,12 @@ from grader.student import data
                               "to N-1; needs -o OUTDIR); join the shards' folders with `dlgrade merge`.")
 @click.option("--cluster", metavar="ADDRESS", help="Grade on the Dask cluster whose scheduler is at ADDRESS "
               "(tcp://host:8786; needs `pip install 'dlgrade[cluster]'`; docs/cluster.md). -j is then the cluster's.")
+@click.option("--roster", "roster_file", type=click.Path(dir_okay=False),
+              help="A CSV mapping submissions to students (dlgrade's, or Canvas's gradebook or Moodle's grading "
+                   "worksheet as exported): student_id and name in grades.csv; with -o OUTDIR, canvas.csv, "
+                   "moodle.csv and roster_check.csv (with --shard: from `dlgrade merge --roster`).")
 def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, seed, only, feedback, no_sandbox, shard,
-          cluster):
+          cluster, roster_file=None):
     """Grade SUBMISSIONS (folders or .zip files) against the reference.
 
     \b
@@ -77,16 +81,18 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
     salt, salt_id = _sandbox_and_salt(seed, no_sandbox or bool(cluster), " (--no-sandbox to do it anyway)")
     opts = engine.Options(cases=engine.Oracle(), salt=salt, timeout=timeout, device=device, sandbox=not no_sandbox)
     check_items(assignment, opts, only)
+    roster = _roster(roster_file, list(submissions))  # checked against the whole class, in every shard alike
     grader = _cluster(cluster, seed, device) if cluster else None
     paths = shard.pick(submissions) if shard else list(submissions)
     outdir = Path(output) if destinations.outdir_mode(output, resume) else None
     sids = _class_ids(assignment, paths)
     if shard:
         _write(shards.describe, outdir, shard, assignment, submissions, salt_id, dict(zip(paths, sids)))
+        roster = None  # a shard's class view is part of the class: `dlgrade merge --roster` writes the exports
 
     def progress(k, r, so_far):  # the class view grows as submissions finish: their files, and grades.csv so far
         if outdir:
-            _class_progress(copy.deepcopy(r), sids[k], so_far, outdir)
+            _class_progress(copy.deepcopy(r), sids[k], so_far, outdir, roster)
 
     try:
         reports, skipped = grade_paths(assignment, paths, opts, jobs, list(only), salt_id=salt_id, outdir=outdir,
@@ -95,13 +101,13 @@ def grade(assignment, submissions, output, resume, jobs, fmt, device, timeout, s
         if grader is not None:
             grader.close()
     if outdir:  # the class view (grades.csv with a status column, per-submission files, summary.html)
-        _class_view(assignment, copy.deepcopy(reports), paths, outdir)
+        _class_view(assignment, copy.deepcopy(reports), paths, outdir, roster)
         name = report.GRADEBOOK[fmt] if fmt != "gradescope" or len(reports) == 1 else report.GRADEBOOK["json"]
         if fmt != "csv":  # and the chosen format beside it
             write_atomic(outdir / name, render(reports, "json" if name == report.GRADEBOOK["json"] else fmt) + "\n")
         click.echo(f"{len(reports) - skipped} graded, {skipped} already done (--resume): {outdir / name}", err=True)
     else:
-        text = render(reports, fmt)
+        text = render(reports, fmt) if not (roster and fmt == "csv") else rosters.gradebook(reports, roster)
         if output:
             write_atomic(Path(output), text + "\n")
         else:
@@ -145,20 +151,36 @@ def _class_ids(assignment, submissions):
     return classview.ids([engine.Report(assignment, str(p), []) for p in submissions])
 
 
-def _class_progress(report, sid, done, outdir):
+def _roster(path, submissions):
+    """The roster of `--roster` (`grader.reports.roster`), loaded and matched to the submissions
+    before any grading (exit 2 with one line if it cannot be used), with a `warning:` line per
+    student with no submission and per submission with no roster entry; None without one."""
+    if not path:
+        return None
+    try:
+        roster = rosters.load(path)
+        lines = rosters.warnings(roster, submissions)
+    except rosters.RosterError as exc:
+        raise BadUsage(str(exc))
+    for line in lines:
+        click.echo(f"warning: {shown(line)}", err=True)
+    return roster
+
+
+def _class_progress(report, sid, done, outdir, roster=None):
     """One finished submission's files, and grades.csv over the submissions finished so far."""
     from grader.reports import classview
     classview.write_submission(report, outdir, sid)
-    write_atomic(Path(outdir) / "grades.csv", classview.grades_csv(copy.deepcopy(done)))
+    write_atomic(Path(outdir) / "grades.csv", classview.grades_csv(copy.deepcopy(done), roster=roster))
 
 
-def _class_view(assignment, reports, submissions, outdir):
+def _class_view(assignment, reports, submissions, outdir, roster=None):
     """The class view (grader.reports.classview): kept apart from the grading itself."""
     from grader.reports import classview
     weights = engine.weights_files(assignment)
     curves = [classview.read_curves(s, weights) for s in submissions]
     problems = {}
-    page = classview.write(copy.deepcopy(reports), outdir, curves, problems)
+    page = classview.write(copy.deepcopy(reports), outdir, curves, problems, roster)
     for sid, why in sorted(problems.items()):
         click.echo(f"warning: {shown(sid)}: report incomplete: {shown(why)}", err=True)
     click.echo(f"class view of {len(reports)} submissions: {page}", err=True)
@@ -281,7 +303,9 @@ def _write(write, *args):
 @click.argument("outdirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
               help="The folder of the joined class view (grades.csv, summary.html, per-submission folders).")
-def merge_cmd(outdirs, output):
+@click.option("--roster", "roster_file", type=click.Path(dir_okay=False),
+              help="As for `dlgrade grade`: student_id and name in grades.csv, canvas.csv, moodle.csv, roster_check.csv.")
+def merge_cmd(outdirs, output, roster_file=None):
     """Join the output folders of `dlgrade grade --shard K/N -o OUTDIR` runs into one class view.
 
     \b
@@ -299,12 +323,14 @@ def merge_cmd(outdirs, output):
     if any(Path(o).resolve() == outdir.resolve() for o in outdirs):
         raise BadUsage(f"-o {output}: write the joined class view to a new folder, not into a shard's")
     merged = _usable(shards.merge, outdirs)
+    roster = _roster(roster_file, [r.submission for r in merged.reports])
     from grader.reports import classview
     (outdir / engine.RESULTS).mkdir(parents=True, exist_ok=True)
     for sid, source in zip(classview.ids(merged.reports), merged.sources):
         if source is not None:  # the shard's files (figures drawn there) and its resume record
             _write(shards.copy_submission, source, outdir / sid, outdir / engine.RESULTS)
-    _class_view(merged.assignment, copy.deepcopy(merged.reports), [r.submission for r in merged.reports], outdir)
+    _class_view(merged.assignment, copy.deepcopy(merged.reports), [r.submission for r in merged.reports], outdir,
+                roster)
     for line in merged.missing:
         click.echo(f"missing: {shown(line)}", err=True)
     ungraded = [r for r in merged.reports if r.error and r.error != engine.PENDING]

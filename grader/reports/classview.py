@@ -8,6 +8,8 @@
     OUTDIR/<id>/answers.md             the student's answers to the lesson's inline questions, to grade by hand
     OUTDIR/summary.html                score distribution, pass rate per item, learning curves
     OUTDIR/figures/*.png               the figures of summary.html
+    OUTDIR/canvas.csv, moodle.csv      with a roster (`grader.reports.roster`): the LMS gradebook imports,
+    OUTDIR/roster_check.csv            and the students with no submission, submissions with no student
 
 Everything here is a pure function of reports (and of the learning curves read from the
 submissions); `write_submission` can run as each submission finishes, `write_summary` after
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from grader.engine.intake import MAX_DEPTH, MAX_ZIP_MEMBERS  # the limits intake reads a submission within
 from grader.student import curves
-from grader.reports import figures
+from grader.reports import figures, roster as rosters
 from grader.reports.feedback import COLOURS, draw_scores, feedback_text, folder_for
 from grader.reports.figures import plain, pyplot
 from grader.reports.report import dumps, ids, to_csv
@@ -44,9 +46,10 @@ def submission_id(report) -> str:
     return ids([report])[0]
 
 
-def grades_csv(reports, sids=None) -> str:
-    """grades.csv: the gradebook of `--format csv` (`report.to_csv`), the same columns and rows."""
-    return to_csv(reports, sids) + "\n"
+def grades_csv(reports, sids=None, roster=None) -> str:
+    """grades.csv: the gradebook of `--format csv` (`report.to_csv`), the same columns and rows;
+    with a `roster`, `student_id` and `name` first."""
+    return to_csv(reports, sids, people=rosters.people(reports, roster) if roster else None) + "\n"
 
 
 MAX_FOLDERS = 2000  # folders of a submission looked through for its learning curves
@@ -281,7 +284,7 @@ def plot_curves(name, by_submission, path):
             plt.close(fig)
 
 
-def summary_html(reports, figures, sids, problems=None, outdir=None) -> str:
+def summary_html(reports, figures, sids, problems=None, outdir=None, roster=None) -> str:
     """A self-contained page (figures next to it) with a row per submission; a graded submission
     whose files could not all be written says why (`problems`: {id: why})."""
     rows, problems = [], problems or {}
@@ -304,7 +307,7 @@ td.n{{text-align:right}} tr:nth-child(even){{background:#f4f4f4}} img{{max-width
 <body><h1>{title}</h1>
 <p>Grades: <a href="grades.csv">grades.csv</a>. Each submission's folder holds report.json (instructor),
 feedback.txt and scores.png (for the student).</p>
-{imgs}
+{rosters.summary_section(reports, roster) if roster else ""}{imgs}
 <table><tr><th>id</th><th>submission</th><th>status</th><th>score</th><th>max</th><th></th></tr>
 {chr(10).join(rows)}
 </table></body></html>
@@ -337,13 +340,16 @@ def _draw_curves(name, by_sub, path, problems):
     return False
 
 
-def write_summary(reports, outdir, curves_by_submission=None, problems=None):
+def write_summary(reports, outdir, curves_by_submission=None, problems=None, roster=None):
     """OUTDIR/grades.csv, OUTDIR/summary.html and its figures, for all `reports` so far.
-    `problems` ({id: why}, filled in here too) are shown in the submissions' rows."""
+    `problems` ({id: why}, filled in here too) are shown in the submissions' rows. With a
+    `roster` (`grader.reports.roster`), also its LMS exports and check."""
     outdir = Path(outdir)
     problems = {} if problems is None else problems
     sids = ids(reports)
-    _atomic(outdir / "grades.csv", grades_csv(reports, sids))
+    _atomic(outdir / "grades.csv", grades_csv(reports, sids, roster))
+    if roster:
+        rosters.write_exports(reports, roster, outdir)
     figures = []
     fig_dir = outdir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -360,11 +366,11 @@ def write_summary(reports, outdir, curves_by_submission=None, problems=None):
         png = f"figures/{Path(name).stem}.png"
         if _draw_curves(name, by_sub, outdir / png, problems):
             figures.append(png)
-    _atomic(outdir / "summary.html", summary_html(reports, figures, sids, problems, outdir))
+    _atomic(outdir / "summary.html", summary_html(reports, figures, sids, problems, outdir, roster))
     return outdir / "summary.html"
 
 
-def write(reports, outdir, curves_by_submission=None, problems=None):
+def write(reports, outdir, curves_by_submission=None, problems=None, roster=None):
     """Everything: per-submission files, then grades.csv and summary.html. A submission whose
     files cannot be written is that submission's problem (`problems[id]`, shown in its row of
     summary.html), never the others'; pass a dict as `problems` to get them."""
@@ -374,4 +380,4 @@ def write(reports, outdir, curves_by_submission=None, problems=None):
             write_submission(r, outdir, sid, problems)
         except Exception as exc:  # noqa: BLE001  one submission's files, never the batch
             problems[sid] = f"its files could not be written ({type(exc).__name__}: {plain(exc, 200)})"
-    return write_summary(reports, outdir, curves_by_submission, problems)
+    return write_summary(reports, outdir, curves_by_submission, problems, roster)

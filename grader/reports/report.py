@@ -124,6 +124,7 @@ def _parts(path: str) -> list:
 # Names the class view and the CLI write in OUTDIR beside the submissions' folders; an id never
 # takes one (compared case-insensitively, as on macOS and Windows), nor a name Windows reserves.
 RESERVED = frozenset({"grades.csv", "grades.txt", "grades.json", "results.json", "summary.html", "figures",
+                      "canvas.csv", "moodle.csv", "roster_check.csv", "moodle_worksheet.csv",
                       "results", "feedback", "con", "prn", "aux", "nul",
                       *(f"{d}{k}" for d in ("com", "lpt") for k in range(1, 10))})
 MAX_ID = 64  # characters
@@ -184,22 +185,25 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def to_csv(reports, sids=None) -> str:
+def to_csv(reports, sids=None, people=None) -> str:
     """The gradebook, for `--format csv` and the class view's grades.csv alike: one row per
     submission with `GRADEBOOK_COLUMNS`, then one column per item. `status` is `graded`, or
     `not graded: <why>` for a submission that could not be graded, whose scores are empty, never 0.
-    `sids` are the reports' ids (default: `ids(reports)`)."""
+    `sids` are the reports' ids (default: `ids(reports)`); `people`, a (student_id, name) per
+    report (`roster.people`), adds those two columns first."""
     item_ids = next(([i.id for i in r.items] for r in reports if r.items), [])
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*GRADEBOOK_COLUMNS, *item_ids])
-    for sid, r in zip(sids or ids(reports), reports):
+    first = ["student_id", "name"] if people is not None else []
+    writer.writerow([*first, *GRADEBOOK_COLUMNS, *item_ids])
+    for n, (sid, r) in enumerate(zip(sids or ids(reports), reports)):
+        who = [_cell(x) for x in people[n]] if people is not None else []
         if r.error:
-            writer.writerow([_cell(sid), _cell(r.submission), _cell(f"not graded: {r.error}"), "",
+            writer.writerow([*who, _cell(sid), _cell(r.submission), _cell(f"not graded: {r.error}"), "",
                              _num(r.max_score), *[""] * len(item_ids)])
             continue
         scores = {i.id: _num(i.score) for i in r.items}
-        writer.writerow([_cell(sid), _cell(r.submission), "graded", _num(r.score), _num(r.max_score),
+        writer.writerow([*who, _cell(sid), _cell(r.submission), "graded", _num(r.score), _num(r.max_score),
                          *(scores.get(k, "") for k in item_ids)])
     return buf.getvalue().rstrip("\n")
 
