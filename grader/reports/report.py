@@ -124,7 +124,8 @@ def _parts(path: str) -> list:
 # Names the class view and the CLI write in OUTDIR beside the submissions' folders; an id never
 # takes one (compared case-insensitively, as on macOS and Windows), nor a name Windows reserves.
 RESERVED = frozenset({"grades.csv", "grades.txt", "grades.json", "results.json", "summary.html", "figures",
-                      "results", "feedback", "con", "prn", "aux", "nul",
+                      "results", "feedback", "similarity.csv", "similarity.json",
+                      "similarity.html", "con", "prn", "aux", "nul",
                       *(f"{d}{k}" for d in ("com", "lpt") for k in range(1, 10))})
 MAX_ID = 64  # characters
 
