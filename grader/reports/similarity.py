@@ -11,11 +11,13 @@ is fingerprinted (MOSS-style k-grams; a window of 1 keeps every one). Fingerprin
 in the boilerplate (the released stubs of the assignment and the code it gives, earlier
 assignments' included) are dropped before anything is compared, so a kit's shared code never
 counts, not even in the totals the overlaps are fractions of. Modules are compared with the module
-of the same name: `overlap_a` is the share of a's own code (all its modules) found in b's.
+of the same name: `overlap_a` is the share of a's own code (all its modules) found in b's, and
+each module has its own overlaps.
 
-A pair is flagged when either overlap is at least the threshold and the match holds at least
-`MIN_TOKENS` normalised characters (a submission that wrote two lines must not be flagged because
-its two lines are the obvious ones). Nothing here reads or writes a score. Submissions are read
+A pair is flagged when either overlap, of the whole submissions or of one module, is at least the
+threshold and that match holds at least `MIN_TOKENS` normalised characters (a submission that
+wrote two lines must not be flagged because its two lines are the obvious ones; one copied
+module among several honest ones is). Nothing here reads or writes a score. Submissions are read
 as the grader reads them (`grader.engine.run.take_in`: zips unpacked safely, links never
 followed), and everything taken from them is escaped in the page.
 """
@@ -71,7 +73,8 @@ class Submission:
 @dataclass
 class Pair:
     """Two submissions' shared code: the share of each one's own code found in the other, the
-    normalised characters matched on each side, and where ({module: [[start, end], ...]} in the
+    normalised characters matched on each side, the same per module (`modules`: {module:
+    {"overlap_a", "overlap_b", "tokens"}}), and where ({module: [[start, end], ...]} in the
     files' text, for each side)."""
     a: str
     b: str
@@ -79,6 +82,7 @@ class Pair:
     overlap_b: float
     tokens_a: int
     tokens_b: int
+    modules: dict = field(default_factory=dict)
     regions_a: dict = field(default_factory=dict)
     regions_b: dict = field(default_factory=dict)
 
@@ -175,11 +179,14 @@ def compare(submissions, kit: Kit, *, threshold=THRESHOLD, min_tokens=MIN_TOKENS
             pair = Pair(x.id, y.id, 0.0, 0.0, 0, 0)
             for m in sorted(set(prints[x.id]) & set(prints[y.id])):
                 fx, fy = prints[x.id][m], prints[y.id][m]
-                tokens, (_, share_y), (sx, sy) = compare_files(fx, fy)
+                tokens, (share_x, share_y), (sx, sy) = compare_files(fx, fy)
                 if not tokens:
                     continue
+                tokens_y = int(round(share_y * float(fy.token_coverage)))
                 pair.tokens_a += int(tokens)
-                pair.tokens_b += int(round(share_y * float(fy.token_coverage)))
+                pair.tokens_b += tokens_y
+                pair.modules[m] = {"overlap_a": round(float(share_x), 4), "overlap_b": round(float(share_y), 4),
+                                   "tokens": min(int(tokens), tokens_y)}
                 pair.regions_a[m] = _regions(sx, len(fx.raw_code))
                 pair.regions_b[m] = _regions(sy, len(fy.raw_code))
             pair.overlap_a = round(pair.tokens_a / own[x.id], 4) if own[x.id] else 0.0
@@ -191,7 +198,14 @@ def compare(submissions, kit: Kit, *, threshold=THRESHOLD, min_tokens=MIN_TOKENS
 
 
 def flags(pair: Pair, threshold=THRESHOLD, min_tokens=MIN_TOKENS) -> bool:
-    return pair.score >= threshold and pair.tokens >= min_tokens
+    """Whether the whole submissions, or one module, overlap by `threshold` over `min_tokens`."""
+    return any(max(m["overlap_a"], m["overlap_b"]) >= threshold and m["tokens"] >= min_tokens
+               for m in [{"overlap_a": pair.overlap_a, "overlap_b": pair.overlap_b, "tokens": pair.tokens},
+                         *pair.modules.values()])
+
+
+def _modules_text(pair: Pair) -> str:
+    return "; ".join(f"{m} {v['overlap_a']:.0%}/{v['overlap_b']:.0%} ({v['tokens']})" for m, v in sorted(pair.modules.items()))
 
 
 def _regions(slices, size):
@@ -212,10 +226,10 @@ def to_csv(result: Result) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["a", "b", "submission_a", "submission_b", "overlap_a", "overlap_b", "matched_tokens",
-                     "tokens_a", "tokens_b"])
+                     "tokens_a", "tokens_b", "modules"])
     for p in result.pairs:
         writer.writerow([_cell(p.a), _cell(p.b), _cell(paths[p.a]), _cell(paths[p.b]), f"{p.overlap_a:.4f}",
-                         f"{p.overlap_b:.4f}", p.tokens, p.tokens_a, p.tokens_b])
+                         f"{p.overlap_b:.4f}", p.tokens, p.tokens_a, p.tokens_b, _modules_text(p)])
     return buf.getvalue()
 
 
@@ -270,10 +284,12 @@ def to_html(result: Result) -> str:
     for k, p in enumerate(result.pairs, 1):
         rows.append(f'<tr><td><a href="#pair-{k}">{k}</a></td><td>{escape(p.a)}</td><td>{escape(p.b)}</td>'
                     f'<td class=n>{p.overlap_a:.0%}</td><td class=n>{p.overlap_b:.0%}</td>'
-                    f'<td class=n>{p.tokens}</td></tr>')
+                    f'<td class=n>{p.tokens}</td><td>{escape(_modules_text(p))}</td></tr>')
         sides = []
         for m in sorted(p.regions_a):
-            sides.append(f"<h3>{escape(m)}</h3><div class=side>"
+            v = p.modules[m]
+            sides.append(f"<h3>{escape(m)}: {v['overlap_a']:.0%} of {escape(p.a)}'s in {escape(p.b)}'s, "
+                         f"{v['overlap_b']:.0%} the other way ({v['tokens']} normalised characters)</h3><div class=side>"
                          f"<div><b>{escape(p.a)}</b><pre>{_highlighted(subs[p.a].files[m], p.regions_a[m])}</pre></div>"
                          f"<div><b>{escape(p.b)}</b><pre>{_highlighted(subs[p.b].files[m], p.regions_b[m])}</pre></div>"
                          f"</div>")
@@ -284,12 +300,12 @@ def to_html(result: Result) -> str:
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>
 <body><h1>{title}</h1>
-<p>{len(result.pairs)} of {result.compared} pairs flagged: either side's overlap at least {result.threshold:.0%}
-and at least {result.min_tokens} normalised characters in common. The overlap of a is the share of a's own
+<p>{len(result.pairs)} of {result.compared} pairs flagged: either side's overlap, of the whole submission
+or of one module, at least {result.threshold:.0%}, over at least {result.min_tokens} normalised characters. The overlap of a is the share of a's own
 code (the released stubs and given code never count) found in b's; modules compared:
 {escape(", ".join(result.modules))}. Similarity is a reason to look, not a verdict; it never changes a score.
 Data: <a href="similarity.csv">similarity.csv</a>, <a href="similarity.json">similarity.json</a>.</p>
-<table><tr><th></th><th>a</th><th>b</th><th>a in b</th><th>b in a</th><th>matched</th></tr>
+<table><tr><th></th><th>a</th><th>b</th><th>a in b</th><th>b in a</th><th>matched</th><th>modules</th></tr>
 {chr(10).join(rows)}
 </table>
 {"<h2>Not compared</h2><ul>" + "".join(skipped) + "</ul>" if skipped else ""}
