@@ -6,7 +6,8 @@
     OUTDIR/<id>/scores.png             for the student: every item's points, by status
     OUTDIR/<id>/<figure>.png           for the student: the items' figures (`grader.reports.figures`)
     OUTDIR/<id>/answers.md             the student's answers to the lesson's inline questions, to grade by hand
-    OUTDIR/summary.html                score distribution, pass rate per item, learning curves
+    OUTDIR/summary.html                score distribution, pass rate per item, learning curves, and
+                                       the flagged pairs of OUTDIR/similarity.json (`dlgrade similarity`)
     OUTDIR/figures/*.png               the figures of summary.html
     OUTDIR/canvas.csv, moodle.csv      with a roster (`grader.reports.roster`): the LMS gradebook imports,
     OUTDIR/roster_check.csv            and the students with no submission, submissions with no student
@@ -30,6 +31,7 @@ from grader.reports import figures, roster as rosters
 from grader.reports.feedback import COLOURS, draw_scores, feedback_text, folder_for
 from grader.reports.figures import plain, pyplot
 from grader.reports.report import dumps, ids, to_csv
+from grader.reports.similarity import summary_section
 
 
 def _atomic(path: Path, data):
@@ -300,6 +302,8 @@ def summary_html(reports, figures, sids, problems=None, outdir=None, roster=None
                     f"<td class=n>{score}</td><td class=n>{r.max_score:g}</td><td>{link}</td></tr>")
     imgs = "\n".join(f'<figure><img src="{html.escape(f)}" alt="{html.escape(f)}"></figure>' for f in figures)
     title = html.escape(f"{reports[0].assignment}: {len(reports)} submissions") if reports else "no submissions"
+    # `dlgrade similarity -o` into the same folder, before or after: its section (similarity.update_summary)
+    similarity_section = summary_section(outdir) if outdir is not None else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:70em;margin:2em auto}} td,th{{padding:2px 8px}}
@@ -310,7 +314,9 @@ feedback.txt and scores.png (for the student).</p>
 {rosters.summary_section(reports, roster) if roster else ""}{imgs}
 <table><tr><th>id</th><th>submission</th><th>status</th><th>score</th><th>max</th><th></th></tr>
 {chr(10).join(rows)}
-</table></body></html>
+</table>
+{similarity_section}
+</body></html>
 """
 
 

@@ -125,6 +125,7 @@ def _parts(path: str) -> list:
 # takes one (compared case-insensitively, as on macOS and Windows), nor a name Windows reserves.
 RESERVED = frozenset({"grades.csv", "grades.txt", "grades.json", "results.json", "summary.html", "figures",
                       "canvas.csv", "moodle.csv", "roster_check.csv", "moodle_worksheet.csv",
+                      "similarity.csv", "similarity.json", "similarity.html", "shard.json",
                       "results", "feedback", "con", "prn", "aux", "nul",
                       *(f"{d}{k}" for d in ("com", "lpt") for k in range(1, 10))})
 MAX_ID = 64  # characters

@@ -97,13 +97,14 @@ def _wheel_of(kit_zip) -> tuple:
 
 def _not_for_students(in_wheel: dict) -> list:
     """What a student's wheel must never hold: the instructor's release code, the engine's
-    reference oracle, the instructor's commands, the class view, known bugs, `reference/`,
+    reference oracle, the instructor's commands and reviews, the class view, known bugs, `reference/`,
     `solutions/`, and any file of `solutions/` under another name (its registries, `grading.py`,
     its own worker drivers, `drivers.py`, and its datasets, `datasets.py`, travel on purpose as
     `grader/assignments/<a>.py`, `.../_drivers/<a>.py` and `.../_datasets.py`)."""
     bad = [n for n in in_wheel if n.startswith(("grader/release/", "reference/", "solutions/"))
            or n in ("grader/engine/oracle.py", "grader/reports/classview.py", "grader/mutants.py",
-                    "grader/cli/instructor.py", "grader/reports/destinations.py")
+                    "grader/cli/instructor.py", "grader/reports/destinations.py", "grader/cli/review.py",
+                    "grader/reports/similarity.py")
            or n.endswith("mutants.py")]
     answers = {p.read_bytes(): str(p.relative_to(ROOT)) for p in (ROOT / "solutions").rglob("*.py")
                if p.name not in ("grading.py", "drivers.py", "datasets.py") and "__pycache__" not in p.parts}
