@@ -31,7 +31,6 @@ import functools
 import hashlib
 import json
 import tempfile
-import threading
 import uuid
 from pathlib import Path
 
@@ -122,7 +121,10 @@ def check_workers(client, *, seed: str, device: str):
             from None
     mine = identity(seed)
     problems = []
-    for worker, theirs in sorted(client.run(identity, seed).items()):
+    for worker, theirs in sorted(client.run(identity, seed, on_error="return").items()):
+        if isinstance(theirs, BaseException):
+            problems.append(f"{worker}: cannot run dlgrade ({type(theirs).__name__}: {str(theirs)[:200]})")
+            continue
         if theirs["sandbox"]:
             problems.append(f"{worker}: cannot sandbox student code ({theirs['sandbox']})")
         for what, label in (("dlgrade", "dlgrade version"), ("course", "course version"), ("salt_id", "course secret")):
@@ -133,7 +135,7 @@ def check_workers(client, *, seed: str, device: str):
         if not gpus:
             problems.append(f"--device cuda: no worker has the {GPU} resource (dask worker ... --resources {GPU}=1)")
         else:
-            found = client.run(_cuda_problem, workers=gpus)
+            found = client.run(_cuda_problem, workers=gpus, on_error="return")
             problems += [f"{w}: started with {GPU} but {why}" for w, why in sorted(found.items()) if why]
     if problems:
         raise ClusterError(f"refusing to grade on this cluster: {problems[0]}"
@@ -248,8 +250,11 @@ class Grader:
     def __exit__(self, *exc):
         self.close()
 
-    def workers(self) -> int:
-        return len(self.client.scheduler_info()["workers"])
+    def ahead(self) -> int:
+        """Submissions in flight at once: twice the cluster's threads (at least 8), so workers
+        never wait while the files of a class of any size are not all held in memory at once."""
+        threads = sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
+        return max(8, 2 * threads)
 
     def grade_many(self, assignment, submissions, *, opts: Options, jobs=None, only=None, on_item=None,
                    on_report=None, names=None, errors=None, salt_id: str = "") -> list:
@@ -264,7 +269,7 @@ class Grader:
         if opts.salt != salt:
             raise ClusterError("the run's salt is not the one --seed makes: workers derive it from the seed")
         base = {"seed": self.seed, "salt_id": run_salt_id, "course": fingerprint(), "timeout": opts.timeout}
-        reports, parts, futures, lock = {}, {}, {}, threading.Lock()
+        reports, parts, futures = {}, {}, {}
 
         def finish(k, items, error=""):
             report = Report(assignment, names[k], items, error=error, salt_id=salt_id)
@@ -272,16 +277,17 @@ class Grader:
             if on_report:
                 on_report(k, report)
 
-        for k, sub in enumerate(submissions):
+        def send(k) -> bool:
+            """Send the k-th submission's tasks; False when it cannot be graded (finished here)."""
             problem = errors.get(k, "")
             if not problem:
                 try:
-                    files = submission_files(sub, assignment)
+                    files = submission_files(submissions[k], assignment)
                 except GradeError as exc:
                     problem = str(exc)
-            if problem:
-                finish(k, [_missing(i) for i in selected], problem)
-                continue
+            if problem or not groups:
+                finish(k, [_missing(i) for i in selected] if problem else [], problem)
+                return False
             parts[k] = {}
             for g, group in enumerate(groups):
                 gpu = needs_gpu(group[0], opts.device)
@@ -289,23 +295,31 @@ class Grader:
                 future = self.client.submit(grade_on_worker, assignment, files, names[k], request, pure=False,
                                             key=f"dlgrade-{self.run_id}-{k}-{g}", resources={GPU: 1} if gpu else None)
                 futures[future] = (k, g)
-        if not selected:
-            for k in parts:
-                finish(k, [])
+                running.add(future)
+            return True
+
+        queue = iter(range(len(submissions)))
+
+        def send_next():  # the next submission that has tasks to send, if any
+            any(send(k) for k in queue)
+
+        running = as_completed([], loop=self.client.loop)
+        for _ in range(self.ahead()):
+            send_next()
         try:
-            for future in as_completed(list(futures), loop=self.client.loop):
-                k, g = futures[future]
+            for future in running:
+                k, g = futures.pop(future)
                 try:
                     result = checked_items(future.result(), groups[g])
                 except Exception as exc:  # noqa: BLE001  the cluster's failure costs this submission, not the run
                     result = exc
-                with lock:
-                    parts[k][g] = result
-                    for item in groups[g]:
-                        if on_item:
-                            on_item(None, item)
-                    if len(parts[k]) == len(groups):
-                        _combine(k, parts[k], groups, selected, finish)
+                parts[k][g] = result
+                for item in groups[g]:
+                    if on_item:
+                        on_item(None, item)
+                if len(parts[k]) == len(groups):
+                    _combine(k, parts.pop(k), groups, selected, finish)
+                    send_next()
         except BaseException:
             self.client.cancel(list(futures))
             raise
