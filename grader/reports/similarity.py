@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from html import escape
@@ -36,6 +37,7 @@ MIN_TOKENS = 100    # ... and at least this many normalised characters in common
 CONTEXT = 3         # lines shown around a matching region in the side-by-side view
 FILES = ("similarity.csv", "similarity.json", "similarity.html")
 INSTALL = "pip install 'dlgrade[similarity]'"
+STUB = re.compile(r"^[ \t]+raise NotImplementedError\b", re.MULTILINE)  # what a released solution region is
 
 
 class SimilarityError(Exception):
@@ -119,12 +121,32 @@ def kit_code(assignment: str, root=None) -> Kit:
         modules = notebook_modules(assignment, root)
         texts = [released_text(assignment, root, rel) for rel in released(assignment, root) if rel.suffix == ".py"]
         texts += [released_text(assignment, root, rel, give_earlier=True) for rel in earlier_files(assignment, root)]
-    except (ReleaseError, course.CourseError, OSError) as exc:
-        raise SimilarityError(f"{assignment}: cannot read the released files from the course's solutions/ "
-                              f"({exc}); run in a clone of the course repository") from None
+    except (ReleaseError, course.CourseError, OSError):
+        modules = []
+    if not modules:  # no answer keys here (an installed wheel): the released stubs it carries
+        return released_kit(assignment, root)
+    return Kit(assignment, modules, texts)
+
+
+def released_kit(assignment: str, root: Path) -> Kit:
+    """The kit as an installed instructor's wheel knows it, without the answer keys: the released
+    stubs it carries (`assignments/<a>/*.py`); the modules students write are those with a
+    `raise NotImplementedError` of their own (not a file from an earlier assignment). The working
+    code `--give-earlier` hands out is not among the boilerplate here (it is an answer key)."""
+    from grader.student.manifest import ReleaseError, earlier_files
+    files = sorted((root / "assignments" / assignment).glob("*.py"))
+    try:
+        earlier = set(earlier_files(assignment, root))
+    except ReleaseError as exc:
+        raise SimilarityError(f"{assignment}: {exc}") from None
+    if not files:
+        raise SimilarityError(f"{assignment}: neither the answer keys (solutions/) nor the released stubs "
+                              "(assignments/) of the course are here")
+    texts = {p.name: p.read_text() for p in files}
+    modules = [n for n, t in texts.items() if n not in earlier and STUB.search(t)]
     if not modules:
         raise SimilarityError(f"{assignment}: no module with solution regions to compare")
-    return Kit(assignment, modules, texts)
+    return Kit(assignment, modules, list(texts.values()))
 
 
 def read_submissions(assignment: str, paths, modules, workdir) -> list:

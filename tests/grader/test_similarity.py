@@ -125,6 +125,16 @@ def test_the_students_write_linear_and_logistic_and_the_kit_is_boilerplate(kit):
     assert {(STUBS / m).read_text() for m in MODULES} <= set(kit.boilerplate)
 
 
+@pytest.mark.parametrize("assignment", ["linear", "mlp", "cnn", "autoencoder", "rnn", "sentiment"])
+def test_an_installed_wheel_without_answer_keys_compares_the_same_modules(assignment):
+    """The instructor's wheel carries the released stubs, not the answer keys: what it compares,
+    and the stubs it discounts, are the clone's (the given earlier code aside)."""
+    from grader import course
+    clone, wheel = similarity.kit_code(assignment), similarity.released_kit(assignment, course.root())
+    assert wheel.modules == clone.modules
+    assert set(wheel.boilerplate) <= set(clone.boilerplate)
+
+
 @needs_copydetect
 def test_both_planted_copies_are_flagged_and_nothing_else(every_pair):
     assert flagged(every_pair) == COPIES
