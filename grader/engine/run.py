@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import atomic
 from grader.engine.grading import NOT_CHECKED, Options, grade_many, select_items
 from grader.engine.intake import EMPTY, content_hash, gradable, missing_modules, syntax_errors, unpack
 from grader.items.checks import CheckResult
@@ -122,22 +123,10 @@ def reusable(path: Path, *, content_hash: str, salt_id: str, items: list, option
 
 
 def write_atomic(path: Path, text):
-    """Write `text` (str or bytes) to `path` via a temporary file and a rename: readers see the old file or the
-    new one, never half of one, and a symbolic link at `path` is replaced, never written through.
-    A failed write (disk full, folder removed) raises GradeError with one line."""
-    path = Path(path)
+    """`grader.atomic.write` of `text` (str or bytes) to `path`; a failed write (disk full, folder
+    removed) raises GradeError with one line."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic.write(path, text)
     except OSError as exc:
         raise GradeError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -25,6 +25,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from grader import atomic
 from grader.engine.intake import MAX_DEPTH, MAX_ZIP_MEMBERS  # the limits intake reads a submission within
 from grader.student import curves
 from grader.reports import figures, roster as rosters
@@ -35,12 +36,7 @@ from grader.reports.similarity import summary_section
 
 
 def _atomic(path: Path, data):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)  # never written through a link left there
-    (tmp.write_bytes if isinstance(data, bytes) else tmp.write_text)(data)
-    os.replace(tmp, path)
+    atomic.write(path, data, make_parents=True)
 
 
 def submission_id(report) -> str:

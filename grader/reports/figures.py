@@ -71,12 +71,8 @@ class DrawnFigure:
     png: bytes
 
     def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        tmp.write_bytes(self.png)
-        os.replace(tmp, path)
-        return path
+        from grader import atomic
+        return atomic.write(path, self.png, make_parents=True)
 
 
 def of(item_results) -> list:

@@ -25,12 +25,12 @@ or the row's `submission` (or student id) as the whole name or as a prefix follo
 import csv
 import html
 import io
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader import atomic
 from grader.reports.report import _cell, _num, to_csv
 
 CANVAS_NAME = re.compile(r"^(?:[^_]+_)+?(?:late_)?(\d+)_\d+_", re.IGNORECASE)  # lastfirst[_LATE]_<user id>_<id>_...
@@ -348,14 +348,6 @@ def gradebook(reports, roster) -> str:
     return to_csv(reports, people=people(reports, roster))
 
 
-def _atomic(path: Path, text: str):
-    """Write via a temporary file and a rename (never through a link left at `path`)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def exports(reports, roster, assignment) -> dict:
     """{file name: text} of everything `write_exports` writes."""
     out = {"canvas.csv": canvas_csv(reports, roster, assignment), "moodle.csv": moodle_csv(reports, roster, assignment),
@@ -373,7 +365,7 @@ def write_exports(reports, roster, outdir, assignment_title=None) -> list:
     title = assignment_title or next((r.assignment for r in reports), "assignment")
     written = []
     for name, text in exports(reports, roster, title).items():
-        _atomic(Path(outdir) / name, text)
+        atomic.write(Path(outdir) / name, text)
         written.append(Path(outdir) / name)
     return written
 

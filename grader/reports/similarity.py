@@ -24,12 +24,12 @@ followed), and everything taken from them is escaped in the page.
 import csv
 import io
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from html import escape
 from pathlib import Path
+
+from grader import atomic
 
 NOISE = 25          # copydetect's default: the shortest match counted, in normalised characters
 THRESHOLD = 0.5     # measured on tests/submissions/linear/variants: see docs/instructors.md
@@ -338,28 +338,14 @@ Data: <a href="similarity.csv">similarity.csv</a>, <a href="similarity.json">sim
 """
 
 
-def write_bytes_atomic(path: Path, data: bytes):
-    """A temporary file in the same folder, then a rename: never half a file, never through a link."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(result: Result, outdir) -> Path:
     """OUTDIR/similarity.csv, similarity.json and similarity.html (ASCII, non-ASCII as
     character references), and the Similarity section of an OUTDIR/summary.html already there."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(outdir / "similarity.csv", to_csv(result).encode("utf-8"))
-    write_bytes_atomic(outdir / "similarity.json", (json.dumps(to_dict(result), indent=1) + "\n").encode("ascii"))
-    write_bytes_atomic(outdir / "similarity.html", to_html(result).encode("ascii", "xmlcharrefreplace"))
+    atomic.write(outdir / "similarity.csv", to_csv(result).encode("utf-8"))
+    atomic.write(outdir / "similarity.json", (json.dumps(to_dict(result), indent=1) + "\n").encode("ascii"))
+    atomic.write(outdir / "similarity.html", to_html(result).encode("ascii", "xmlcharrefreplace"))
     update_summary(outdir)
     return outdir / "similarity.html"
 
@@ -406,4 +392,4 @@ def update_summary(outdir):
         if not found:
             return
         page = before + summary_section(outdir) + "\n</body>" + after
-    write_bytes_atomic(path, page.encode("utf-8"))
+    atomic.write(path, page.encode("utf-8"))
