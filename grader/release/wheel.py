@@ -34,7 +34,7 @@ from grader.student.manifest import ReleaseError, manifest_entry
 # Single modules of the packages that hold both sides (paths from the repository's root).
 STUDENT_MODULES = (
     # the shared core
-    "grader/__init__.py", "grader/course.py", "grader/results.py", "grader/secret.py",
+    "grader/__init__.py", "grader/atomic.py", "grader/course.py", "grader/results.py", "grader/secret.py",
     "grader/assignments/__init__.py",
     # the command line: what every command shares and the student's commands (never `instructor`)
     "grader/cli/__init__.py", "grader/cli/__main__.py", "grader/cli/base.py", "grader/cli/student.py",
