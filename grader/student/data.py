@@ -63,11 +63,16 @@ class _Datasets(dict):
 
     def _load(self):
         source = course_file()
-        if self.loaded is False or self.loaded != source:
-            self.loaded = source
-            dict.clear(self)
-            for ds in getattr(course_module(), "DATASETS", ()):
-                self.setdefault(ds.name, ds)
+        if self.loaded is not False and self.loaded == source:
+            return
+        with _COURSE_LOCK:  # grading threads ask at once: none may see the table half filled
+            if self.loaded is False or self.loaded != source:
+                declared = {}
+                for ds in getattr(course_module(), "DATASETS", ()):
+                    declared.setdefault(ds.name, ds)
+                dict.clear(self)
+                dict.update(self, declared)
+                self.loaded = source
 
     def __getitem__(self, name):
         self._load()

@@ -14,10 +14,10 @@ everything, always: only `check` reads this module.
 import json
 import os
 import stat
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from grader import atomic
 from grader.results import NOT_RUN, not_run
 
 FOLDER = ".dlgrade"
@@ -62,14 +62,8 @@ def save(folder, counts: dict) -> str:
         if not where.is_dir():
             where.mkdir()
             (where / ".gitignore").write_text("# dlgrade check's hint levels: not part of your work\n*\n")
-        fd, tmp = tempfile.mkstemp(dir=where, prefix=".attempts.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "attempts": dict(sorted(counts.items()))}, f, indent=1)
-            os.replace(tmp, Path(folder) / ATTEMPTS)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic.write(Path(folder) / ATTEMPTS, json.dumps({"version": 1, "attempts": dict(sorted(counts.items()))},
+                                                        indent=1))
     except OSError as exc:
         return f"{exc.strerror or exc} ({where})"
     return ""

@@ -46,7 +46,8 @@ def env():
 
 @pytest.fixture(scope="module")
 def scheduler(env, tmp_path_factory):
-    """(address, processes) of a scheduler and three single-threaded workers on 127.0.0.1."""
+    """The address of a scheduler and three single-threaded workers on 127.0.0.1, the first
+    started with the resource GPU=1 (it has no GPU: only where tasks go is tested with it)."""
     tmp = tmp_path_factory.mktemp("cluster")
     log = open(tmp / "cluster.log", "w")
     procs = [_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
@@ -58,7 +59,7 @@ def scheduler(env, tmp_path_factory):
             time.sleep(0.1)
         address = json.loads((tmp / "scheduler.json").read_text())["address"]
         procs += [_start(["worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard",
-                          "--name", f"w{k}"], log) for k in range(3)]
+                          "--name", f"w{k}", *(["--resources", "GPU=1"] if k == 0 else [])], log) for k in range(3)]
         from distributed import Client
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(3, timeout=120)
@@ -179,13 +180,30 @@ def test_the_cli_grades_on_the_cluster_resumes_and_refuses_what_it_cannot_do(env
     assert sorted(p.name for p in (out / "key").glob("*.png")) == sorted(p.name for p in (tmp_path / "here" / "key").glob("*.png"))
     again = dlgrade("grade", "linear", key, stub, "--cluster", scheduler, "--seed", SEED, "-o", out, "--resume", env=env)
     assert "0 graded, 2 already done" in again.stderr
-    for args, says in ((["--device", "cuda"], "no worker has the GPU resource"),
+    for args, says in ((["--device", "cuda"], "started with GPU but --device cuda needs CuPy"),  # w0 has no GPU
                        (["--no-sandbox"], "--cluster always sandboxes"),
                        ([], "")):
         address = scheduler if says else "tcp://127.0.0.1:9"
         bad = dlgrade("grade", "linear", key, "--cluster", address, "--seed", SEED, *args, env=env)
         assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert (says or "cannot reach a Dask scheduler") in bad.stderr
+
+
+def test_tasks_that_need_a_gpu_run_only_on_the_worker_with_the_gpu_resource(env, scheduler, mixed_class, monkeypatch):
+    """Where tasks go, on a CPU run: the items `needs_gpu` names (here, as if the run were on the
+    device, every item but the trained ones) must run on the GPU=1 worker, the others anywhere."""
+    from distributed import get_task_stream
+    monkeypatch.setattr(cluster, "needs_gpu", lambda item, device: not item.id.endswith(".accuracy"))
+    paths = mixed_class[0][:3]
+    with cluster.connect(scheduler, seed=SEED) as grader:
+        gpu_worker = next(w for w, info in grader.client.scheduler_info()["workers"].items()
+                          if info.get("resources", {}).get(cluster.GPU))
+        with get_task_stream(grader.client) as stream:
+            reports = _grade(paths, grader=grader)
+    ran = {t["key"]: t["worker"] for t in stream.data}
+    on_gpu = {key: worker for key, worker in ran.items() if key.endswith("-1")}  # the second group: the GPU items
+    assert len(on_gpu) == len(paths) and set(on_gpu.values()) == {gpu_worker}, ran
+    assert _items(reports[0]) == _items(_grade(paths[:1])[0])
 
 
 def test_gpu_items_go_only_to_workers_with_the_gpu_resource():
