@@ -48,7 +48,10 @@ def test_ctrl_c_exits_130_and_leaves_no_gradebook_that_looks_final(tmp_path):
             "solutions/../solutions/linear", "assignments/../assignments/linear",
             "./solutions/linear", "./assignments/linear"]
     cmd = [sys.executable, "-m", "grader.cli", "grade", "linear", *subs, "-o", str(out), "-j", "1"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as at a terminal: SIGINT at its default, even when this test runs as a background job
+    # (whose shell starts it with SIGINT ignored, which Python then keeps ignoring)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while not (out / "grades.csv").is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # the first submission finished: interrupt during the second
