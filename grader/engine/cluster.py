@@ -35,12 +35,13 @@ import uuid
 from pathlib import Path
 
 import grader
-from grader.engine.grading import NOT_GRADED, Options, SharedExclusiveLock, grade_many, select_items
+from grader.engine.grading import (NOT_GRADED, Options, SharedExclusiveLock, grade_many, missing_result,
+                                   select_items)
 from grader.engine.intake import snapshot
 from grader.engine.run import LOST, record, restore
 from grader.items import TrustedItem
 from grader.reports.figures import DrawnFigure
-from grader.results import STATUSES, GradeError, ItemResult, Report
+from grader.results import STATUSES, GradeError, Report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 GPU = "GPU"              # the worker resource items that run student code on a GPU need
@@ -286,7 +287,7 @@ class Grader:
                 except GradeError as exc:
                     problem = str(exc)
             if problem or not groups:
-                finish(k, [_missing(i) for i in selected] if problem else [], problem)
+                finish(k, [missing_result(i, NOT_GRADED) for i in selected] if problem else [], problem)
                 return False
             parts[k] = {}
             for g, group in enumerate(groups):
@@ -331,12 +332,7 @@ def _combine(k, part, groups, selected, finish):
     if failed:
         exc = failed[0]
         why = str(exc) if isinstance(exc, ClusterError) else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        finish(k, [_missing(i) for i in selected], f"{LOST} ({why}); --resume grades it again")
+        finish(k, [missing_result(i, NOT_GRADED) for i in selected], f"{LOST} ({why}); --resume grades it again")
         return
     by_id = {r.id: r for g in range(len(groups)) for r in part[g]}
     finish(k, [by_id[i.id] for i in selected])
-
-
-def _missing(item) -> ItemResult:
-    return ItemResult(item.id, 0.0, item.points, "error", item.visibility, NOT_GRADED,
-                      trained=isinstance(item, TrustedItem))

@@ -182,7 +182,8 @@ def select_items(assignment, opts, only):
     return selected
 
 
-def _missing(item, message):
+def missing_result(item, message) -> ItemResult:
+    """An item that was not run: 0 points, status error, `message` as its output."""
     return ItemResult(item.id, 0.0, item.points, "error", item.visibility, message,
                       trained=isinstance(item, TrustedItem))
 
@@ -289,9 +290,9 @@ def _grade_copies(assignment, copies, selected, opts, jobs, on_item, names, prob
         with lock.hold(item.exclusive):
             module = item.module
             if sub is None:
-                result = _missing(item, NOT_GRADED)  # why: once, as the report's error
+                result = missing_result(item, NOT_GRADED)  # why: once, as the report's error
             elif module and not isinstance(item, TrustedItem) and not (sub / f"{module}.py").is_file():
-                result = _missing(item, f"{module}.py is missing from the submission")
+                result = missing_result(item, f"{module}.py is missing from the submission")
             else:
                 result = grade_item(item, sub, dataclasses.replace(opts, salt=salts[k]))
         with done_lock:

@@ -191,10 +191,11 @@ class ClassRun:
                 if on_report:
                     on_report(k, report, self.with_pending(finished))
 
-        graded = (grader.grade_many if grader is not None else grade_many)(self.assignment, [self.entries[k].folder for k in self.todo], opts=self.opts,
-                            jobs=jobs, only=self.only, on_item=on_item, on_report=finish,
-                            names=[self.paths[k] for k in self.todo], salt_id=self.salt_id,
-                            errors={j: self.entries[k].error for j, k in enumerate(self.todo) if self.entries[k].error})
+        grade = grader.grade_many if grader is not None else grade_many
+        graded = grade(self.assignment, [self.entries[k].folder for k in self.todo], opts=self.opts,
+                       jobs=jobs, only=self.only, on_item=on_item, on_report=finish,
+                       names=[self.paths[k] for k in self.todo], salt_id=self.salt_id,
+                       errors={j: self.entries[k].error for j, k in enumerate(self.todo) if self.entries[k].error})
         reports = dict(self.done)
         reports.update(zip(self.todo, graded))
         return [reports[k] for k in range(len(self.paths))]

@@ -35,10 +35,6 @@ from grader.reports.report import dumps, ids, to_csv
 from grader.reports.similarity import summary_section
 
 
-def _atomic(path: Path, data):
-    atomic.write(path, data, make_parents=True)
-
-
 def submission_id(report) -> str:
     """A file-name-safe id from the submission's path (`report.ids`): `alice.zip` -> `alice`."""
     return ids([report])[0]
@@ -172,15 +168,15 @@ def write_submission(report, outdir, sid=None, problems=None):
     import copy
     sid = sid or submission_id(report)
     folder = folder_for(outdir, sid)
-    _atomic(folder / "report.json", dumps(report.to_dict(), indent=1) + "\n")
+    atomic.write(folder / "report.json", dumps(report.to_dict(), indent=1) + "\n", make_parents=True)
     drawn = figures.save_all(report.items, folder) if figures.of(report.items) else _figures_listed(folder)
     note = draw_scores(report, folder) if report.items else ""
     listing = "".join(f"  {line}\n" for line in drawn)
     text = feedback_text(copy.deepcopy(report)) + (f"{FIGURES}{listing}" if drawn else "")
-    _atomic(folder / "feedback.txt", text + (f"\n{note}\n" if note else ""))
+    atomic.write(folder / "feedback.txt", text + (f"\n{note}\n" if note else ""), make_parents=True)
     answers = read_answers(report.submission) if report.submission else None
     if answers is not None:
-        _atomic(folder / ANSWERS, answers)
+        atomic.write(folder / ANSWERS, answers, make_parents=True)
     if note and problems is not None:
         problems[sid] = note
     return folder
@@ -349,7 +345,7 @@ def write_summary(reports, outdir, curves_by_submission=None, problems=None, ros
     outdir = Path(outdir)
     problems = {} if problems is None else problems
     sids = ids(reports)
-    _atomic(outdir / "grades.csv", grades_csv(reports, sids, roster))
+    atomic.write(outdir / "grades.csv", grades_csv(reports, sids, roster), make_parents=True)
     if roster:
         rosters.write_exports(reports, roster, outdir)
     figures = []
@@ -368,7 +364,8 @@ def write_summary(reports, outdir, curves_by_submission=None, problems=None, ros
         png = f"figures/{Path(name).stem}.png"
         if _draw_curves(name, by_sub, outdir / png, problems):
             figures.append(png)
-    _atomic(outdir / "summary.html", summary_html(reports, figures, sids, problems, outdir, roster))
+    atomic.write(outdir / "summary.html", summary_html(reports, figures, sids, problems, outdir, roster),
+                 make_parents=True)
     return outdir / "summary.html"
 
 

@@ -179,7 +179,7 @@ GRADEBOOK_COLUMNS = ("id", "submission", "status", "score", "max_score")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula
 
 
-def _cell(text: str) -> str:
+def safe_cell(text: str) -> str:
     """A text cell of the gradebook: a value a submission chose (its file name) that a
     spreadsheet would run as a formula (`=HYPERLINK(...)`) is written with a leading quote."""
     text = str(text)
@@ -198,13 +198,13 @@ def to_csv(reports, sids=None, people=None) -> str:
     first = ["student_id", "name"] if people is not None else []
     writer.writerow([*first, *GRADEBOOK_COLUMNS, *item_ids])
     for n, (sid, r) in enumerate(zip(sids or ids(reports), reports)):
-        who = [_cell(x) for x in people[n]] if people is not None else []
+        who = [safe_cell(x) for x in people[n]] if people is not None else []
         if r.error:
-            writer.writerow([*who, _cell(sid), _cell(r.submission), _cell(f"not graded: {r.error}"), "",
+            writer.writerow([*who, safe_cell(sid), safe_cell(r.submission), safe_cell(f"not graded: {r.error}"), "",
                              _num(r.max_score), *[""] * len(item_ids)])
             continue
         scores = {i.id: _num(i.score) for i in r.items}
-        writer.writerow([*who, _cell(sid), _cell(r.submission), "graded", _num(r.score), _num(r.max_score),
+        writer.writerow([*who, safe_cell(sid), safe_cell(r.submission), "graded", _num(r.score), _num(r.max_score),
                          *(scores.get(k, "") for k in item_ids)])
     return buf.getvalue().rstrip("\n")
 

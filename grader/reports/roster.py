@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import atomic
-from grader.reports.report import _cell, _num, to_csv
+from grader.reports.report import safe_cell, _num, to_csv
 
 CANVAS_NAME = re.compile(r"^(?:[^_]+_)+?(?:late_)?(\d+)_\d+_", re.IGNORECASE)  # lastfirst[_LATE]_<user id>_<id>_...
 CANVAS_SHORT = re.compile(r"^[^_]+_(?:late_)?(\d+)_", re.IGNORECASE)  # lastfirst_<user id>_text.html
@@ -333,7 +333,7 @@ def check_csv(reports, roster) -> str:
     roster entry."""
     missing, unmatched = check(roster, [r.submission for r in reports])
     rows = [CHECK_COLUMNS] + [["no submission", s.student_id, s.name, ""] for s in missing]
-    rows += [["no roster entry", "", "", _cell(p)] for p in unmatched]  # a name a student chose: never a formula
+    rows += [["no roster entry", "", "", safe_cell(p)] for p in unmatched]  # a name a student chose: never a formula
     return _csv(rows)
 
 

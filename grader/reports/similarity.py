@@ -30,6 +30,7 @@ from html import escape
 from pathlib import Path
 
 from grader import atomic
+from grader.reports.report import safe_cell
 
 NOISE = 25          # copydetect's default: the shortest match counted, in normalised characters
 THRESHOLD = 0.5     # measured on tests/submissions/linear/variants: see docs/instructors.md
@@ -238,13 +239,6 @@ def _regions(slices, size):
 
 
 # --------------------------------------------------------------------------- outputs
-def _cell(text) -> str:
-    """A CSV cell from a submission's name: never a spreadsheet formula."""
-    from grader.reports.report import FORMULA_START
-    text = str(text)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def to_csv(result: Result) -> str:
     paths = {s.id: s.path for s in result.submissions}
     buf = io.StringIO()
@@ -252,7 +246,7 @@ def to_csv(result: Result) -> str:
     writer.writerow(["a", "b", "submission_a", "submission_b", "overlap_a", "overlap_b", "matched_tokens",
                      "tokens_a", "tokens_b", "modules"])
     for p in result.pairs:
-        writer.writerow([_cell(p.a), _cell(p.b), _cell(paths[p.a]), _cell(paths[p.b]), f"{p.overlap_a:.4f}",
+        writer.writerow([safe_cell(p.a), safe_cell(p.b), safe_cell(paths[p.a]), safe_cell(paths[p.b]), f"{p.overlap_a:.4f}",
                          f"{p.overlap_b:.4f}", p.tokens, p.tokens_a, p.tokens_b, _modules_text(p)])
     return buf.getvalue()
 
